@@ -1,0 +1,184 @@
+/**
+ * @file `attention-lens` / `npm start -- "text"`: run a model on a piece of text and print what
+ * every layer and head attends to. The model runs in the same engine worker the extension uses.
+ */
+import { writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { summarizeHeads } from '../engine/analysis/headSummary';
+import { PRESET_NAMES } from '../engine/builtin';
+import { CancelledError, UserFacingError } from '../engine/errors';
+import { DEFAULT_MAX_TOKENS, DEFAULT_MODEL, type ExplainOptions } from '../engine/explain';
+import type { AttentionTrace, Token } from '../engine/trace';
+import { findStream } from '../engine/trace';
+import { traceToJson } from '../engine/traceJson';
+import { EngineClient } from '../engine/worker/engineClient';
+import { PRESETS } from '../engine/reference/config';
+
+const USAGE = `Usage: attention-lens [options] "text to explain"
+       attention-lens [options] --file input.txt
+
+Runs a Transformer on the text and prints, for every layer and head, the strongest
+attention edge (query token -> key token, weight) and the mean row entropy.
+
+Options:
+  --model builtin:<preset>  model to run (default ${DEFAULT_MODEL}); presets:
+                            ${PRESET_NAMES.join(', ')}
+  --seed N                  weight seed of a built-in model (default 0)
+  --weights FILE            safetensors weights for the built-in preset
+  --max-tokens N            keep at most N tokens per input (default ${DEFAULT_MAX_TOKENS})
+  --decoder-text TEXT       decoder input of an encoder-decoder model
+                            (default: the text shifted right behind <s>)
+  --pad-to N                pad the encoder input with <pad> to N tokens (shows the padding mask)
+  --scores                  also keep pre-softmax scores (in --json output)
+  --json FILE               write the whole trace as JSON (README "Trace JSON"); - for stdout
+  --file FILE               read the text from a file instead of the command line
+  --list-models             list the built-in presets
+  -h, --help                show this help
+`;
+
+function parseInteger(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw new UserFacingError(`${flag} expects a whole number, got "${value}".`, `Example: ${flag} 128`);
+  return Number(value);
+}
+
+/** A token as the summary shows it: its text, quoted, or its piece for specials. */
+function label(token: Token | undefined): string {
+  if (!token) return '?';
+  return token.special || token.text.trim() === '' || token.piece !== token.text ? token.piece : JSON.stringify(token.text).slice(1, -1);
+}
+
+export function formatSummary(trace: AttentionTrace): string {
+  const lines: string[] = [];
+  const model = trace.model;
+  const stacks = [
+    model.encoderLayers > 0 ? `${model.encoderLayers} encoder` : '',
+    model.decoderLayers > 0 ? `${model.decoderLayers} decoder` : '',
+  ].filter(Boolean).join(' + ');
+  const forward = trace.timings.find((timing) => timing.stage === 'forward');
+  lines.push(`${model.name}: ${model.kind}, ${stacks} layers x ${model.heads} heads, d_model=${model.dModel}, ${model.weights ?? ''}; backend ${trace.backend}${forward ? `, forward ${forward.ms.toFixed(1)} ms` : ''}`);
+  for (const stream of trace.streams) {
+    lines.push(`${stream.name} tokens (${stream.tokens.length}, ${model.tokenizer}, ${stream.origin}): ${stream.tokens.map(label).join(' ')}`);
+  }
+  for (const notice of trace.notices) lines.push(`note: ${notice}`);
+  for (const block of trace.blocks) {
+    const queryTokens = findStream(trace, block.queryStream).tokens;
+    const keyTokens = findStream(trace, block.keyStream).tokens;
+    lines.push('');
+    lines.push(`layer ${block.layer} ${block.kind} [${block.heads} heads x ${block.queries} queries x ${block.keys} keys], mask: ${block.maskKind}`);
+    for (const head of summarizeHeads(block)) {
+      const edge = head.strongest
+        ? `${label(queryTokens[head.strongest.query])}@${head.strongest.query} -> ${label(keyTokens[head.strongest.key])}@${head.strongest.key}  ${head.strongest.weight.toFixed(3)}`
+        : '(no row with a choice)';
+      lines.push(`  head ${String(head.head).padStart(2)}  strongest ${edge.padEnd(34)}  entropy ${head.meanEntropyBits.toFixed(2)} bits`);
+    }
+  }
+  lines.push('');
+  lines.push('residual stream, mean L2 norm per token:');
+  for (const step of trace.residual) {
+    const mean = step.norms.reduce((sum, norm) => sum + norm, 0) / Math.max(1, step.norms.length);
+    lines.push(`  ${step.label.padEnd(36)} ${mean.toFixed(2)}`);
+  }
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        seed: { type: 'string' },
+        weights: { type: 'string' },
+        'max-tokens': { type: 'string' },
+        'decoder-text': { type: 'string' },
+        'pad-to': { type: 'string' },
+        scores: { type: 'boolean' },
+        json: { type: 'string' },
+        file: { type: 'string' },
+        'list-models': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values['list-models']) {
+    for (const name of PRESET_NAMES) {
+      const config = PRESETS[name];
+      process.stdout.write(`builtin:${name.padEnd(14)} ${config.kind.padEnd(16)} layers ${config.encoderLayers}+${config.decoderLayers}  heads ${config.heads}  d_model ${config.dModel}  d_ff ${config.dFF}  ${config.normPlacement}-LN ${config.activation}\n`);
+    }
+    return 0;
+  }
+  let text: string;
+  if (values.file !== undefined) {
+    try {
+      text = readFileSync(values.file, 'utf8');
+    } catch (error) {
+      process.stderr.write(`Cannot read ${values.file}: ${(error as Error).message}\n`);
+      return 1;
+    }
+  } else if (positionals.length > 0) {
+    text = positionals.join(' ');
+  } else {
+    process.stderr.write(`No text given.\n\n${USAGE}`);
+    return 2;
+  }
+
+  const client = new EngineClient(path.join(__dirname, 'engineWorker.js'));
+  const controller = new AbortController();
+  const onInterrupt = (): void => controller.abort();
+  process.once('SIGINT', onInterrupt);
+  try {
+    const options: ExplainOptions = {
+      model: values.model,
+      seed: parseInteger(values.seed, '--seed'),
+      weightsPath: values.weights,
+      maxTokens: parseInteger(values['max-tokens'], '--max-tokens'),
+      decoderText: values['decoder-text'],
+      padTo: parseInteger(values['pad-to'], '--pad-to'),
+      includeScores: values.scores ?? false,
+    };
+    const trace = await client.explain(text, options, controller.signal);
+    if (values.json === '-') {
+      process.stdout.write(`${JSON.stringify(traceToJson(trace))}\n`);
+    } else {
+      process.stdout.write(`${formatSummary(trace)}\n`);
+      if (values.json !== undefined) {
+        await writeFile(values.json, JSON.stringify(traceToJson(trace)));
+        process.stdout.write(`\ntrace written to ${values.json}\n`);
+      }
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof UserFacingError) {
+      process.stderr.write(`${error.message}\n${error.hint}\n`);
+      return 1;
+    }
+    if (error instanceof CancelledError) {
+      process.stderr.write('Cancelled.\n');
+      return 130;
+    }
+    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+    return 3;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    await client.dispose();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

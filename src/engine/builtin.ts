@@ -1,0 +1,106 @@
+/**
+ * @file Built-in models: a preset name (+ seed or safetensors weights) → a ready Transformer and its
+ * tokenizer. Loading paper-base or gpt2-shape takes a while, so loaded models are cached by key.
+ */
+import { readFile } from 'node:fs/promises';
+import { UserFacingError } from './errors';
+import { type PresetName, countParameters, getPreset, PRESETS } from './reference/config';
+import { parseSafetensors } from './reference/safetensors';
+import { Transformer } from './reference/transformer';
+import { WeightStore } from './reference/weights';
+import { createByteTokenizer } from './tokenizers/bytes';
+import type { TextTokenizer } from './tokenizers/types';
+import type { ModelInfo } from './trace';
+
+export const DEFAULT_SEED = 0;
+
+export interface BuiltinModel {
+  transformer: Transformer;
+  tokenizer: TextTokenizer;
+  info: ModelInfo;
+}
+
+export interface BuiltinModelRequest {
+  preset: string;
+  seed?: number;
+  /** A safetensors file with the tensor names of README "Weights"; overrides the seed. */
+  weightsPath?: string;
+}
+
+/** "builtin:tiny-decoder" → "tiny-decoder"; a bare preset name is accepted too. */
+export function parseBuiltinSpec(spec: string): PresetName {
+  const name = spec.startsWith('builtin:') ? spec.slice('builtin:'.length) : spec;
+  getPreset(name); // throws a UserFacingError listing the presets
+  return name as PresetName;
+}
+
+export async function loadBuiltinModel(request: BuiltinModelRequest): Promise<BuiltinModel> {
+  const config = getPreset(request.preset);
+  const seed = request.seed ?? DEFAULT_SEED;
+  let weights: WeightStore;
+  if (request.weightsPath) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(request.weightsPath);
+    } catch (error) {
+      throw new UserFacingError(
+        `Cannot read the weights file ${request.weightsPath}: ${(error as Error).message}.`,
+        'Check the path in the "weights" setting or option.',
+      );
+    }
+    weights = WeightStore.fromSafetensors(config, parseSafetensors(bytes, request.weightsPath).tensors, request.weightsPath);
+  } else {
+    weights = WeightStore.fromSeed(config, seed);
+  }
+  const tokenizer = createByteTokenizer();
+  if (tokenizer.vocabSize > config.vocabSize) {
+    throw new Error(`preset ${request.preset} has ${config.vocabSize} embeddings, fewer than the tokenizer's ${tokenizer.vocabSize} ids`);
+  }
+  const info: ModelInfo = {
+    name: `builtin:${request.preset}`,
+    kind: config.kind,
+    source: 'builtin',
+    preset: request.preset,
+    encoderLayers: config.encoderLayers,
+    decoderLayers: config.decoderLayers,
+    heads: config.heads,
+    dModel: config.dModel,
+    dFF: config.dFF,
+    vocabSize: config.vocabSize,
+    normPlacement: config.normPlacement,
+    activation: config.activation,
+    ...(request.weightsPath ? {} : { seed }),
+    weights: weights.description,
+    parameterCount: countParameters(config),
+    tokenizer: tokenizer.name,
+  };
+  return { transformer: new Transformer(config, weights), tokenizer, info };
+}
+
+/** Keeps the last few loaded models; gpt2-shape alone is ~500 MB, so the cache is small. */
+export class BuiltinModelCache {
+  private readonly entries = new Map<string, Promise<BuiltinModel>>();
+
+  constructor(private readonly capacity = 2) {}
+
+  get(request: BuiltinModelRequest): Promise<BuiltinModel> {
+    const key = JSON.stringify([request.preset, request.weightsPath ?? null, request.weightsPath ? null : request.seed ?? DEFAULT_SEED]);
+    const cached = this.entries.get(key);
+    if (cached) {
+      // Refresh recency.
+      this.entries.delete(key);
+      this.entries.set(key, cached);
+      return cached;
+    }
+    const loading = loadBuiltinModel(request);
+    loading.catch(() => this.entries.delete(key));
+    this.entries.set(key, loading);
+    while (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+    return loading;
+  }
+}
+
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];

@@ -1,0 +1,67 @@
+/**
+ * @file The encoder stack (paper §3.1): N identical layers, each bidirectional multi-head
+ * self-attention then a feed-forward network, both wrapped in residual + layer norm. Every token
+ * sees every other (non-padding) token.
+ */
+import type { TransformerConfig } from './config';
+import { FeedForward } from './feedForward';
+import { LayerNorm } from './layerNorm';
+import type { AttentionMask } from './masks';
+import type { Matrix } from './matrix';
+import { MultiHeadAttention } from './multiHeadAttention';
+import { type ForwardContext, recordAttention, recordResidual } from './recorder';
+import { residualSublayer } from './residual';
+import type { WeightSource } from './weights';
+
+export class EncoderLayer {
+  private readonly selfAttention: MultiHeadAttention;
+  private readonly feedForward: FeedForward;
+  private readonly normSelfAttention: LayerNorm;
+  private readonly normFeedForward: LayerNorm;
+
+  constructor(weights: WeightSource, private readonly config: TransformerConfig, readonly index: number) {
+    const prefix = `encoder.layers.${index}`;
+    const d = config.dModel;
+    this.selfAttention = new MultiHeadAttention(weights, `${prefix}.self_attention`, d, config.heads);
+    this.feedForward = new FeedForward(weights, `${prefix}.feed_forward`, d, config.dFF, config.activation);
+    this.normSelfAttention = new LayerNorm(weights, `${prefix}.norm_self_attention`, d, config.layerNormEpsilon);
+    this.normFeedForward = new LayerNorm(weights, `${prefix}.norm_feed_forward`, d, config.layerNormEpsilon);
+  }
+
+  /** x [T, d] → [T, d] */
+  forward(x: Matrix, mask: AttentionMask, context: ForwardContext): Matrix {
+    const placement = this.config.normPlacement;
+    const attended = residualSublayer(x, this.normSelfAttention, placement, (input) => {
+      const result = this.selfAttention.forward(input, input, mask);
+      return { output: result.output, extra: result };
+    });
+    recordAttention(context, { layer: this.index, kind: 'encoder-self', queryStream: 'encoder', keyStream: 'encoder', heads: this.config.heads }, mask, attended.extra);
+    recordResidual(context, 'encoder', this.index, 'self-attention', attended.sum);
+    context.cancel.throwIfCancelled();
+
+    const fed = residualSublayer(attended.next, this.normFeedForward, placement, (input) => ({ output: this.feedForward.forward(input), extra: null }));
+    recordResidual(context, 'encoder', this.index, 'feed-forward', fed.sum);
+    context.cancel.throwIfCancelled();
+    return fed.next;
+  }
+}
+
+export class Encoder {
+  private readonly layers: EncoderLayer[];
+  /** Pre-LN stacks end with a norm, since their stream is never normalised otherwise. */
+  private readonly finalNorm: LayerNorm | null;
+
+  constructor(weights: WeightSource, config: TransformerConfig) {
+    this.layers = Array.from({ length: config.encoderLayers }, (_, index) => new EncoderLayer(weights, config, index));
+    this.finalNorm = config.normPlacement === 'pre'
+      ? new LayerNorm(weights, 'encoder.final_norm', config.dModel, config.layerNormEpsilon)
+      : null;
+  }
+
+  /** embedded [T, d] (tokens + positions) → encoder output [T, d], the "memory" cross-attention reads. */
+  forward(embedded: Matrix, mask: AttentionMask, context: ForwardContext): Matrix {
+    let x = embedded;
+    for (const layer of this.layers) x = layer.forward(x, mask, context);
+    return this.finalNorm ? this.finalNorm.forward(x) : x;
+  }
+}

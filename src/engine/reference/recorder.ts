@@ -1,0 +1,46 @@
+/**
+ * @file What the stacks report while they run: every attention block and every residual step.
+ * The forward pass stays free of trace bookkeeping beyond these calls.
+ */
+import type { CancellationCheck } from '../errors';
+import type { AttentionBlock, BlockKind, ResidualStage, StreamName } from '../trace';
+import type { AttentionMask } from './masks';
+import { type Matrix, rowNorms } from './matrix';
+import type { MultiHeadResult } from './multiHeadAttention';
+
+export interface ForwardContext {
+  readonly cancel: CancellationCheck;
+  /** Keep the pre-softmax scores too (doubles the attention memory). */
+  readonly includeScores: boolean;
+  readonly blocks: AttentionBlock[];
+  readonly residual: Array<{ label: string; stream: StreamName; layer: number | null; stage: ResidualStage; norms: Float32Array }>;
+}
+
+export function recordAttention(
+  context: ForwardContext,
+  where: { layer: number; kind: BlockKind; queryStream: StreamName; keyStream: StreamName; heads: number },
+  mask: AttentionMask,
+  result: MultiHeadResult,
+): void {
+  context.blocks.push({
+    ...where,
+    queries: mask.queries,
+    keys: mask.keys,
+    probs: result.probs,
+    ...(context.includeScores ? { scores: result.scores } : {}),
+    maskKind: mask.kind,
+    mask: mask.cells,
+  });
+}
+
+const STAGE_LABEL: Record<ResidualStage, string> = {
+  embedding: 'embedding + positions',
+  'self-attention': '+ self-attention',
+  'cross-attention': '+ cross-attention',
+  'feed-forward': '+ feed-forward',
+};
+
+export function recordResidual(context: ForwardContext, stream: StreamName, layer: number | null, stage: ResidualStage, sum: Matrix): void {
+  const label = layer === null ? `${stream} ${STAGE_LABEL[stage]}` : `${stream} L${layer} ${STAGE_LABEL[stage]}`;
+  context.residual.push({ label, stream, layer, stage, norms: rowNorms(sum) });
+}

@@ -1,0 +1,183 @@
+/**
+ * @file The AttentionTrace: the one data contract every part of Attention Lens speaks.
+ *
+ * The engine (built-in reference model or an ONNX model) produces a trace; the CLI prints it, the
+ * extension host keeps it and the webview draws it. Nothing here imports `vscode` or Node APIs, so
+ * the same module serves the worker, the host, the webview and the tests.
+ *
+ * Layout conventions (every array is row-major, dimension letters used below):
+ *   H = heads, Q = query tokens, K = key tokens, T = tokens of a stream.
+ *   - `probs`  : Float32Array [H, Q, K]; element (h, q, k) is at `(h * Q + q) * K + k`.
+ *                Each row (h, q, ·) sums to 1; blocked cells are exactly 0.
+ *   - `scores` : Float32Array [H, Q, K], optional: the scaled logits q·k/sqrt(d_head) BEFORE the
+ *                mask is applied (so a blocked cell still shows what the model would have scored).
+ *   - `mask`   : Uint8Array [Q, K], 1 = the key may be attended, 0 = blocked; `null` when the block
+ *                applied no mask at all (every cell allowed).
+ *   - residual `norms`: Float32Array [T], the L2 norm of each token's residual-stream vector.
+ *
+ * Token offsets are UTF-16 code-unit indices into the stream's `text` (JavaScript string indices,
+ * the same unit VS Code's `document.offsetAt` uses), so `text.slice(start, end) === token.text`
+ * for every token. Special tokens that have no source text ([CLS], <s>) have `start === end`.
+ *
+ * The binary form (see traceBinary.ts) and the JSON form (see traceJson.ts) carry exactly this.
+ */
+
+/** Bumped whenever a field changes meaning or the binary layout changes. */
+export const TRACE_FORMAT_VERSION = 1;
+
+export type ModelKind = 'encoder' | 'decoder' | 'encoder-decoder';
+
+/** Where the model came from. */
+export type ModelSource = 'builtin' | 'onnx';
+
+/** What computed the numbers. */
+export type Backend = 'reference' | 'wasm' | 'webgpu' | 'native';
+
+/** Which input stream a token sequence feeds. Encoder-only models have only `encoder`,
+ *  decoder-only models only `decoder`, encoder-decoder models both. */
+export type StreamName = 'encoder' | 'decoder';
+
+/**
+ * The attention block within a layer.
+ * - `encoder-self`: bidirectional self-attention of an encoder layer.
+ * - `decoder-self`: masked (causal) self-attention of a decoder layer.
+ * - `cross`: decoder queries attending to encoder keys (keys and values from the encoder output).
+ * - `self`: self-attention whose role could not be determined (some foreign ONNX graphs).
+ */
+export type BlockKind = 'self' | 'encoder-self' | 'decoder-self' | 'cross';
+
+/** The mask a block applied, summarised; the exact cells are in `mask`. */
+export type MaskKind = 'none' | 'causal' | 'padding' | 'causal+padding' | 'custom';
+
+export interface ModelInfo {
+  /** Display name, e.g. "builtin:tiny-decoder" or the ONNX file name. */
+  name: string;
+  kind: ModelKind;
+  source: ModelSource;
+  /** Built-in preset name, when `source === 'builtin'`. */
+  preset?: string;
+  /** Absolute path of the model file, when loaded from disk. */
+  path?: string;
+  encoderLayers: number;
+  decoderLayers: number;
+  heads: number;
+  dModel: number;
+  dFF?: number;
+  vocabSize?: number;
+  /** Post-LN (the paper) or pre-LN (GPT-2). */
+  normPlacement?: 'post' | 'pre';
+  activation?: 'relu' | 'gelu';
+  /** Weight seed for seeded built-in weights; absent when weights came from a file. */
+  seed?: number;
+  /** Where the weights came from: "seed 1234" or a safetensors path. */
+  weights?: string;
+  parameterCount?: number;
+  tokenizer: string;
+}
+
+export interface Token {
+  /** Vocabulary id fed to the model. */
+  id: number;
+  /** Exactly `streamText.slice(start, end)`; empty for special tokens. */
+  text: string;
+  /** The vocabulary entry, for display ("Ġcat", "##s", "<0xF0>", "[CLS]"). */
+  piece: string;
+  /** UTF-16 offsets into the stream's `text`, end exclusive. */
+  start: number;
+  end: number;
+  /** Added by the tokenizer or the model (e.g. [CLS], <s>), not from the text. */
+  special: boolean;
+}
+
+export interface TokenStream {
+  name: StreamName;
+  /** The text the offsets index into. For the stream fed from the user's selection, the selection. */
+  text: string;
+  /**
+   * How this stream's text was chosen: the user's selection, the selection shifted right behind a
+   * start token (the default decoder input of an encoder-decoder), or a separate text the user gave.
+   */
+  origin: 'selection' | 'shifted-selection' | 'custom';
+  tokens: Token[];
+}
+
+export interface AttentionBlock {
+  /** 0-based layer index within its stack. */
+  layer: number;
+  kind: BlockKind;
+  queryStream: StreamName;
+  keyStream: StreamName;
+  heads: number;
+  queries: number;
+  keys: number;
+  /** [heads, queries, keys], rows sum to 1. */
+  probs: Float32Array;
+  /** [heads, queries, keys], scaled logits before masking; optional. */
+  scores?: Float32Array;
+  maskKind: MaskKind;
+  /** [queries, keys], 1 allowed / 0 blocked; null when nothing was masked. */
+  mask: Uint8Array | null;
+}
+
+export type ResidualStage = 'embedding' | 'self-attention' | 'cross-attention' | 'feed-forward';
+
+export interface ResidualStep {
+  /** Human label, e.g. "decoder L2 + cross-attention". */
+  label: string;
+  stream: StreamName;
+  /** Layer the step belongs to; null for the embedding step. */
+  layer: number | null;
+  stage: ResidualStage;
+  /** [tokens of the stream], L2 norm of each token's residual vector after this step. */
+  norms: Float32Array;
+}
+
+export interface StageTiming {
+  /** e.g. "tokenize", "forward", "serialize". */
+  stage: string;
+  ms: number;
+}
+
+export interface Truncation {
+  stream: StreamName;
+  /** Tokens the text produced. */
+  originalTokens: number;
+  /** Tokens kept (the first ones). */
+  keptTokens: number;
+  maxTokens: number;
+}
+
+export interface AttentionTrace {
+  formatVersion: number;
+  model: ModelInfo;
+  backend: Backend;
+  streams: TokenStream[];
+  blocks: AttentionBlock[];
+  residual: ResidualStep[];
+  timings: StageTiming[];
+  truncation: Truncation[];
+  /** Things the user should know about this run, in plain words (truncation, substitutions). */
+  notices: string[];
+  /** ISO time the trace was made. */
+  createdAt: string;
+}
+
+/** The stream a block's queries or keys index into. */
+export function findStream(trace: AttentionTrace, name: StreamName): TokenStream {
+  const stream = trace.streams.find((candidate) => candidate.name === name);
+  if (!stream) {
+    throw new Error(`trace has no "${name}" token stream`);
+  }
+  return stream;
+}
+
+/** Index of element (head, query, key) in a `[heads, queries, keys]` array. */
+export function probIndex(block: Pick<AttentionBlock, 'queries' | 'keys'>, head: number, query: number, key: number): number {
+  return (head * block.queries + query) * block.keys + key;
+}
+
+/** One attention row as a view (no copy). */
+export function attentionRow(block: AttentionBlock, head: number, query: number): Float32Array {
+  const offset = probIndex(block, head, query, 0);
+  return block.probs.subarray(offset, offset + block.keys);
+}

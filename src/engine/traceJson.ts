@@ -1,0 +1,85 @@
+/**
+ * @file The JSON form of an AttentionTrace (the CLI's --json and the export feature).
+ *
+ * Schema, version `formatVersion` (README "Trace JSON" documents it for users):
+ * {
+ *   formatVersion, createdAt, backend, model: ModelInfo,
+ *   streams: { [stream]: { text, origin } },
+ *   tokens:  { [stream]: [{ id, text, piece, start, end, special }] },
+ *   blocks:  [{ layer, kind, queryStream, keyStream, heads, queries, keys,
+ *               probs: number[heads*queries*keys]   row-major [head][query][key],
+ *               scores?: same layout, scaled logits before masking,
+ *               maskKind, mask: number[queries*keys] (1 allowed, 0 blocked) | null }],
+ *   residualNorms: [{ label, stream, layer, stage, norms: number[tokens] }],
+ *   timings, truncation, notices
+ * }
+ * Floats are written with 9 significant digits, which round-trips float32 exactly; NaN and
+ * ±Infinity (a broken model) are written as null, since JSON has no such numbers.
+ */
+import type { AttentionTrace, StreamName, Token, TokenStream } from './trace';
+
+export interface TraceJsonBlock {
+  layer: number;
+  kind: string;
+  queryStream: StreamName;
+  keyStream: StreamName;
+  heads: number;
+  queries: number;
+  keys: number;
+  probs: Array<number | null>;
+  scores?: Array<number | null>;
+  maskKind: string;
+  mask: number[] | null;
+}
+
+export interface TraceJson {
+  formatVersion: number;
+  createdAt: string;
+  backend: AttentionTrace['backend'];
+  model: AttentionTrace['model'];
+  streams: Partial<Record<StreamName, { text: string; origin: TokenStream['origin'] }>>;
+  tokens: Partial<Record<StreamName, Token[]>>;
+  blocks: TraceJsonBlock[];
+  residualNorms: Array<{ label: string; stream: StreamName; layer: number | null; stage: string; norms: Array<number | null> }>;
+  timings: AttentionTrace['timings'];
+  truncation: AttentionTrace['truncation'];
+  notices: string[];
+}
+
+function floats(values: Float32Array): Array<number | null> {
+  return Array.from(values, (value) => (Number.isFinite(value) ? Number(value.toPrecision(9)) : null));
+}
+
+export function traceToJson(trace: AttentionTrace): TraceJson {
+  const streams: TraceJson['streams'] = {};
+  const tokens: TraceJson['tokens'] = {};
+  for (const stream of trace.streams) {
+    streams[stream.name] = { text: stream.text, origin: stream.origin };
+    tokens[stream.name] = stream.tokens;
+  }
+  return {
+    formatVersion: trace.formatVersion,
+    createdAt: trace.createdAt,
+    backend: trace.backend,
+    model: trace.model,
+    streams,
+    tokens,
+    blocks: trace.blocks.map((block) => ({
+      layer: block.layer,
+      kind: block.kind,
+      queryStream: block.queryStream,
+      keyStream: block.keyStream,
+      heads: block.heads,
+      queries: block.queries,
+      keys: block.keys,
+      probs: floats(block.probs),
+      ...(block.scores ? { scores: floats(block.scores) } : {}),
+      maskKind: block.maskKind,
+      mask: block.mask ? Array.from(block.mask) : null,
+    })),
+    residualNorms: trace.residual.map((step) => ({ ...step, norms: floats(step.norms) })),
+    timings: trace.timings,
+    truncation: trace.truncation,
+    notices: trace.notices,
+  };
+}

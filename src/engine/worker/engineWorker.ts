@@ -1,0 +1,50 @@
+/**
+ * @file The engine worker thread's entry (bundled as dist/engineWorker.js). The forward pass is
+ * synchronous and long; running it here keeps the extension host's event loop free.
+ * Requests run one at a time, in order.
+ */
+import { parentPort } from 'node:worker_threads';
+import { CancelledError, UserFacingError } from '../errors';
+import { ExplainEngine } from '../explain';
+import { encodeTrace } from '../traceBinary';
+import { CANCEL_FLAG_INDEX, type FromWorkerMessage, type SerializedError, type ToWorkerMessage } from './protocol';
+
+const port = parentPort;
+if (!port) throw new Error('engineWorker must run as a worker thread');
+
+const engine = new ExplainEngine();
+let queue: Promise<void> = Promise.resolve();
+
+function serializeError(error: unknown): SerializedError {
+  if (error instanceof UserFacingError) return { name: error.name, message: error.message, hint: error.hint };
+  if (error instanceof CancelledError) return { name: error.name, message: error.message };
+  const failure = error instanceof Error ? error : new Error(String(error));
+  return { name: failure.name, message: failure.message, stack: failure.stack };
+}
+
+async function handle(message: ToWorkerMessage): Promise<void> {
+  const flag = new Int32Array(message.cancelFlag);
+  const cancel = {
+    throwIfCancelled(): void {
+      if (Atomics.load(flag, CANCEL_FLAG_INDEX) !== 0) throw new CancelledError();
+    },
+  };
+  let reply: FromWorkerMessage;
+  let transfer: ArrayBuffer[] = [];
+  try {
+    cancel.throwIfCancelled();
+    const trace = await engine.explain(message.text, message.options, cancel);
+    const bytes = encodeTrace(trace);
+    // encodeTrace's output owns its buffer exactly, so it can be transferred without a copy.
+    const buffer = bytes.buffer as ArrayBuffer;
+    reply = { type: 'result', requestId: message.requestId, trace: buffer };
+    transfer = [buffer];
+  } catch (error) {
+    reply = { type: 'error', requestId: message.requestId, error: serializeError(error) };
+  }
+  port!.postMessage(reply, transfer);
+}
+
+port.on('message', (message: ToWorkerMessage) => {
+  queue = queue.then(() => handle(message));
+});

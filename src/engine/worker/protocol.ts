@@ -1,0 +1,42 @@
+/**
+ * @file Messages between the engine client (extension host or CLI) and the engine worker thread.
+ * Traces travel as the binary form of traceBinary.ts in a transferred ArrayBuffer (no copy).
+ */
+import type { ExplainOptions } from '../explain';
+
+/** Index of the cancel flag in the shared Int32Array; 1 means "stop". */
+export const CANCEL_FLAG_INDEX = 0;
+
+export interface ExplainRequestMessage {
+  type: 'explain';
+  requestId: number;
+  text: string;
+  options: ExplainOptions;
+  /** Int32Array(1) over this buffer; the client sets it to 1 to cancel. */
+  cancelFlag: SharedArrayBuffer;
+}
+
+export type ToWorkerMessage = ExplainRequestMessage;
+
+export interface ExplainResultMessage {
+  type: 'result';
+  requestId: number;
+  /** encodeTrace() bytes. */
+  trace: ArrayBuffer;
+}
+
+export interface SerializedError {
+  /** 'UserFacingError' | 'CancelledError' | anything else for internal errors. */
+  name: string;
+  message: string;
+  hint?: string;
+  stack?: string;
+}
+
+export interface ExplainErrorMessage {
+  type: 'error';
+  requestId: number;
+  error: SerializedError;
+}
+
+export type FromWorkerMessage = ExplainResultMessage | ExplainErrorMessage;

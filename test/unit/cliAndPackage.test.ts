@@ -1,0 +1,78 @@
+/**
+ * The command-line entry (dist/cli.js, what `npm start` runs) and the .vsix package.
+ */
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { zipEntryNames } from '../support/zip';
+
+const root = path.resolve(__dirname, '../..');
+const cli = path.join(root, 'dist/cli.js');
+
+function runCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+test('the CLI prints a per-layer, per-head summary of the default model', () => {
+  const { status, stdout, stderr } = runCli(['The cat sat on the mat.']);
+  assert.equal(status, 0, stderr);
+  assert.match(stdout, /^builtin:tiny-decoder: decoder/);
+  for (let layer = 0; layer < 3; layer++) assert.match(stdout, new RegExp(`layer ${layer} decoder-self \\[4 heads x 23 queries x 23 keys\\], mask: causal`));
+  const headLines = stdout.split('\n').filter((line) => /^\s+head\s+\d+\s+strongest .+ -> .+\s+\d\.\d{3}\s+entropy \d+\.\d\d bits$/.test(line));
+  assert.equal(headLines.length, 12, stdout);
+  assert.match(stdout, /decoder L2 \+ feed-forward\s+\d+\.\d\d/);
+});
+
+test('the CLI writes the documented JSON trace', () => {
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'al-cli-')), 'trace.json');
+  const { status, stderr } = runCli(['--model', 'builtin:tiny-encdec', '--json', out, 'Hello']);
+  assert.equal(status, 0, stderr);
+  const json = JSON.parse(readFileSync(out, 'utf8'));
+  assert.equal(json.model.name, 'builtin:tiny-encdec');
+  assert.deepEqual(json.tokens.encoder.map((t: { text: string }) => t.text), ['H', 'e', 'l', 'l', 'o']);
+  assert.equal(json.blocks.length, 6);
+  const cross = json.blocks.find((b: { kind: string }) => b.kind === 'cross');
+  assert.equal(cross.probs.length, cross.heads * 6 * 5);
+  assert.ok(Array.isArray(json.residualNorms) && json.residualNorms.every((s: { label: string; norms: number[] }) => typeof s.label === 'string' && s.norms.length > 0));
+});
+
+test('the CLI explains bad input instead of crashing', () => {
+  const empty = runCli(['   ']);
+  assert.equal(empty.status, 1);
+  assert.match(empty.stderr, /only whitespace/);
+  assert.doesNotMatch(empty.stderr, /at .*\.js:\d+/, 'no stack trace for user errors');
+  const badModel = runCli(['--model', 'builtin:huge', 'x']);
+  assert.equal(badModel.status, 1);
+  assert.match(badModel.stderr, /Unknown built-in model "huge"/);
+  const badNumber = runCli(['--max-tokens', 'many', 'x']);
+  assert.equal(badNumber.status, 1);
+  assert.match(badNumber.stderr, /--max-tokens expects a whole number/);
+  const unknownFlag = runCli(['--frobnicate', 'x']);
+  assert.equal(unknownFlag.status, 2);
+  assert.match(unknownFlag.stderr, /Usage: attention-lens/);
+  const help = runCli(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--model builtin:<preset>/);
+});
+
+test('the .vsix builds and holds the bundles, not the sources or tests', () => {
+  // Package a copy, so the production rebuild vsce runs does not rewrite dist/ under other tests.
+  const work = mkdtempSync(path.join(tmpdir(), 'al-vsix-'));
+  const skip = new Set(['node_modules', 'dist', '.git', 'build', '.artifacts']);
+  cpSync(root, work, { recursive: true, filter: (source) => !skip.has(path.basename(source)) || path.dirname(source) !== root });
+  symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'), 'dir');
+  const vsix = path.join(work, 'attention-lens.vsix');
+  execFileSync(process.execPath, [path.join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--out', vsix], { cwd: work, stdio: 'pipe', timeout: 180_000 });
+  const names = zipEntryNames(vsix);
+  for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/cli.js', 'extension/package.json', 'extension/media/panel.css']) {
+    assert.ok(names.includes(bundle), `${bundle} missing from the vsix: ${names.join(', ')}`);
+  }
+  const leaked = names.filter((name) => /^extension\/(src|test|webview|scripts|bench|node_modules)\//.test(name) || name.endsWith('.ts') || name.endsWith('.map'));
+  assert.deepEqual(leaked, []);
+  const manifest = JSON.parse(readFileSync(path.join(work, 'package.json'), 'utf8'));
+  assert.ok(names.includes(`extension/${manifest.main.replace(/^\.\//, '')}`), 'package.json main is in the vsix');
+});

@@ -1,0 +1,51 @@
+/**
+ * The engine through its worker thread, as the extension host and the CLI use it.
+ * Needs the bundles (npm test builds them first).
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { CancelledError, UserFacingError } from '../../src/engine/errors';
+import { EngineClient } from '../../src/engine/worker/engineClient';
+
+const workerScript = path.resolve(__dirname, '../../dist/engineWorker.js');
+assert.ok(existsSync(workerScript), 'dist/engineWorker.js is missing: run npm run build first');
+const client = new EngineClient(workerScript);
+after(() => client.dispose());
+
+test('explain through the worker returns a decoded trace', async () => {
+  const trace = await client.explain('The cat sat on the mat.', { model: 'builtin:tiny-encdec' });
+  assert.equal(trace.model.kind, 'encoder-decoder');
+  assert.equal(trace.blocks.length, 6);
+  assert.ok(trace.blocks[0].probs instanceof Float32Array);
+  assert.equal(trace.backend, 'reference');
+});
+
+test('user errors cross the worker boundary with their hint', async () => {
+  await assert.rejects(client.explain('   '), (error: unknown) => error instanceof UserFacingError && /whitespace/.test(error.message) && error.hint.length > 0);
+});
+
+test('a run can be cancelled, and the next run works', async () => {
+  const controller = new AbortController();
+  const started = Date.now();
+  const running = client.explain('x'.repeat(128), { model: 'builtin:paper-base' }, controller.signal);
+  setTimeout(() => controller.abort(), 50);
+  await assert.rejects(running, (error: unknown) => error instanceof CancelledError);
+  // Cancellation is cooperative (between sub-layers) with a terminate fallback: it ends in seconds, not a whole run.
+  assert.ok(Date.now() - started < 10_000);
+  const trace = await client.explain('still alive');
+  assert.equal(trace.blocks.length, 3);
+});
+
+test('a pre-aborted signal rejects at once', async () => {
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(client.explain('abc', {}, controller.signal), CancelledError);
+});
+
+test('requests run in order and each gets its own result', async () => {
+  const texts = ['one', 'two two', 'three three three'];
+  const traces = await Promise.all(texts.map((text) => client.explain(text)));
+  traces.forEach((trace, i) => assert.equal(trace.streams[0].text, texts[i]));
+});

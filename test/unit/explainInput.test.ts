@@ -1,0 +1,56 @@
+import { strict as assert } from 'node:assert';
+import { test } from 'node:test';
+import { UserFacingError } from '../../src/engine/errors';
+import { ExplainEngine } from '../../src/engine/explain';
+
+const engine = new ExplainEngine();
+
+async function rejectsWith(promise: Promise<unknown>, message: RegExp, hint: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof UserFacingError, `expected a UserFacingError, got ${String(error)}`);
+    assert.match(error.message, message);
+    assert.match(error.hint, hint);
+    return true;
+  });
+}
+
+test('empty and whitespace-only text get a message that says what to do', async () => {
+  await rejectsWith(engine.explain(''), /selection is empty/, /Select some text/);
+  await rejectsWith(engine.explain(' \t\r\n  '), /only whitespace/, /Select some words/);
+});
+
+test('text over max tokens is truncated, and the trace says so', async () => {
+  const text = 'a'.repeat(40);
+  const trace = await engine.explain(text, { maxTokens: 16 });
+  assert.equal(trace.streams[0].tokens.length, 16);
+  assert.deepEqual(trace.truncation, [{ stream: 'decoder', originalTokens: 40, keptTokens: 16, maxTokens: 16 }]);
+  assert.match(trace.notices[0], /cut to its first 16 of 40 tokens/);
+  assert.equal(trace.blocks[0].queries, 16);
+  const untouched = await engine.explain('short');
+  assert.deepEqual(untouched.truncation, []);
+});
+
+test('the default max tokens is 512', async () => {
+  const trace = await engine.explain('b'.repeat(600));
+  assert.equal(trace.streams[0].tokens.length, 512);
+  assert.equal(trace.truncation[0].originalTokens, 600);
+});
+
+test('invalid options are refused clearly', async () => {
+  await rejectsWith(engine.explain('x', { maxTokens: 0 }), /Invalid maxTokens: 0/, /whole number from 1/);
+  await rejectsWith(engine.explain('x', { maxTokens: 2.5 }), /Invalid maxTokens/, /whole number/);
+  await rejectsWith(engine.explain('x', { seed: -1 }), /Invalid seed/, /whole number/);
+  await rejectsWith(engine.explain('x', { model: 'builtin:nope' }), /Unknown built-in model "nope"/, /tiny-decoder/);
+  await rejectsWith(engine.explain('abcdef', { model: 'builtin:tiny-encoder', padTo: 3 }), /Cannot pad to 3 tokens/, /at least 6/);
+  await rejectsWith(engine.explain('abc', { model: 'builtin:tiny-decoder', padTo: 8 }), /Padding applies to models with an encoder/, /encoder/);
+  await rejectsWith(engine.explain('abc', { model: 'builtin:tiny-encdec', decoderText: '   ' }), /decoder text contains only whitespace/, /Select/);
+  await rejectsWith(engine.explain('abc', { weightsPath: '/nonexistent/w.safetensors' }), /Cannot read the weights file/, /Check the path/);
+});
+
+test('token offsets of the built-in stream index the user text', async () => {
+  const text = 'e\u0301 🙂\r\n\tπ';
+  const trace = await engine.explain(text);
+  for (const token of trace.streams[0].tokens) {
+    assert.equal(text.slice(token.start, token.end), token.text);
+  }
+});
