@@ -92,7 +92,7 @@ export function naiveForward(
     for (let h = 0; h < config.heads; h++) {
       const headProbs: number[][] = [];
       for (let q = 0; q < Q.length; q++) {
-        const scores = K.map((keyRow, k) => {
+        const scores = K.map((keyRow) => {
           let s = 0;
           for (let i = h * dk; i < (h + 1) * dk; i++) s += Q[q][i] * keyRow[i];
           return s / Math.sqrt(dk);

@@ -65,6 +65,7 @@ class ByteTokenizer implements TextTokenizer {
   readonly name = 'bytes';
   readonly vocabSize = BYTE_VOCAB_SIZE;
   readonly startToken = { id: BYTE_BOS_ID, piece: '<s>' };
+  readonly padToken = { id: BYTE_PAD_ID, piece: '<pad>' };
 
   encode(text: string): Token[] {
     const tokens: Token[] = [];
