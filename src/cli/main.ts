@@ -27,6 +27,8 @@ Options:
                             ${PRESET_NAMES.join(', ')}
   --seed N                  weight seed of a built-in model (default 0)
   --weights FILE            safetensors weights for the built-in preset
+  --tokenizer FILE          tokenizer.json for the built-in model (default: bytes);
+                            its ids must fit the preset's vocabulary (e.g. GPT-2 BPE with gpt2-shape)
   --max-tokens N            keep at most N tokens per input (default ${DEFAULT_MAX_TOKENS})
   --decoder-text TEXT       decoder input of an encoder-decoder model
                             (default: the text shifted right behind <s>)
@@ -94,6 +96,7 @@ async function main(argv: string[]): Promise<number> {
         model: { type: 'string' },
         seed: { type: 'string' },
         weights: { type: 'string' },
+        tokenizer: { type: 'string' },
         'max-tokens': { type: 'string' },
         'decoder-text': { type: 'string' },
         'pad-to': { type: 'string' },
@@ -144,6 +147,7 @@ async function main(argv: string[]): Promise<number> {
       model: values.model,
       seed: parseInteger(values.seed, '--seed'),
       weightsPath: values.weights,
+      tokenizer: values.tokenizer,
       maxTokens: parseInteger(values['max-tokens'], '--max-tokens'),
       decoderText: values['decoder-text'],
       padTo: parseInteger(values['pad-to'], '--pad-to'),

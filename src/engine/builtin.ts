@@ -8,7 +8,7 @@ import { type PresetName, countParameters, getPreset, PRESETS } from './referenc
 import { parseSafetensors } from './reference/safetensors';
 import { Transformer } from './reference/transformer';
 import { WeightStore } from './reference/weights';
-import { createByteTokenizer } from './tokenizers/bytes';
+import { BYTE_TOKENIZER_SPEC, getTokenizer } from './tokenizers/index';
 import type { TextTokenizer } from './tokenizers/types';
 import type { ModelInfo } from './trace';
 
@@ -25,6 +25,8 @@ export interface BuiltinModelRequest {
   seed?: number;
   /** A safetensors file with the tensor names of README "Weights"; overrides the seed. */
   weightsPath?: string;
+  /** "bytes" (default) or the path of a tokenizer.json whose ids fit the preset's vocabulary. */
+  tokenizer?: string;
 }
 
 /** "builtin:tiny-decoder" → "tiny-decoder"; a bare preset name is accepted too. */
@@ -52,9 +54,12 @@ export async function loadBuiltinModel(request: BuiltinModelRequest): Promise<Bu
   } else {
     weights = WeightStore.fromSeed(config, seed);
   }
-  const tokenizer = createByteTokenizer();
+  const tokenizer = getTokenizer(request.tokenizer ?? BYTE_TOKENIZER_SPEC);
   if (tokenizer.vocabSize > config.vocabSize) {
-    throw new Error(`preset ${request.preset} has ${config.vocabSize} embeddings, fewer than the tokenizer's ${tokenizer.vocabSize} ids`);
+    throw new UserFacingError(
+      `The tokenizer ${tokenizer.name} has ${tokenizer.vocabSize} ids, more than the ${config.vocabSize} embeddings of builtin:${request.preset}.`,
+      'Use the byte tokenizer, or a preset with a large vocabulary (paper-base: 37000, gpt2-shape: 50257).',
+    );
   }
   const info: ModelInfo = {
     name: `builtin:${request.preset}`,
@@ -84,7 +89,7 @@ export class BuiltinModelCache {
   constructor(private readonly capacity = 2) {}
 
   get(request: BuiltinModelRequest): Promise<BuiltinModel> {
-    const key = JSON.stringify([request.preset, request.weightsPath ?? null, request.weightsPath ? null : request.seed ?? DEFAULT_SEED]);
+    const key = JSON.stringify([request.preset, request.weightsPath ?? null, request.weightsPath ? null : request.seed ?? DEFAULT_SEED, request.tokenizer ?? BYTE_TOKENIZER_SPEC]);
     const cached = this.entries.get(key);
     if (cached) {
       // Refresh recency.

@@ -19,6 +19,8 @@ export interface ExplainOptions {
   seed?: number;
   /** safetensors weights for a built-in model (tensor names: README "Weights"). */
   weightsPath?: string;
+  /** Tokenizer of a built-in model: "bytes" (default) or a tokenizer.json path (its ids must fit the vocabulary). */
+  tokenizer?: string;
   /** Tokens kept per stream; longer inputs are truncated, and the trace says so. Default 512. */
   maxTokens?: number;
   /** Decoder input of an encoder-decoder model; default: the selection shifted right behind <s>. */
@@ -116,7 +118,7 @@ export class ExplainEngine {
     const preset = parseBuiltinSpec(options.model ?? DEFAULT_MODEL);
 
     const loadStart = performance.now();
-    const model = await this.models.get({ preset, seed: options.seed, weightsPath: options.weightsPath });
+    const model = await this.models.get({ preset, seed: options.seed, weightsPath: options.weightsPath, tokenizer: options.tokenizer });
     timings.push({ stage: 'load model', ms: performance.now() - loadStart });
     cancel.throwIfCancelled();
 

@@ -54,3 +54,19 @@ test('token offsets of the built-in stream index the user text', async () => {
     assert.equal(text.slice(token.start, token.end), token.text);
   }
 });
+
+test('a tokenizer.json can feed a built-in model whose vocabulary fits it', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const out = mkdtempSync(path.join(tmpdir(), 'al-tok-'));
+  execFileSync(process.execPath, [path.resolve(__dirname, '../../scripts/make-tokenizers.mjs'), out], { stdio: 'pipe' });
+  const gpt2 = path.join(out, 'gpt2', 'tokenizer.json');
+  const trace = await engine.explain('The cat sat on the mat.', { model: 'builtin:gpt2-shape', tokenizer: gpt2, maxTokens: 16 });
+  assert.deepEqual(trace.streams[0].tokens.map((t) => t.id), [464, 3797, 3332, 319, 262, 2603, 13]);
+  assert.match(trace.model.tokenizer, /gpt2/);
+  assert.equal(trace.blocks[0].queries, 7);
+  await rejectsWith(engine.explain('x', { model: 'builtin:tiny-decoder', tokenizer: gpt2 }), /50257 ids, more than the 260 embeddings/, /byte tokenizer/);
+  await rejectsWith(engine.explain('x', { tokenizer: path.join(out, 'missing.json') }), /not found/, /.+/);
+});
