@@ -175,6 +175,9 @@ function drawHeatmap(canvas: HTMLCanvasElement, tooltip: HTMLElement, block: Tra
     context.restore();
   }
 
+  // Tests (and screen readers) can tell a drawn heatmap from an empty canvas.
+  canvas.dataset.drawn = `${queries}x${keys}`;
+
   canvas.onmousemove = (event) => {
     const bounds = canvas.getBoundingClientRect();
     const k = Math.floor((event.clientX - bounds.left - margin) / cell);

@@ -62,7 +62,7 @@ test('the CLI explains bad input instead of crashing', () => {
 test('the .vsix builds and holds the bundles, not the sources or tests', () => {
   // Package a copy, so the production rebuild vsce runs does not rewrite dist/ under other tests.
   const work = mkdtempSync(path.join(tmpdir(), 'al-vsix-'));
-  const skip = new Set(['node_modules', 'dist', '.git', 'build', '.artifacts']);
+  const skip = new Set(['node_modules', 'dist', 'out', '.git', 'build', '.artifacts']);
   cpSync(root, work, { recursive: true, filter: (source) => !skip.has(path.basename(source)) || path.dirname(source) !== root });
   symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'), 'dir');
   const vsix = path.join(work, 'attention-lens.vsix');

@@ -1,0 +1,26 @@
+/**
+ * Bundles the extension-host suite (test/integration/*.ts) into out/test/integration, one CommonJS
+ * file per source, with `vscode` and `mocha` left to the extension host's require.
+ */
+import { readdirSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import * as esbuild from 'esbuild';
+
+export async function buildExtensionHostSuite(root: string): Promise<string> {
+  const source = path.join(root, 'test/integration');
+  const out = path.join(root, 'out/test/integration');
+  rmSync(out, { recursive: true, force: true });
+  const entryPoints = readdirSync(source).filter((name) => name.endsWith('.ts')).map((name) => path.join(source, name));
+  await esbuild.build({
+    entryPoints,
+    outdir: out,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: 'inline',
+    external: ['vscode', 'mocha'],
+    logLevel: 'warning',
+  });
+  return out;
+}
