@@ -15,9 +15,14 @@ export interface TraceOverview extends Omit<AttentionTrace, 'blocks'> {
   blocks: BlockOverview[];
 }
 
+/**
+ * The trace without its attention arrays. Residual norms are copied: a decoded trace's arrays are
+ * views into one buffer, and VS Code posts a view's whole backing buffer.
+ */
 export function traceOverview(trace: AttentionTrace): TraceOverview {
   return {
     ...trace,
+    residual: trace.residual.map((step) => ({ ...step, norms: step.norms.slice() })),
     blocks: trace.blocks.map(({ probs: _probs, scores: _scores, mask: _mask, ...rest }) => rest),
   };
 }

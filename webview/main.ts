@@ -123,10 +123,14 @@ function drawHeatmap(canvas: HTMLCanvasElement, tooltip: HTMLElement, block: Tra
   const styles = getComputedStyle(document.body);
   const foreground = styles.getPropertyValue('--vscode-foreground').trim() || '#ccc';
   const font = `${styles.getPropertyValue('--vscode-editor-font-size').trim() || '12px'} ${styles.getPropertyValue('--vscode-editor-font-family').trim() || 'monospace'}`;
-  const cell = Math.max(2, Math.min(24, Math.floor(640 / Math.max(queries, keys))));
-  const showLabels = cell >= 8;
-  const margin = showLabels ? 90 : 4;
-  const ratio = window.devicePixelRatio || 1;
+  // Fit the panel's width; cells stay between 1 and 24 px.
+  const available = Math.max(200, (canvas.parentElement?.clientWidth ?? 640) - 8);
+  const roughCell = Math.floor((available - 70) / keys);
+  const showLabels = roughCell >= 8;
+  const margin = showLabels ? 70 : 4;
+  const cell = Math.max(1, Math.min(24, Math.floor((available - margin) / keys)));
+  // Chromium draws nothing on canvases past ~16k px a side: lower the pixel ratio on huge grids.
+  const ratio = Math.min(window.devicePixelRatio || 1, 8192 / Math.max(margin + keys * cell, margin + queries * cell));
   const width = margin + keys * cell;
   const height = margin + queries * cell;
   canvas.width = Math.ceil(width * ratio);
@@ -162,14 +166,14 @@ function drawHeatmap(canvas: HTMLCanvasElement, tooltip: HTMLElement, block: Tra
     context.font = font;
     context.textBaseline = 'middle';
     context.textAlign = 'right';
-    queryTokens.forEach((token, q) => context.fillText(tokenLabel(token).slice(0, 10), margin - 4, margin + q * cell + cell / 2));
+    queryTokens.forEach((token, q) => context.fillText(tokenLabel(token).slice(0, 8), margin - 4, margin + q * cell + cell / 2));
     context.save();
     context.textAlign = 'left';
     keyTokens.forEach((token, k) => {
       context.save();
       context.translate(margin + k * cell + cell / 2, margin - 4);
       context.rotate(-Math.PI / 2);
-      context.fillText(tokenLabel(token).slice(0, 10), 0, 0);
+      context.fillText(tokenLabel(token).slice(0, 8), 0, 0);
       context.restore();
     });
     context.restore();

@@ -2,8 +2,9 @@
  * @file `attention-lens` / `npm start -- "text"`: run a model on a piece of text and print what
  * every layer and head attends to. The model runs in the same engine worker the extension uses.
  */
-import { writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { summarizeHeads } from '../engine/analysis/headSummary';
@@ -12,7 +13,7 @@ import { CancelledError, UserFacingError } from '../engine/errors';
 import { DEFAULT_MAX_TOKENS, DEFAULT_MODEL, type ExplainOptions } from '../engine/explain';
 import type { AttentionTrace, Token } from '../engine/trace';
 import { findStream } from '../engine/trace';
-import { traceToJson } from '../engine/traceJson';
+import { traceJsonChunks } from '../engine/traceJson';
 import { EngineClient } from '../engine/worker/engineClient';
 import { PRESETS } from '../engine/reference/config';
 
@@ -86,6 +87,30 @@ export function formatSummary(trace: AttentionTrace): string {
   return lines.join('\n');
 }
 
+/** Writes the trace JSON piece by piece, waiting when the stream is full. */
+async function writeJson(trace: AttentionTrace, out: Writable): Promise<void> {
+  for (const chunk of traceJsonChunks(trace)) {
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.write('\n');
+}
+
+async function writeJsonFile(trace: AttentionTrace, file: string): Promise<void> {
+  const out = createWriteStream(file);
+  const failed = new Promise<never>((_, reject) => out.once('error', reject));
+  failed.catch(() => undefined); // handled by the races below; an error after them is moot
+  try {
+    await Promise.race([failed, once(out, 'open')]);
+    await Promise.race([failed, writeJson(trace, out)]);
+    out.end();
+    await Promise.race([failed, once(out, 'finish')]);
+  } catch (error) {
+    out.destroy();
+    if (error instanceof UserFacingError) throw error;
+    throw new UserFacingError(`Cannot write the trace to ${file}: ${(error as Error).message}.`, 'Choose a path in a folder that exists and that you can write to.');
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -155,11 +180,11 @@ async function main(argv: string[]): Promise<number> {
     };
     const trace = await client.explain(text, options, controller.signal);
     if (values.json === '-') {
-      process.stdout.write(`${JSON.stringify(traceToJson(trace))}\n`);
+      await writeJson(trace, process.stdout);
     } else {
       process.stdout.write(`${formatSummary(trace)}\n`);
       if (values.json !== undefined) {
-        await writeFile(values.json, JSON.stringify(traceToJson(trace)));
+        await writeJsonFile(trace, values.json);
         process.stdout.write(`\ntrace written to ${values.json}\n`);
       }
     }

@@ -2,7 +2,7 @@
  * @file Built-in models: a preset name (+ seed or safetensors weights) → a ready Transformer and its
  * tokenizer. Loading paper-base or gpt2-shape takes a while, so loaded models are cached by key.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { UserFacingError } from './errors';
 import { type PresetName, countParameters, getPreset, PRESETS } from './reference/config';
 import { parseSafetensors } from './reference/safetensors';
@@ -82,14 +82,29 @@ export async function loadBuiltinModel(request: BuiltinModelRequest): Promise<Bu
   return { transformer: new Transformer(config, weights), tokenizer, info };
 }
 
+/** "size:mtime" of a file, or null when it cannot be read (the loader then reports why). */
+async function fileVersion(path: string): Promise<string | null> {
+  try {
+    const info = await stat(path);
+    return `${info.size}:${info.mtimeMs}`;
+  } catch {
+    return null;
+  }
+}
+
 /** Keeps the last few loaded models; gpt2-shape alone is ~500 MB, so the cache is small. */
 export class BuiltinModelCache {
   private readonly entries = new Map<string, Promise<BuiltinModel>>();
 
   constructor(private readonly capacity = 2) {}
 
-  get(request: BuiltinModelRequest): Promise<BuiltinModel> {
-    const key = JSON.stringify([request.preset, request.weightsPath ?? null, request.weightsPath ? null : request.seed ?? DEFAULT_SEED, request.tokenizer ?? BYTE_TOKENIZER_SPEC]);
+  async get(request: BuiltinModelRequest): Promise<BuiltinModel> {
+    // Files are part of the key with their size and time, so a rewritten file is loaded again.
+    const key = JSON.stringify([
+      request.preset,
+      request.weightsPath ? [request.weightsPath, await fileVersion(request.weightsPath)] : request.seed ?? DEFAULT_SEED,
+      request.tokenizer && request.tokenizer !== BYTE_TOKENIZER_SPEC ? [request.tokenizer, await fileVersion(request.tokenizer)] : BYTE_TOKENIZER_SPEC,
+    ]);
     const cached = this.entries.get(key);
     if (cached) {
       // Refresh recency.

@@ -80,8 +80,12 @@ function planDecoderStream(model: BuiltinModel, selection: string, selectionToke
     throw new UserFacingError('This model\'s tokenizer has no start token to shift the decoder input with.', 'Give the decoder input text explicitly.');
   }
   const startToken: Token = { id: start.id, text: '', piece: start.piece, start: 0, end: 0, special: true };
-  // Teacher forcing: the decoder reads <s> followed by the selection, each position predicting the next.
-  const { kept, truncation } = truncate([startToken, ...selectionTokens], 'decoder', maxTokens);
+  // Teacher forcing: the decoder reads <s> followed by the selection, each position predicting the
+  // next. A tokenizer that already starts its output with that token ([CLS]) is not given a second.
+  const first = selectionTokens[0];
+  const alreadyStarted = first !== undefined && first.special && first.id === start.id;
+  const shifted = alreadyStarted ? selectionTokens : [startToken, ...selectionTokens];
+  const { kept, truncation } = truncate(shifted, 'decoder', maxTokens);
   return { stream: { name: 'decoder', text: selection, origin: 'shifted-selection', tokens: kept }, truncation };
 }
 

@@ -79,7 +79,12 @@ export function decodeTrace(bytes: Uint8Array): AttentionTrace {
   // Views need 4-byte alignment of the absolute offset; copy once when the caller's buffer is not aligned.
   const aligned = (bytes.byteOffset + dataStart) % 8 === 0 ? bytes : bytes.slice();
   const base = aligned.byteOffset + dataStart;
+  if (dataStart % 8 !== 0) throw new Error('trace header length breaks the 8-byte data alignment');
   const arrays = entries.map((entry, index) => {
+    if (entry.dtype !== 'f32' && entry.dtype !== 'u8') throw new Error(`trace array ${index} has unknown dtype ${String(entry.dtype)}`);
+    if (!Number.isInteger(entry.offset) || entry.offset < 0 || entry.offset % 8 !== 0 || !Number.isInteger(entry.length) || entry.length < 0) {
+      throw new Error(`trace array ${index} has an invalid offset or length`);
+    }
     const byteLength = entry.length * (entry.dtype === 'f32' ? 4 : 1);
     if (dataStart + entry.offset + byteLength > bytes.byteLength) throw new Error(`trace is truncated (array ${index} runs past the end)`);
     return entry.dtype === 'f32'

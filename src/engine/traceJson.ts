@@ -16,7 +16,8 @@
  * Floats are written with 9 significant digits, which round-trips float32 exactly; NaN and
  * ±Infinity (a broken model) are written as null, since JSON has no such numbers.
  */
-import type { AttentionTrace, StreamName, Token, TokenStream } from './trace';
+import { UserFacingError } from './errors';
+import type { AttentionBlock, AttentionTrace, StreamName, Token, TokenStream } from './trace';
 
 export interface TraceJsonBlock {
   layer: number;
@@ -50,6 +51,32 @@ function floats(values: Float32Array): Array<number | null> {
   return Array.from(values, (value) => (Number.isFinite(value) ? Number(value.toPrecision(9)) : null));
 }
 
+/** One JSON string cannot pass ~512 M characters in V8; a block of this many values stays well below. */
+const MAX_JSON_BLOCK_VALUES = 25_000_000;
+
+export function blockToJson(block: AttentionBlock): TraceJsonBlock {
+  const values = block.probs.length + (block.scores?.length ?? 0);
+  if (values > MAX_JSON_BLOCK_VALUES) {
+    throw new UserFacingError(
+      `Layer ${block.layer} ${block.kind} has ${values} attention values, too many to write as JSON.`,
+      'Explain fewer tokens (max tokens), or leave out the pre-softmax scores.',
+    );
+  }
+  return {
+    layer: block.layer,
+    kind: block.kind,
+    queryStream: block.queryStream,
+    keyStream: block.keyStream,
+    heads: block.heads,
+    queries: block.queries,
+    keys: block.keys,
+    probs: floats(block.probs),
+    ...(block.scores ? { scores: floats(block.scores) } : {}),
+    maskKind: block.maskKind,
+    mask: block.mask ? Array.from(block.mask) : null,
+  };
+}
+
 export function traceToJson(trace: AttentionTrace): TraceJson {
   const streams: TraceJson['streams'] = {};
   const tokens: TraceJson['tokens'] = {};
@@ -64,22 +91,26 @@ export function traceToJson(trace: AttentionTrace): TraceJson {
     model: trace.model,
     streams,
     tokens,
-    blocks: trace.blocks.map((block) => ({
-      layer: block.layer,
-      kind: block.kind,
-      queryStream: block.queryStream,
-      keyStream: block.keyStream,
-      heads: block.heads,
-      queries: block.queries,
-      keys: block.keys,
-      probs: floats(block.probs),
-      ...(block.scores ? { scores: floats(block.scores) } : {}),
-      maskKind: block.maskKind,
-      mask: block.mask ? Array.from(block.mask) : null,
-    })),
+    blocks: trace.blocks.map(blockToJson),
     residualNorms: trace.residual.map((step) => ({ ...step, norms: floats(step.norms) })),
     timings: trace.timings,
     truncation: trace.truncation,
     notices: trace.notices,
   };
+}
+
+/**
+ * The same JSON text as JSON.stringify(traceToJson(trace)), in pieces of one block each, so a long
+ * trace can be written to a file without building one giant string.
+ */
+export function* traceJsonChunks(trace: AttentionTrace): Generator<string> {
+  const text = JSON.stringify(traceToJson({ ...trace, blocks: [] }));
+  // Inside strings every quote is escaped, so the first exact match is the key itself.
+  const marker = '"blocks":[]';
+  const at = text.indexOf(marker);
+  yield `${text.slice(0, at)}"blocks":[`;
+  for (let index = 0; index < trace.blocks.length; index++) {
+    yield `${index > 0 ? ',' : ''}${JSON.stringify(blockToJson(trace.blocks[index]))}`;
+  }
+  yield `]${text.slice(at + marker.length)}`;
 }

@@ -14,6 +14,7 @@ export class AttentionPanel implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private trace: { runId: number; value: AttentionTrace } | undefined;
   private lastRunMessage: ToWebviewMessage | undefined;
+  private disposed = false;
 
   /** Shows the panel (creating it if needed) and returns it. */
   static show(extensionUri: vscode.Uri): AttentionPanel {
@@ -53,6 +54,7 @@ export class AttentionPanel implements vscode.Disposable {
   }
 
   private post(message: ToWebviewMessage): void {
+    if (this.disposed) return;
     if (message.type !== 'blockData') this.lastRunMessage = message;
     void this.panel.webview.postMessage(message);
   }
@@ -69,7 +71,15 @@ export class AttentionPanel implements vscode.Disposable {
         const trace = this.trace;
         const block = trace?.runId === message.runId ? trace.value.blocks[message.blockIndex] : undefined;
         if (!block) return;
-        this.post({ type: 'blockData', requestId: message.requestId, runId: message.runId, blockIndex: message.blockIndex, probs: block.probs, mask: block.mask });
+        // Copies, not views: VS Code would post a view's whole backing buffer (every block of the trace).
+        this.post({
+          type: 'blockData',
+          requestId: message.requestId,
+          runId: message.runId,
+          blockIndex: message.blockIndex,
+          probs: block.probs.slice(),
+          mask: block.mask ? block.mask.slice() : null,
+        });
         break;
       }
       default: {
@@ -107,8 +117,6 @@ export class AttentionPanel implements vscode.Disposable {
 </body>
 </html>`;
   }
-
-  private disposed = false;
 
   dispose(): void {
     if (this.disposed) return;

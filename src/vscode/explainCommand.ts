@@ -56,7 +56,8 @@ export class ExplainController implements vscode.Disposable {
       const tokens = trace.streams.map((stream) => `${stream.name} ${stream.tokens.length}`).join(', ');
       this.log.info(`run ${runId}: ${trace.model.name} [${trace.backend}] tokens ${tokens}; ${stages}`);
       for (const notice of trace.notices) this.log.info(`run ${runId}: ${notice}`);
-      panel.showTrace(runId, trace);
+      // The user may have closed the panel while the run was going: show it again with the result.
+      AttentionPanel.show(this.extensionUri).showTrace(runId, trace);
     } catch (error) {
       if (runId !== this.runId) return;
       if (error instanceof CancelledError) {

@@ -1,10 +1,18 @@
 /**
  * @file Reads the extension's settings (package.json "contributes.configuration") into engine options.
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExplainOptions } from '../engine/explain';
 
 export const SECTION = 'attentionLens';
+
+/** Relative paths in settings mean "relative to the (first) workspace folder", as users expect. */
+function resolvePath(value: string): string {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (path.isAbsolute(value) || !folder || folder.uri.scheme !== 'file') return value;
+  return path.join(folder.uri.fsPath, value);
+}
 
 export function readExplainOptions(): ExplainOptions {
   const config = vscode.workspace.getConfiguration(SECTION);
@@ -14,7 +22,7 @@ export function readExplainOptions(): ExplainOptions {
     model: config.get<string>('model', 'builtin:tiny-decoder'),
     seed: config.get<number>('builtin.seed', 0),
     maxTokens: config.get<number>('maxTokens', 512),
-    ...(weights ? { weightsPath: weights } : {}),
-    ...(tokenizer ? { tokenizer } : {}),
+    ...(weights ? { weightsPath: resolvePath(weights) } : {}),
+    ...(tokenizer ? { tokenizer: tokenizer === 'bytes' ? tokenizer : resolvePath(tokenizer) } : {}),
   };
 }

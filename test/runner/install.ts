@@ -21,6 +21,19 @@ const scratchPaths = paths(scratch);
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const quiet = ['--no-audit', '--no-fund', '--loglevel=error'];
 
+/**
+ * The environment for the nested npm installs, without the npm_* variables of an outer `npm run`:
+ * npm reads npm_config_* as its own config, and code-server's postinstall reads the Node version
+ * from npm_config_user_agent, which would still name the outer Node 20.
+ */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!/^npm_/i.test(name)) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
 function step(label: string, run: () => void): void {
   const start = Date.now();
   process.stdout.write(`${label}… `);
@@ -30,7 +43,7 @@ function step(label: string, run: () => void): void {
 
 try {
   step(`Node ${NODE24_VERSION} (npm package node-${process.platform}-${process.arch})`, () => {
-    execFileSync(npm, ['install', '--prefix', path.join(scratch, 'node24'), ...quiet, `node-${process.platform}-${process.arch}@${NODE24_VERSION}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(npm, ['install', '--prefix', path.join(scratch, 'node24'), ...quiet, `node-${process.platform}-${process.arch}@${NODE24_VERSION}`], { stdio: ['ignore', 'ignore', 'inherit'], env: cleanEnv({}) });
   });
   const version = execFileSync(scratchPaths.node, ['--version'], { encoding: 'utf8' }).trim();
   if (!version.startsWith('v24.')) throw new Error(`expected Node 24, got ${version}`);
@@ -38,11 +51,10 @@ try {
   step(`code-server ${CODE_SERVER_VERSION} (native modules compile; a few minutes)`, () => {
     execFileSync(npm, ['install', '--prefix', path.join(scratch, 'code-server'), ...quiet, `code-server@${CODE_SERVER_VERSION}`], {
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: {
-        ...process.env,
-        PATH: `${path.dirname(scratchPaths.node)}${path.delimiter}${process.env.PATH}`,
+      env: cleanEnv({
+        PATH: `${path.dirname(scratchPaths.node)}${path.delimiter}${process.env.PATH ?? ''}`,
         npm_config_nodedir: scratchPaths.nodePackage,
-      },
+      }),
     });
   });
   if (!existsSync(scratchPaths.codeServerEntry)) throw new Error(`code-server entry missing: ${scratchPaths.codeServerEntry}`);

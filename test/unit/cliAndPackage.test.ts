@@ -54,6 +54,10 @@ test('the CLI explains bad input instead of crashing', () => {
   const unknownFlag = runCli(['--frobnicate', 'x']);
   assert.equal(unknownFlag.status, 2);
   assert.match(unknownFlag.stderr, /Usage: attention-lens/);
+  const unwritable = runCli(['--json', '/nonexistent-dir/x/trace.json', 'abc']);
+  assert.equal(unwritable.status, 1);
+  assert.match(unwritable.stderr, /Cannot write the trace to \/nonexistent-dir\/x\/trace.json/);
+  assert.doesNotMatch(unwritable.stderr, /at .*\.js:\d+/);
   const help = runCli(['--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /--model builtin:<preset>/);

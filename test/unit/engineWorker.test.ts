@@ -49,3 +49,31 @@ test('requests run in order and each gets its own result', async () => {
   const traces = await Promise.all(texts.map((text) => client.explain(text)));
   traces.forEach((trace, i) => assert.equal(trace.streams[0].text, texts[i]));
 });
+
+test('a cancelled run stuck in uninterruptible work is terminated, and the run queued behind it still completes', async () => {
+  // A 50 ms grace and gpt2-shape's seeded weight init (over a second, no cancel checks) force the
+  // terminate path: run B, queued behind A on the same worker, must move to a fresh worker.
+  const impatient = new EngineClient(workerScript, 50);
+  try {
+    const controller = new AbortController();
+    const runA = impatient.explain('a', { model: 'builtin:gpt2-shape' }, controller.signal);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const runB = impatient.explain('run B', { model: 'builtin:tiny-decoder' });
+    controller.abort();
+    await assert.rejects(runA, CancelledError);
+    const trace = await runB;
+    assert.equal(trace.streams[0].text, 'run B');
+  } finally {
+    await impatient.dispose();
+  }
+});
+
+test('dispose rejects pending runs as cancelled', async () => {
+  const disposable = new EngineClient(workerScript);
+  const running = disposable.explain('x'.repeat(64), { model: 'builtin:paper-base' });
+  const outcome = assert.rejects(running, CancelledError);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await disposable.dispose();
+  await outcome;
+  await assert.rejects(disposable.explain('after'), /disposed/);
+});

@@ -69,4 +69,10 @@ test('a tokenizer.json can feed a built-in model whose vocabulary fits it', asyn
   assert.equal(trace.blocks[0].queries, 7);
   await rejectsWith(engine.explain('x', { model: 'builtin:tiny-decoder', tokenizer: gpt2 }), /50257 ids, more than the 260 embeddings/, /byte tokenizer/);
   await rejectsWith(engine.explain('x', { tokenizer: path.join(out, 'missing.json') }), /not found/, /.+/);
+  // BERT already starts with [CLS]: the shifted decoder input must not get a second one.
+  const bert = path.join(out, 'bert-base-uncased', 'tokenizer.json');
+  const encdec = await engine.explain('hello world', { model: 'builtin:paper-base', tokenizer: bert });
+  const pieces = (name: string) => encdec.streams.find((s) => s.name === name)!.tokens.map((t) => t.piece);
+  assert.deepEqual(pieces('encoder'), ['[CLS]', 'hello', 'world', '[SEP]']);
+  assert.deepEqual(pieces('decoder'), ['[CLS]', 'hello', 'world', '[SEP]']);
 });

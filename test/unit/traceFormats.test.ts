@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { ExplainEngine } from '../../src/engine/explain';
 import { TRACE_FORMAT_VERSION } from '../../src/engine/trace';
 import { decodeTrace, encodeTrace } from '../../src/engine/traceBinary';
-import { traceToJson } from '../../src/engine/traceJson';
+import { traceJsonChunks, traceToJson } from '../../src/engine/traceJson';
 
 const engine = new ExplainEngine();
 
@@ -54,4 +54,28 @@ test('JSON form follows the documented schema', async () => {
   }
   assert.equal(json.residualNorms[0].label, 'encoder embedding + positions');
   assert.equal(json.residualNorms[0].norms.length, json.tokens.encoder.length);
+});
+
+test('the chunked JSON writer produces exactly the JSON of the whole trace', async () => {
+  const trace = await engine.explain('chunks "blocks":[] inside text', { model: 'builtin:tiny-encdec', includeScores: true });
+  assert.equal([...traceJsonChunks(trace)].join(''), JSON.stringify(traceToJson(trace)));
+});
+
+test('a blob table with bad offsets is refused, not read', async () => {
+  const bytes = encodeTrace(await engine.explain('abc'));
+  const headerLength = new DataView(bytes.buffer).getUint32(8, true);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
+  const data = bytes.subarray(12 + headerLength);
+  for (const bad of [-8, 2, 1.5]) {
+    header.$blobs[0].offset = bad;
+    // Re-frame the edited header with valid padding, so only the offset is wrong.
+    let text = JSON.stringify(header);
+    text += ' '.repeat((8 - ((12 + text.length) % 8)) % 8);
+    const edited = new Uint8Array(12 + text.length + data.length);
+    edited.set(bytes.subarray(0, 8));
+    new DataView(edited.buffer).setUint32(8, text.length, true);
+    edited.set(new TextEncoder().encode(text), 12);
+    edited.set(data, 12 + text.length);
+    assert.throws(() => decodeTrace(edited), /invalid offset or length/, `offset ${bad}`);
+  }
 });

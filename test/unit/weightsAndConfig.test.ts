@@ -88,3 +88,20 @@ test('weights that do not fit the preset are refused with the tensor names', () 
   assert.throws(() => WeightStore.fromSafetensors(config, tensors, 'w.safetensors'), (error: Error) =>
     error instanceof UserFacingError && /embedding.weight has shape \[2, 2\], expected \[260, 64\]/.test(error.message) && /and \d+ more/.test(error.message));
 });
+
+test('a weights file rewritten in place is loaded again, not served from the cache', async () => {
+  const config = PRESETS['tiny-decoder'];
+  const save = (seed: number, file: string): void => {
+    const store = WeightStore.fromSeed(config, seed);
+    writeFileSync(file, serializeSafetensors(weightSpecs(config).map((spec) => ({ name: spec.name, shape: spec.shape, values: store.tensor(spec.name, spec.shape) }))));
+  };
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'al-stale-')), 'w.safetensors');
+  const engine = new ExplainEngine();
+  save(1, file);
+  const first = await engine.explain('retrained', { weightsPath: file });
+  save(2, file);
+  const second = await engine.explain('retrained', { weightsPath: file });
+  const expected = await engine.explain('retrained', { seed: 2 });
+  assert.notDeepEqual(second.blocks[0].probs, first.blocks[0].probs);
+  assert.deepEqual(second.blocks[0].probs, expected.blocks[0].probs);
+});

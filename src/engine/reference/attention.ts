@@ -17,14 +17,30 @@ export interface AttentionResult {
   scores: Matrix;
 }
 
-/** Softmax over the allowed cells of one row, written in place; blocked cells become 0. */
+/**
+ * Softmax over the allowed cells of one row, written in place; blocked cells become 0.
+ * Broken numbers stay visible instead of looking masked: a NaN score makes the allowed cells NaN,
+ * and +Infinity scores share the row equally (the softmax's limit).
+ */
 export function maskedSoftmaxRow(row: Float32Array, allowed: Uint8Array | null, allowedOffset: number): void {
   let max = -Infinity;
+  let sawNaN = false;
   for (let k = 0; k < row.length; k++) {
-    if ((!allowed || allowed[allowedOffset + k]) && row[k] > max) max = row[k];
+    if (allowed && !allowed[allowedOffset + k]) continue;
+    if (Number.isNaN(row[k])) sawNaN = true;
+    else if (row[k] > max) max = row[k];
+  }
+  if (sawNaN || max === Infinity) {
+    let infinite = 0;
+    for (let k = 0; k < row.length; k++) if ((!allowed || allowed[allowedOffset + k]) && row[k] === Infinity) infinite++;
+    for (let k = 0; k < row.length; k++) {
+      const isAllowed = !allowed || allowed[allowedOffset + k];
+      row[k] = !isAllowed ? 0 : sawNaN ? NaN : row[k] === Infinity ? 1 / infinite : 0;
+    }
+    return;
   }
   if (max === -Infinity) {
-    // Every key blocked: nothing to attend to. The row is all zeros, and the output is zero too.
+    // Every key blocked (or scored -Infinity): nothing to attend to. The row and the output are zero.
     row.fill(0);
     return;
   }

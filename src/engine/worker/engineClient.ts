@@ -20,6 +20,8 @@ interface Pending {
   resolve(trace: AttentionTrace): void;
   reject(error: Error): void;
   cancelFlag: Int32Array;
+  /** Kept so the request can be sent again if its worker is replaced for another request's sake. */
+  message: ToWorkerMessage;
 }
 
 /** An engine error with the fields the UI needs. */
@@ -44,15 +46,19 @@ export class EngineClient {
   private readonly pending = new Map<number, Pending>();
   private disposed = false;
 
-  /** @param workerScript absolute path of dist/engineWorker.js */
-  constructor(private readonly workerScript: string) {}
+  /**
+   * @param workerScript absolute path of dist/engineWorker.js
+   * @param cancelGraceMs how long a cancelled run may take to stop before its worker is terminated
+   */
+  constructor(private readonly workerScript: string, private readonly cancelGraceMs = CANCEL_GRACE_MS) {}
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(this.workerScript);
     worker.on('message', (message: FromWorkerMessage) => this.onMessage(message));
-    worker.on('error', (error) => this.onWorkerGone(worker, error));
-    worker.on('exit', (code) => this.onWorkerGone(worker, new Error(`the engine worker exited with code ${code}`)));
+    worker.on('messageerror', (error) => this.onWorkerGone(worker, error, false));
+    worker.on('error', (error) => this.onWorkerGone(worker, error, false));
+    worker.on('exit', (code) => this.onWorkerGone(worker, new Error(`the engine worker exited with code ${code}`), false));
     this.worker = worker;
     return worker;
   }
@@ -74,17 +80,39 @@ export class EngineClient {
     }
   }
 
-  private onWorkerGone(worker: Worker, error: Error): void {
+  /**
+   * The worker is gone or being replaced. Cancelled requests end as cancelled. The others end as
+   * failed when the worker crashed, or, when we terminated it ourselves to stop a cancelled run
+   * that would not stop, are sent again to a fresh worker.
+   */
+  private onWorkerGone(worker: Worker, error: Error, replacedDeliberately: boolean): void {
     if (this.worker !== worker) return;
     this.worker = null;
+    const survivors: Pending[] = [];
     for (const [, pending] of this.pending) {
-      pending.reject(
-        Atomics.load(pending.cancelFlag, CANCEL_FLAG_INDEX) !== 0
-          ? new CancelledError()
-          : new EngineError(`The attention engine stopped unexpectedly (${error.message}).`, 'Run it again; a fresh engine will start.', true),
-      );
+      if (Atomics.load(pending.cancelFlag, CANCEL_FLAG_INDEX) !== 0) {
+        pending.reject(new CancelledError());
+      } else if (replacedDeliberately && !this.disposed) {
+        survivors.push(pending);
+      } else {
+        pending.reject(new EngineError(`The attention engine stopped unexpectedly (${error.message}).`, 'Run it again; a fresh engine will start.', true));
+      }
     }
     this.pending.clear();
+    if (survivors.length > 0) {
+      const fresh = this.ensureWorker();
+      for (const pending of survivors) {
+        this.pending.set(pending.message.requestId, pending);
+        fresh.postMessage(pending.message);
+      }
+    }
+  }
+
+  /** Stops a worker that did not honour a cancel in time. */
+  private forceStop(worker: Worker): void {
+    if (this.worker !== worker) return;
+    this.onWorkerGone(worker, new Error('terminated after a cancel'), true);
+    void worker.terminate();
   }
 
   explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal): Promise<AttentionTrace> {
@@ -100,23 +128,24 @@ export class EngineClient {
       const onAbort = (): void => {
         Atomics.store(cancelFlag, CANCEL_FLAG_INDEX, 1);
         graceTimer = setTimeout(() => {
-          if (this.pending.has(requestId) && this.worker === worker) {
-            void worker.terminate();
-          }
-        }, CANCEL_GRACE_MS);
+          const pending = this.pending.get(requestId);
+          // Still running on a worker that holds it: that worker is stuck in uninterruptible work.
+          if (pending && this.worker) this.forceStop(this.worker);
+        }, this.cancelGraceMs);
         graceTimer.unref();
       };
       const settle = (): void => {
         signal?.removeEventListener('abort', onAbort);
         if (graceTimer) clearTimeout(graceTimer);
       };
+      const message: ToWorkerMessage = { type: 'explain', requestId, text, options, cancelFlag: cancelBuffer };
       this.pending.set(requestId, {
         resolve: (trace) => { settle(); resolve(trace); },
         reject: (error) => { settle(); reject(error); },
         cancelFlag,
+        message,
       });
       signal?.addEventListener('abort', onAbort, { once: true });
-      const message: ToWorkerMessage = { type: 'explain', requestId, text, options, cancelFlag: cancelBuffer };
       worker.postMessage(message);
     });
   }
@@ -128,7 +157,7 @@ export class EngineClient {
     // Mark every pending run cancelled first, so its promise rejects as cancelled, not as a crash.
     for (const pending of this.pending.values()) Atomics.store(pending.cancelFlag, CANCEL_FLAG_INDEX, 1);
     if (worker) {
-      this.onWorkerGone(worker, new Error('disposed'));
+      this.onWorkerGone(worker, new Error('disposed'), false);
       await worker.terminate();
     }
   }
