@@ -10,8 +10,8 @@ import { LayerNorm } from './layerNorm';
 import type { AttentionMask } from './masks';
 import type { Matrix } from './matrix';
 import { MultiHeadAttention } from './multiHeadAttention';
-import { type ForwardContext, recordAttention, recordResidual } from './recorder';
-import { residualSublayer } from './residual';
+import type { ForwardContext } from './recorder';
+import { attentionSublayer, feedForwardSublayer, type SublayerSite } from './sublayers';
 import type { WeightSource } from './weights';
 
 /** The encoder side a cross-attention block reads. */
@@ -45,34 +45,13 @@ export class DecoderLayer {
 
   /** x [T, d] → [T, d]; `causal` is the [T, T] self-attention mask. */
   forward(x: Matrix, causal: AttentionMask, memory: EncoderMemory | null, context: ForwardContext): Matrix {
-    const placement = this.config.normPlacement;
-    const heads = this.config.heads;
-    const attended = residualSublayer(x, this.normSelfAttention, placement, (input) => {
-      const result = this.selfAttention.forward(input, input, causal);
-      return { output: result.output, extra: result };
-    });
-    recordAttention(context, { layer: this.index, kind: 'decoder-self', queryStream: 'decoder', keyStream: 'decoder', heads }, causal, attended.extra);
-    recordResidual(context, 'decoder', this.index, 'self-attention', attended.sum);
-    context.cancel.throwIfCancelled();
-    let stream = attended.next;
-
+    const site: SublayerSite = { context, stream: 'decoder', layer: this.index, placement: this.config.normPlacement };
+    let stream = attentionSublayer(site, this.selfAttention, this.normSelfAttention, 'decoder-self', x, null, causal);
     if (this.crossAttention && this.normCrossAttention) {
       if (!memory) throw new Error('an encoder-decoder layer needs the encoder output');
-      const crossAttention = this.crossAttention;
-      const crossed = residualSublayer(stream, this.normCrossAttention, placement, (input) => {
-        const result = crossAttention.forward(input, memory.output, memory.mask);
-        return { output: result.output, extra: result };
-      });
-      recordAttention(context, { layer: this.index, kind: 'cross', queryStream: 'decoder', keyStream: 'encoder', heads }, memory.mask, crossed.extra);
-      recordResidual(context, 'decoder', this.index, 'cross-attention', crossed.sum);
-      context.cancel.throwIfCancelled();
-      stream = crossed.next;
+      stream = attentionSublayer(site, this.crossAttention, this.normCrossAttention, 'cross', stream, memory.output, memory.mask);
     }
-
-    const fed = residualSublayer(stream, this.normFeedForward, placement, (input) => ({ output: this.feedForward.forward(input), extra: null }));
-    recordResidual(context, 'decoder', this.index, 'feed-forward', fed.sum);
-    context.cancel.throwIfCancelled();
-    return fed.next;
+    return feedForwardSublayer(site, this.feedForward, this.normFeedForward, stream);
   }
 }
 

@@ -9,8 +9,8 @@ import { LayerNorm } from './layerNorm';
 import type { AttentionMask } from './masks';
 import type { Matrix } from './matrix';
 import { MultiHeadAttention } from './multiHeadAttention';
-import { type ForwardContext, recordAttention, recordResidual } from './recorder';
-import { residualSublayer } from './residual';
+import type { ForwardContext } from './recorder';
+import { attentionSublayer, feedForwardSublayer, type SublayerSite } from './sublayers';
 import type { WeightSource } from './weights';
 
 export class EncoderLayer {
@@ -30,19 +30,9 @@ export class EncoderLayer {
 
   /** x [T, d] → [T, d] */
   forward(x: Matrix, mask: AttentionMask, context: ForwardContext): Matrix {
-    const placement = this.config.normPlacement;
-    const attended = residualSublayer(x, this.normSelfAttention, placement, (input) => {
-      const result = this.selfAttention.forward(input, input, mask);
-      return { output: result.output, extra: result };
-    });
-    recordAttention(context, { layer: this.index, kind: 'encoder-self', queryStream: 'encoder', keyStream: 'encoder', heads: this.config.heads }, mask, attended.extra);
-    recordResidual(context, 'encoder', this.index, 'self-attention', attended.sum);
-    context.cancel.throwIfCancelled();
-
-    const fed = residualSublayer(attended.next, this.normFeedForward, placement, (input) => ({ output: this.feedForward.forward(input), extra: null }));
-    recordResidual(context, 'encoder', this.index, 'feed-forward', fed.sum);
-    context.cancel.throwIfCancelled();
-    return fed.next;
+    const site: SublayerSite = { context, stream: 'encoder', layer: this.index, placement: this.config.normPlacement };
+    const attended = attentionSublayer(site, this.selfAttention, this.normSelfAttention, 'encoder-self', x, null, mask);
+    return feedForwardSublayer(site, this.feedForward, this.normFeedForward, attended);
   }
 }
 
