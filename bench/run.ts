@@ -6,6 +6,8 @@
  *                engine worker (target: ≤ 50 ms), against the same forward run on the main thread
  *   forward      ms per forward of each preset on 128 tokens (reference backend)
  *   matmul       GFLOP/s of the reference kernel, 128x512 · (512x512)ᵀ, one core
+ *   onnx         paper-base exported to ONNX, 128 tokens: ms per forward on WASM (all cores) with
+ *                and without the attention/residual taps (target: taps cost < 5%), native if present
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -15,6 +17,12 @@ import { ExplainEngine } from '../src/engine/explain';
 import { type Matrix, matmulTransposed } from '../src/engine/reference/matrix';
 import { SeededRandom } from '../src/engine/reference/random';
 import { EngineClient } from '../src/engine/worker/engineClient';
+import { exportBuiltinModel } from '../src/engine/exportModel';
+import { decodeModel, encodeModel } from '../src/engine/onnx/model';
+import { createSession, loadNativeRuntime, type HostTensor } from '../src/engine/onnx/runtime';
+import { analyzeAndTap } from '../src/engine/onnx/tapper';
+import { tapOutputNames } from '../src/engine/onnx/traceFromRun';
+import { createByteTokenizer } from '../src/engine/tokenizers/bytes';
 
 const root = path.resolve(__dirname, '..');
 const TEXT_128 = 'The quick brown fox jumps over the lazy dog while attention heads watch every token closely. Residual norms grow layer by layer!!'.slice(0, 128);
@@ -59,6 +67,65 @@ function randomMatrix(rows: number, cols: number, random: SeededRandom): Matrix 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Median ms of `runs` calls of `work`, after one warm-up call. */
+async function timeRuns(runs: number, work: () => Promise<unknown>): Promise<number> {
+  await work();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await work();
+    times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+async function benchOnnx(referenceMs: number): Promise<Record<string, unknown>> {
+  const bytes = await exportBuiltinModel({ model: 'builtin:paper-base' });
+  const model = decodeModel(bytes);
+  const tapped = analyzeAndTap(model);
+  const ids = createByteTokenizer().encode(TEXT_128).map((token) => token.id);
+  const int64 = (values: number[]): HostTensor => ({ type: 'int64', data: BigInt64Array.from(values.map(BigInt)), dims: [1, values.length] });
+  const feeds = { input_ids: int64(ids), attention_mask: int64(ids.map(() => 1)), decoder_input_ids: int64([1, ...ids.slice(0, -1)]) };
+  const threads = os.cpus().length;
+  const plain = await createSession(bytes, { backend: 'wasm', threads });
+  const withTaps = await createSession(encodeModel(tapped.model), { backend: 'wasm', threads });
+  const taps = tapOutputNames(tapped.plan);
+  const runs = 7;
+  // Alternate the two sessions so drift in machine load hits both alike.
+  const plainTimes: number[] = [];
+  const tappedTimes: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    plainTimes.push(await timeRuns(runs, () => plain.run(feeds, ['logits'])));
+    tappedTimes.push(await timeRuns(runs, () => withTaps.run(feeds, ['logits', ...taps])));
+  }
+  const plainMs = median(plainTimes);
+  const tappedMs = median(tappedTimes);
+  const result: Record<string, unknown> = {
+    workload: `paper-base ONNX export, ${ids.length} tokens, WASM ${threads} threads`,
+    attentionTaps: tapped.plan.attention.length,
+    residualTaps: tapped.plan.residual.length,
+    typescriptReferenceMs: referenceMs,
+    wasmPlainMs: plainMs,
+    wasmTappedMs: tappedMs,
+    tapOverhead: tappedMs / plainMs - 1,
+    targetTapOverhead: 0.05,
+  };
+  console.log(`onnx paper-base ${ids.length} tokens: reference ${referenceMs.toFixed(0)} ms, WASM ${plainMs.toFixed(1)} ms plain, `
+    + `${tappedMs.toFixed(1)} ms with ${tapped.plan.attention.length} attention + ${tapped.plan.residual.length} residual taps `
+    + `(overhead ${(100 * (tappedMs / plainMs - 1)).toFixed(1)}%, target < 5%)`);
+  await plain.release();
+  await withTaps.release();
+  if (loadNativeRuntime()) {
+    const native = await createSession(encodeModel(tapped.model), { backend: 'native', threads });
+    result.nativeTappedMs = await timeRuns(runs, () => native.run(feeds, ['logits', ...taps]));
+    console.log(`onnx paper-base native (onnxruntime-node) with taps: ${(result.nativeTappedMs as number).toFixed(1)} ms`);
+    await native.release();
+  } else {
+    result.native = 'onnxruntime-node not installed';
+  }
+  return result;
 }
 
 async function main(): Promise<void> {
@@ -112,6 +179,8 @@ async function main(): Promise<void> {
   };
   console.log(`event loop, paper-base 128 tokens: longest stall ${inWorker.maxGapMs.toFixed(1)} ms with the worker `
     + `(target ≤ 50), ${onMainThread.maxGapMs.toFixed(0)} ms if run on the main thread`);
+
+  results.onnx = await benchOnnx(forward['paper-base'].medianMs);
 
   const directory = path.join(root, 'bench/results');
   mkdirSync(directory, { recursive: true });

@@ -1,7 +1,9 @@
 // Bundles every runtime with esbuild: the extension host (CommonJS, vscode external), the engine
 // worker, the CLI, and the webview (browser). Usage: node scripts/build.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -14,8 +16,18 @@ const node = {
   sourcemap: !production,
   minify: production,
   logLevel: 'warning',
-  external: ['vscode'],
+  // onnxruntime-node is optional and native: resolved at run time when the user installed it.
+  external: ['vscode', 'onnxruntime-node'],
 };
+
+/** onnxruntime-web's WebAssembly runtime, copied beside the bundles that load it (see runtime.ts). */
+function copyOrtWasm() {
+  const require = createRequire(import.meta.url);
+  const dist = path.dirname(require.resolve('onnxruntime-web'));
+  for (const file of ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs']) {
+    copyFileSync(path.join(dist, file), path.join('dist', file));
+  }
+}
 
 const builds = [
   { ...node, entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js' },
@@ -35,6 +47,7 @@ const builds = [
 ];
 
 mkdirSync('dist', { recursive: true });
+copyOrtWasm();
 if (watch) {
   for (const options of builds) {
     const context = await esbuild.context(options);

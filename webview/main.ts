@@ -51,7 +51,7 @@ function render(): void {
   const header = element('header');
   header.append(element('h1', {}, trace.model.name));
   header.append(element('p', { class: 'facts' },
-    `${trace.model.kind} · ${trace.model.encoderLayers + trace.model.decoderLayers} layers × ${trace.model.heads} heads · d_model ${trace.model.dModel} · backend ${trace.backend}`));
+    `${trace.model.kind} · ${trace.model.encoderLayers + trace.model.decoderLayers} layers × ${trace.model.heads} heads · d_model ${trace.model.dModel ?? '?'} · backend ${trace.backend}`));
   for (const notice of trace.notices) header.append(element('p', { class: 'notice' }, notice));
   app.append(header);
 

@@ -3,6 +3,7 @@
  * every layer and head attends to. The model runs in the same engine worker the extension uses.
  */
 import { createWriteStream, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import * as path from 'node:path';
@@ -15,6 +16,8 @@ import type { AttentionTrace, Token } from '../engine/trace';
 import { findStream } from '../engine/trace';
 import { traceJsonChunks } from '../engine/traceJson';
 import { EngineClient } from '../engine/worker/engineClient';
+import { exportBuiltinModel } from '../engine/exportModel';
+import { type InputSpec, parseInputSpec } from '../engine/onnx/inputs';
 import { PRESETS } from '../engine/reference/config';
 
 const USAGE = `Usage: attention-lens [options] "text to explain"
@@ -24,12 +27,19 @@ Runs a Transformer on the text and prints, for every layer and head, the stronge
 attention edge (query token -> key token, weight) and the mean row entropy.
 
 Options:
-  --model builtin:<preset>  model to run (default ${DEFAULT_MODEL}); presets:
-                            ${PRESET_NAMES.join(', ')}
+  --model MODEL             builtin:<preset> or the path of an .onnx file (default ${DEFAULT_MODEL});
+                            presets: ${PRESET_NAMES.join(', ')}
   --seed N                  weight seed of a built-in model (default 0)
   --weights FILE            safetensors weights for the built-in preset
-  --tokenizer FILE          tokenizer.json for the built-in model (default: bytes);
-                            its ids must fit the preset's vocabulary (e.g. GPT-2 BPE with gpt2-shape)
+  --tokenizer FILE          tokenizer.json (or its folder). ONNX default: tokenizer.json beside the
+                            model, else the one an Attention Lens export carries. Built-in default:
+                            bytes; its ids must fit the preset's vocabulary (GPT-2 BPE: gpt2-shape)
+  --input NAME=VALUE        an ONNX input given explicitly (repeatable): ids:1,2,3, FILE.npy or
+                            random:D1xD2x... (seeded uniform floats); for non-text models
+  --backend NAME            ONNX backend: auto (default), wasm, webgpu, native (onnxruntime-node)
+  --threads N               WASM threads for ONNX models (default: all cores)
+  --export-onnx FILE        write the built-in model (with --seed/--weights/--tokenizer) as ONNX
+                            opset 17 and exit
   --max-tokens N            keep at most N tokens per input (default ${DEFAULT_MAX_TOKENS})
   --decoder-text TEXT       decoder input of an encoder-decoder model
                             (default: the text shifted right behind <s>)
@@ -61,7 +71,7 @@ export function formatSummary(trace: AttentionTrace): string {
     model.decoderLayers > 0 ? `${model.decoderLayers} decoder` : '',
   ].filter(Boolean).join(' + ');
   const forward = trace.timings.find((timing) => timing.stage === 'forward');
-  lines.push(`${model.name}: ${model.kind}, ${stacks} layers x ${model.heads} heads, d_model=${model.dModel}, ${model.weights ?? ''}; backend ${trace.backend}${forward ? `, forward ${forward.ms.toFixed(1)} ms` : ''}`);
+  lines.push(`${model.name}: ${model.kind}, ${stacks} layers x ${model.heads} heads, d_model=${model.dModel ?? '?'}, ${model.weights ?? ''}; backend ${trace.backend}${forward ? `, forward ${forward.ms.toFixed(1)} ms` : ''}`);
   for (const stream of trace.streams) {
     lines.push(`${stream.name} tokens (${stream.tokens.length}, ${model.tokenizer}, ${stream.origin}): ${stream.tokens.map(label).join(' ')}`);
   }
@@ -111,6 +121,37 @@ async function writeJsonFile(trace: AttentionTrace, file: string): Promise<void>
   }
 }
 
+/** `--input NAME=VALUE` flags into explicit input specs. */
+function parseInputs(flags: readonly string[], seed: number): Record<string, InputSpec> {
+  const inputs: Record<string, InputSpec> = {};
+  for (const flag of flags) {
+    const equals = flag.indexOf('=');
+    if (equals <= 0) throw new UserFacingError(`--input expects NAME=VALUE, got "${flag}".`, 'Example: --input pixel_values=random:1x3x224x224');
+    inputs[flag.slice(0, equals)] = parseInputSpec(flag.slice(equals + 1), seed);
+  }
+  return inputs;
+}
+
+async function exportOnnx(file: string, flags: { model: string; seed?: string; weights?: string; tokenizer?: string }): Promise<number> {
+  try {
+    const bytes = await exportBuiltinModel({ model: flags.model, seed: parseInteger(flags.seed, '--seed'), weightsPath: flags.weights, tokenizer: flags.tokenizer });
+    try {
+      await writeFile(file, bytes);
+    } catch (error) {
+      throw new UserFacingError(`Cannot write ${file}: ${(error as Error).message}.`, 'Choose a path in a folder that exists and that you can write to.');
+    }
+    process.stdout.write(`${flags.model} exported to ${file} (${(bytes.length / 1e6).toFixed(1)} MB, ONNX opset 17)\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof UserFacingError) {
+      process.stderr.write(`${error.message}\n${error.hint}\n`);
+      return 1;
+    }
+    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
+    return 3;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -122,6 +163,10 @@ async function main(argv: string[]): Promise<number> {
         seed: { type: 'string' },
         weights: { type: 'string' },
         tokenizer: { type: 'string' },
+        input: { type: 'string', multiple: true },
+        backend: { type: 'string' },
+        threads: { type: 'string' },
+        'export-onnx': { type: 'string' },
         'max-tokens': { type: 'string' },
         'decoder-text': { type: 'string' },
         'pad-to': { type: 'string' },
@@ -148,6 +193,9 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   }
+  if (values['export-onnx'] !== undefined) {
+    return exportOnnx(values['export-onnx'], { model: values.model ?? DEFAULT_MODEL, seed: values.seed, weights: values.weights, tokenizer: values.tokenizer });
+  }
   let text: string;
   if (values.file !== undefined) {
     try {
@@ -158,6 +206,8 @@ async function main(argv: string[]): Promise<number> {
     }
   } else if (positionals.length > 0) {
     text = positionals.join(' ');
+  } else if ((values.input ?? []).length > 0) {
+    text = '';
   } else {
     process.stderr.write(`No text given.\n\n${USAGE}`);
     return 2;
@@ -173,6 +223,9 @@ async function main(argv: string[]): Promise<number> {
       seed: parseInteger(values.seed, '--seed'),
       weightsPath: values.weights,
       tokenizer: values.tokenizer,
+      backend: values.backend as ExplainOptions['backend'],
+      threads: parseInteger(values.threads, '--threads'),
+      inputs: parseInputs(values.input ?? [], parseInteger(values.seed, '--seed') ?? 0),
       maxTokens: parseInteger(values['max-tokens'], '--max-tokens'),
       decoderText: values['decoder-text'],
       padTo: parseInteger(values['pad-to'], '--pad-to'),

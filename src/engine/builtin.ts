@@ -16,6 +16,8 @@ export const DEFAULT_SEED = 0;
 
 export interface BuiltinModel {
   transformer: Transformer;
+  /** The weights the transformer reads (for export). */
+  weights: WeightStore;
   tokenizer: TextTokenizer;
   info: ModelInfo;
 }
@@ -79,7 +81,7 @@ export async function loadBuiltinModel(request: BuiltinModelRequest): Promise<Bu
     parameterCount: countParameters(config),
     tokenizer: tokenizer.name,
   };
-  return { transformer: new Transformer(config, weights), tokenizer, info };
+  return { transformer: new Transformer(config, weights), weights, tokenizer, info };
 }
 
 /** "size:mtime" of a file, or null when it cannot be read (the loader then reports why). */

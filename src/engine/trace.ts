@@ -61,7 +61,8 @@ export interface ModelInfo {
   encoderLayers: number;
   decoderLayers: number;
   heads: number;
-  dModel: number;
+  /** Width of the residual stream; null when a foreign ONNX graph does not tell. */
+  dModel: number | null;
   dFF?: number;
   vocabSize?: number;
   /** Post-LN (the paper) or pre-LN (GPT-2). */

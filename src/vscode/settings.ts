@@ -4,6 +4,8 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExplainOptions } from '../engine/explain';
+import { isBuiltinSpec } from '../engine/reference/config';
+import type { BackendSetting } from '../engine/onnx/runtime';
 
 export const SECTION = 'attentionLens';
 
@@ -18,8 +20,12 @@ export function readExplainOptions(): ExplainOptions {
   const config = vscode.workspace.getConfiguration(SECTION);
   const weights = config.get<string>('builtin.weightsPath', '').trim();
   const tokenizer = config.get<string>('tokenizerPath', '').trim();
+  const model = config.get<string>('model', 'builtin:tiny-decoder').trim() || 'builtin:tiny-decoder';
+  const threads = config.get<number>('threads', 0);
   return {
-    model: config.get<string>('model', 'builtin:tiny-decoder'),
+    model: isBuiltinSpec(model) ? model : resolvePath(model),
+    backend: config.get<BackendSetting>('backend', 'auto'),
+    ...(threads > 0 ? { threads } : {}),
     seed: config.get<number>('builtin.seed', 0),
     maxTokens: config.get<number>('maxTokens', 512),
     ...(weights ? { weightsPath: resolvePath(weights) } : {}),

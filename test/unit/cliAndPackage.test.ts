@@ -60,7 +60,37 @@ test('the CLI explains bad input instead of crashing', () => {
   assert.doesNotMatch(unwritable.stderr, /at .*\.js:\d+/);
   const help = runCli(['--help']);
   assert.equal(help.status, 0);
-  assert.match(help.stdout, /--model builtin:<preset>/);
+  assert.match(help.stdout, /--model MODEL\s+builtin:<preset> or the path of an \.onnx file/);
+});
+
+test('the CLI exports a built-in model to ONNX and explains text with the exported file', () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'al-cli-onnx-'));
+  const model = path.join(out, 'tiny.onnx');
+  const exported = runCli(['--model', 'builtin:tiny-encdec', '--seed', '4', '--export-onnx', model]);
+  assert.equal(exported.status, 0, exported.stderr);
+  assert.match(exported.stdout, /builtin:tiny-encdec exported to .*tiny\.onnx \(\d+\.\d MB, ONNX opset 17\)/);
+  const json = path.join(out, 'trace.json');
+  const run = runCli(['--model', model, '--backend', 'wasm', '--threads', '1', '--json', json, 'Hello']);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^tiny\.onnx: encoder-decoder, 2 encoder \+ 2 decoder layers x 4 heads, d_model=64/);
+  assert.match(run.stdout, /backend wasm/);
+  const trace = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(trace.backend, 'wasm');
+  assert.deepEqual(trace.blocks.map((b: { kind: string; layer: number }) => `${b.kind}${b.layer}`), ['encoder-self0', 'encoder-self1', 'decoder-self0', 'cross0', 'decoder-self1', 'cross1']);
+});
+
+test('the CLI runs a foreign ONNX fixture with explicit inputs', () => {
+  const fixture = path.resolve(root, '../shared/fixtures/onnx/ort_bert_toy_op12.onnx');
+  const run = runCli(['--model', fixture, '--input', 'input_ids=ids:5,6,7,8', '--backend', 'wasm', '--threads', '1']);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /encoder tokens \(4, none \(tensor inputs\), custom\): \[5\] \[6\] \[7\] \[8\]/);
+  assert.equal((run.stdout.match(/^layer \d encoder-self \[4 heads x 4 queries x 4 keys\]/gm) ?? []).length, 5);
+  const missing = runCli(['--model', fixture, 'text without a tokenizer']);
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /No tokenizer for ort_bert_toy_op12\.onnx/);
+  const badSpec = runCli(['--model', fixture, '--input', 'input_ids=words']);
+  assert.equal(badSpec.status, 1);
+  assert.match(badSpec.stderr, /Cannot read the input value "words"/);
 });
 
 test('the .vsix builds and holds the bundles, not the sources or tests', () => {
@@ -72,7 +102,7 @@ test('the .vsix builds and holds the bundles, not the sources or tests', () => {
   const vsix = path.join(work, 'attention-lens.vsix');
   execFileSync(process.execPath, [path.join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--out', vsix], { cwd: work, stdio: 'pipe', timeout: 180_000 });
   const names = zipEntryNames(vsix);
-  for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/cli.js', 'extension/package.json', 'extension/media/panel.css']) {
+  for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/cli.js', 'extension/dist/ort-wasm-simd-threaded.wasm', 'extension/dist/ort-wasm-simd-threaded.mjs', 'extension/package.json', 'extension/media/panel.css']) {
     assert.ok(names.includes(bundle), `${bundle} missing from the vsix: ${names.join(', ')}`);
   }
   const leaked = names.filter((name) => /^extension\/(src|test|webview|scripts|bench|node_modules)\//.test(name) || name.endsWith('.ts') || name.endsWith('.map'));

@@ -79,6 +79,11 @@ export function isPresetName(name: string): name is PresetName {
   return Object.prototype.hasOwnProperty.call(PRESETS, name);
 }
 
+/** True when a model spec names a built-in preset ("builtin:tiny-decoder" or "tiny-decoder"), not a file. */
+export function isBuiltinSpec(spec: string): boolean {
+  return spec.startsWith('builtin:') || isPresetName(spec);
+}
+
 export function getPreset(name: string): TransformerConfig {
   if (!isPresetName(name)) {
     throw new UserFacingError(

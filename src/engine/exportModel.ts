@@ -1,0 +1,36 @@
+/**
+ * @file `--export-onnx`: a built-in model, with its weights and tokenizer, as an ONNX file that
+ * other tools (and Attention Lens itself) can run on text again.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { loadBuiltinModel, parseBuiltinSpec } from './builtin';
+import { encodeModel } from './onnx/model';
+import { exportTransformer } from './onnx/exportBuiltin';
+import { PRESETS } from './reference/config';
+import { BYTE_TOKENIZER_SPEC } from './tokenizers/index';
+
+export interface ExportOptions {
+  model: string;
+  seed?: number;
+  weightsPath?: string;
+  tokenizer?: string;
+}
+
+/** The tokenizer as the exported file's metadata carries it. */
+function tokenizerMetadata(spec: string | undefined): string {
+  if (!spec || spec === BYTE_TOKENIZER_SPEC) return JSON.stringify({ type: 'bytes' });
+  const file = statSync(spec).isDirectory() ? path.join(spec, 'tokenizer.json') : spec;
+  return JSON.stringify({ type: 'huggingface', json: readFileSync(file, 'utf8') });
+}
+
+export async function exportBuiltinModel(options: ExportOptions): Promise<Uint8Array> {
+  const preset = parseBuiltinSpec(options.model);
+  const loaded = await loadBuiltinModel({ preset, seed: options.seed, weightsPath: options.weightsPath, tokenizer: options.tokenizer });
+  const proto = exportTransformer(PRESETS[preset], loaded.weights, {
+    config: JSON.stringify({ preset, ...PRESETS[preset] }),
+    tokenizer: tokenizerMetadata(options.tokenizer),
+    description: `Attention Lens built-in model ${preset} (${loaded.info.weights ?? ''}), exported to ONNX opset 17`,
+  });
+  return encodeModel(proto);
+}

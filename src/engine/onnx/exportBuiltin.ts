@@ -1,0 +1,228 @@
+/**
+ * @file Exports a built-in Transformer to ONNX (opset 17) with the same weights, as plain primitive
+ * ops laid out the way PyTorch exporters write them (MatMul → Div → Add mask → Softmax → MatMul),
+ * so the generic tapper finds its attention like any user's export, and parity with the reference
+ * model proves both paths.
+ *
+ * Inputs (int64, batch 1, Hugging Face names): `input_ids` [1, S] for the first stack,
+ * `attention_mask` [1, S] (1 keep, 0 padding) when there is an encoder, and `decoder_input_ids`
+ * [1, T] for an encoder-decoder. Output: `logits` [1, T, vocab] of the last stack.
+ * Initializers keep the tensor names of README "Weights"; linear weights are stored transposed
+ * ([in, out], what MatMul wants), and positions are a precomputed sinusoid table sliced to length.
+ * Metadata `attention_lens.config` and `attention_lens.tokenizer` let the CLI run the file on text.
+ */
+import type { onnx } from 'onnx-proto';
+import type { TransformerConfig } from '../reference/config';
+import { sinusoidalPositions } from '../reference/positions';
+import type { WeightSource } from '../reference/weights';
+import { ElementType, GraphBuilder } from './builder';
+
+export const EXPORT_OPSET = 17;
+/** Rows of the exported position table: the most tokens the engine ever runs. */
+export const EXPORT_MAX_POSITIONS = 8192;
+/** Added to blocked scores: exp(-1e9 - max) is exactly 0 in float32, like the reference's skip. */
+const BLOCKED_BIAS = -1e9;
+
+export interface ExportMetadata {
+  /** JSON of the TransformerConfig. */
+  config: string;
+  /** JSON: {"type":"bytes"} or {"type":"huggingface","json":<tokenizer.json text>}. */
+  tokenizer: string;
+  /** Preset name and weight origin, for people reading the file. */
+  description: string;
+}
+
+class Exporter {
+  readonly g = new GraphBuilder();
+  private readonly d: number;
+  private readonly headWidth: number;
+  private readonly scalars = new Map<string, string>();
+
+  constructor(private readonly config: TransformerConfig, private readonly weights: WeightSource) {
+    this.d = config.dModel;
+    this.headWidth = config.dModel / config.heads;
+  }
+
+  scalar(value: number): string {
+    const key = String(value);
+    let name = this.scalars.get(key);
+    if (!name) {
+      name = this.g.floatTensor(`const_${key.replace(/[^\w]/g, '_')}`, [], [value]);
+      this.scalars.set(key, name);
+    }
+    return name;
+  }
+
+  private readonly intConstants = new Map<string, string>();
+
+  /** A 1-D int64 constant, shared by every node that needs the same values. */
+  ints(name: string, values: number[]): string {
+    const key = values.join(',');
+    let tensor = this.intConstants.get(key);
+    if (!tensor) {
+      tensor = this.g.int64Tensor(name, [values.length], values);
+      this.intConstants.set(key, tensor);
+    }
+    return tensor;
+  }
+
+  /** y = x · Wᵀ + b with W [out, in] from the weights, stored transposed as [in, out]. */
+  linear(x: string, name: string, outFeatures: number, inFeatures: number): string {
+    const weight = this.weights.tensor(`${name}.weight`, [outFeatures, inFeatures]);
+    const transposed = new Float32Array(weight.length);
+    for (let o = 0; o < outFeatures; o++) {
+      for (let i = 0; i < inFeatures; i++) transposed[i * outFeatures + o] = weight[o * inFeatures + i];
+    }
+    const w = this.g.floatTensor(`${name}.weight`, [inFeatures, outFeatures], transposed);
+    const b = this.g.floatTensor(`${name}.bias`, [outFeatures], this.weights.tensor(`${name}.bias`, [outFeatures]));
+    const product = this.g.op('MatMul', [x, w], `${name}.matmul`);
+    return this.g.op('Add', [product, b], `${name}.out`);
+  }
+
+  layerNorm(x: string, name: string): string {
+    const gain = this.g.floatTensor(`${name}.weight`, [this.d], this.weights.tensor(`${name}.weight`, [this.d]));
+    const bias = this.g.floatTensor(`${name}.bias`, [this.d], this.weights.tensor(`${name}.bias`, [this.d]));
+    return this.g.op('LayerNormalization', [x, gain, bias], `${name}.out`, { axis: -1, epsilon: this.config.layerNormEpsilon });
+  }
+
+  /** Token embedding (× √d when configured) plus the sinusoid table's first T rows. */
+  embed(ids: string, embeddingTable: string, positionTable: string, stream: string): string {
+    let embedded = this.g.op('Gather', [embeddingTable, ids], `${stream}.embedding`, { axis: 0 }); // [1, T, d]
+    if (this.config.scaleEmbedding) embedded = this.g.op('Mul', [embedded, this.scalar(Math.sqrt(this.d))], `${stream}.embedding_scaled`);
+    const length = this.sequenceLength(ids, stream);
+    const positions = this.g.op('Slice', [positionTable, this.ints('zero', [0]), length, this.ints('axis0', [0])], `${stream}.positions`); // [T, d]
+    return this.g.op('Add', [embedded, positions], `${stream}.embedded`);
+  }
+
+  /** [1] int64 holding the length of a [1, T] ids input. */
+  sequenceLength(ids: string, stream: string): string {
+    const shape = this.g.op('Shape', [ids], `${stream}.shape`);
+    return this.g.op('Slice', [shape, this.ints('one', [1]), this.ints('two', [2]), this.ints('axis0', [0])], `${stream}.length`);
+  }
+
+  /** [T, T] additive causal bias: 0 where key <= query, -1e9 above the diagonal. */
+  causalBias(ids: string, stream: string): string {
+    const length = this.g.op('Squeeze', [this.sequenceLength(ids, stream), this.ints('axis0', [0])], `${stream}.length_scalar`);
+    const range = this.g.op('Range', [this.g.int64Tensor('range_start', [], [0]), length, this.g.int64Tensor('range_step', [], [1])], `${stream}.range`);
+    const rows = this.g.op('Unsqueeze', [range, this.ints('axis1', [1])], `${stream}.query_positions`); // [T, 1]
+    const cols = this.g.op('Unsqueeze', [range, this.ints('axis0', [0])], `${stream}.key_positions`); // [1, T]
+    const future = this.g.op('Greater', [cols, rows], `${stream}.future`); // [T, T] bool
+    return this.g.op('Where', [future, this.scalar(BLOCKED_BIAS), this.scalar(0)], `${stream}.causal_bias`);
+  }
+
+  /** [1, 1, 1, S] additive padding bias from attention_mask [1, S]: -1e9 where the mask is 0. */
+  paddingBias(mask: string): string {
+    const asFloat = this.g.op('Cast', [mask], 'attention_mask.float', { to: ElementType.FLOAT });
+    const inverted = this.g.op('Sub', [this.scalar(1), asFloat], 'attention_mask.inverted');
+    const bias = this.g.op('Mul', [inverted, this.scalar(BLOCKED_BIAS)], 'attention_mask.bias');
+    return this.g.op('Unsqueeze', [bias, this.ints('axes12', [1, 2])], 'attention_mask.bias4d');
+  }
+
+  /** Multi-head attention, per head softmax(Q·Kᵀ/√d_k + bias)·V, then W_O. */
+  attention(queryInput: string, keyValueInput: string, name: string, bias: string | null): string {
+    const heads = this.config.heads;
+    const split = this.ints('heads_shape', [0, -1, heads, this.headWidth]);
+    const toHeads = (x: string, part: string, permutation: number[]): string => {
+      const projected = this.linear(x, `${name}.${part}`, this.d, this.d);
+      const reshaped = this.g.op('Reshape', [projected, split], `${name}.${part}.heads`);
+      return this.g.op('Transpose', [reshaped], `${name}.${part}.transposed`, { perm: permutation });
+    };
+    const q = toHeads(queryInput, 'query', [0, 2, 1, 3]); // [1, H, T, d_k]
+    const kT = toHeads(keyValueInput, 'key', [0, 2, 3, 1]); // [1, H, d_k, S]
+    const v = toHeads(keyValueInput, 'value', [0, 2, 1, 3]); // [1, H, S, d_k]
+    const scores = this.g.op('MatMul', [q, kT], `${name}.scores`); // [1, H, T, S]
+    let scaled = this.g.op('Div', [scores, this.scalar(Math.sqrt(this.headWidth))], `${name}.scaled`);
+    if (bias) scaled = this.g.op('Add', [scaled, bias], `${name}.masked`);
+    const probs = this.g.op('Softmax', [scaled], `${name}.probs`, { axis: -1 });
+    const context = this.g.op('MatMul', [probs, v], `${name}.context`); // [1, H, T, d_k]
+    const merged = this.g.op('Transpose', [context], `${name}.context.transposed`, { perm: [0, 2, 1, 3] });
+    const concatenated = this.g.op('Reshape', [merged, this.ints('merge_shape', [0, -1, this.d])], `${name}.concat`);
+    return this.linear(concatenated, `${name}.output`, this.d, this.d);
+  }
+
+  feedForward(x: string, name: string): string {
+    const hidden = this.linear(x, `${name}.fc1`, this.config.dFF, this.d);
+    const activated = this.config.activation === 'relu' ? this.g.op('Relu', [hidden], `${name}.relu`) : this.gelu(hidden, name);
+    return this.linear(activated, `${name}.fc2`, this.d, this.config.dFF);
+  }
+
+  /** GELU, tanh form (opset 17 has no Gelu op): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+  gelu(x: string, name: string): string {
+    const cube = this.g.op('Mul', [this.g.op('Mul', [x, x], `${name}.x2`), x], `${name}.x3`);
+    const inner = this.g.op('Add', [x, this.g.op('Mul', [cube, this.scalar(0.044715)], `${name}.cubic`)], `${name}.inner`);
+    const tanh = this.g.op('Tanh', [this.g.op('Mul', [inner, this.scalar(Math.sqrt(2 / Math.PI))], `${name}.scaled_inner`)], `${name}.tanh`);
+    const onePlus = this.g.op('Add', [tanh, this.scalar(1)], `${name}.one_plus`);
+    return this.g.op('Mul', [this.g.op('Mul', [x, this.scalar(0.5)], `${name}.half`), onePlus], `${name}.gelu`);
+  }
+
+  /** Residual + layer norm around a sub-layer, post-LN or pre-LN as configured. */
+  sublayer(x: string, normName: string, body: (input: string) => string, name: string): string {
+    if (this.config.normPlacement === 'pre') {
+      return this.g.op('Add', [x, body(this.layerNorm(x, normName))], `${name}.residual`);
+    }
+    const sum = this.g.op('Add', [x, body(x)], `${name}.residual`);
+    return this.layerNorm(sum, normName);
+  }
+
+  stack(x: string, stack: 'encoder' | 'decoder', selfBias: string | null, memory: { output: string; bias: string | null } | null): string {
+    const layers = stack === 'encoder' ? this.config.encoderLayers : this.config.decoderLayers;
+    let stream = x;
+    for (let i = 0; i < layers; i++) {
+      const prefix = `${stack}.layers.${i}`;
+      stream = this.sublayer(stream, `${prefix}.norm_self_attention`, (input) => this.attention(input, input, `${prefix}.self_attention`, selfBias), `${prefix}.self_attention`);
+      if (memory) {
+        stream = this.sublayer(stream, `${prefix}.norm_cross_attention`, (input) => this.attention(input, memory.output, `${prefix}.cross_attention`, memory.bias), `${prefix}.cross_attention`);
+      }
+      stream = this.sublayer(stream, `${prefix}.norm_feed_forward`, (input) => this.feedForward(input, `${prefix}.feed_forward`), `${prefix}.feed_forward`);
+    }
+    return this.config.normPlacement === 'pre' ? this.layerNorm(stream, `${stack}.final_norm`) : stream;
+  }
+
+  build(metadata: ExportMetadata): onnx.ModelProto {
+    const { config, g } = this;
+    const vocab = config.vocabSize;
+    const embedding = g.floatTensor('embedding.weight', [vocab, this.d], this.weights.tensor('embedding.weight', [vocab, this.d]));
+    const positions = g.floatTensor('positions.sinusoid', [EXPORT_MAX_POSITIONS, this.d], sinusoidalPositions(EXPORT_MAX_POSITIONS, this.d).data);
+    const hasEncoder = config.encoderLayers > 0;
+    const hasDecoder = config.decoderLayers > 0;
+    const firstIds = g.input('input_ids', ElementType.INT64, [1, 'sequence']);
+    let hidden: string;
+    let length: string;
+    if (hasEncoder) {
+      const mask = g.input('attention_mask', ElementType.INT64, [1, 'sequence']);
+      const padding = this.paddingBias(mask);
+      const encoded = this.stack(this.embed(firstIds, embedding, positions, 'encoder'), 'encoder', padding, null);
+      if (hasDecoder) {
+        const decoderIds = g.input('decoder_input_ids', ElementType.INT64, [1, 'decoder_sequence']);
+        hidden = this.stack(this.embed(decoderIds, embedding, positions, 'decoder'), 'decoder', this.causalBias(decoderIds, 'decoder'), { output: encoded, bias: padding });
+        length = 'decoder_sequence';
+      } else {
+        hidden = encoded;
+        length = 'sequence';
+      }
+    } else {
+      hidden = this.stack(this.embed(firstIds, embedding, positions, 'decoder'), 'decoder', this.causalBias(firstIds, 'decoder'), null);
+      length = 'sequence';
+    }
+    // LM head tied to the embedding: Gemm with transB reads the [vocab, d] table without a copy.
+    const flat = g.op('Reshape', [hidden, this.ints('flat_shape', [-1, this.d])], 'lm_head.input');
+    const flatLogits = g.op('Gemm', [flat, embedding], 'lm_head.logits', { transB: 1 });
+    g.node('Unsqueeze', [flatLogits, this.ints('axis0', [0])], 'logits');
+    g.output('logits', ElementType.FLOAT, [1, length, vocab]);
+    return g.build({
+      graphName: 'attention_lens_builtin',
+      opset: EXPORT_OPSET,
+      producer: 'attention-lens',
+      docString: metadata.description,
+      metadata: {
+        'attention_lens.config': metadata.config,
+        'attention_lens.tokenizer': metadata.tokenizer,
+        'attention_lens.description': metadata.description,
+      },
+    });
+  }
+}
+
+export function exportTransformer(config: TransformerConfig, weights: WeightSource, metadata: ExportMetadata): onnx.ModelProto {
+  return new Exporter(config, weights).build(metadata);
+}

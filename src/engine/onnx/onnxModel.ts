@@ -1,0 +1,196 @@
+/**
+ * @file Loading a user's ONNX file: read it (and its external data), find and tap its attention,
+ * open a session on the chosen backend, and find its tokenizer (an explicit one, tokenizer.json
+ * beside the model, or the tokenizer an Attention Lens export carries in its metadata).
+ */
+import { readFile, stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import { UserFacingError } from '../errors';
+import { createByteTokenizer } from '../tokenizers/bytes';
+import { loadHuggingFaceTokenizer } from '../tokenizers/huggingface';
+import { getTokenizer } from '../tokenizers/index';
+import type { TextTokenizer } from '../tokenizers/types';
+import type { ModelKind, StreamName } from '../trace';
+import { type ModelInput, inputRole, modelInputs } from './inputs';
+import { decodeModel, encodeModel, externalDataFiles, type ModelProto } from './model';
+import { type BackendSetting, createSession, type OnnxSession } from './runtime';
+import type { TapPlan } from './tapPlan';
+import { analyzeAndTap } from './tapper';
+
+/** Protocol buffers cannot hold more; bigger models keep their weights in external data files. */
+const PROTOBUF_LIMIT_BYTES = 2 ** 31;
+
+export interface LoadedOnnxModel {
+  path: string;
+  plan: TapPlan;
+  session: OnnxSession;
+  inputs: ModelInput[];
+  kind: ModelKind;
+  /** The stream `input_ids` feeds (the decoder for decoder-only models). */
+  firstStream: StreamName;
+  tokenizer: TextTokenizer | null;
+  /** Where the tokenizer came from, in words. */
+  tokenizerSource: string;
+  /** Rows of the token embedding table, when the graph shows it. */
+  vocabularySize: number | null;
+  /** d_model of an Attention Lens export (from its metadata), else null. */
+  dModel: number | null;
+  /** Metadata config of an Attention Lens export. */
+  metadata: Record<string, string>;
+  tapMs: number;
+  sessionMs: number;
+}
+
+export interface OnnxLoadOptions {
+  backend: BackendSetting;
+  threads: number;
+  /** "bytes" or a tokenizer.json path; otherwise tokenizer.json beside the model, then metadata. */
+  tokenizer?: string;
+}
+
+function metadataOf(model: ModelProto): Record<string, string> {
+  const entries: Record<string, string> = {};
+  for (const entry of model.metadataProps ?? []) {
+    if (entry.key) entries[entry.key] = entry.value ?? '';
+  }
+  return entries;
+}
+
+/** Reads the files the model's tensors point to, refusing any path outside the model's folder. */
+async function readExternalData(model: ModelProto, modelPath: string): Promise<Array<{ path: string; data: Uint8Array }>> {
+  const folder = path.dirname(path.resolve(modelPath));
+  const files: Array<{ path: string; data: Uint8Array }> = [];
+  for (const location of externalDataFiles(model)) {
+    const resolved = path.resolve(folder, location);
+    if (path.isAbsolute(location) || (resolved !== folder && !resolved.startsWith(`${folder}${path.sep}`))) {
+      throw new UserFacingError(
+        `The model refers to external data outside its folder ("${location}"); Attention Lens does not read it.`,
+        'Keep the external data file (e.g. model.onnx.data) beside the model and refer to it by its plain file name.',
+      );
+    }
+    try {
+      files.push({ path: location, data: await readFile(resolved) });
+    } catch (error) {
+      throw new UserFacingError(
+        `The model's external data file ${location} cannot be read: ${(error as Error).message}.`,
+        `Put ${path.basename(location)} beside ${path.basename(modelPath)}, as the exporter wrote it.`,
+      );
+    }
+  }
+  return files;
+}
+
+function tokenizerFromMetadata(metadata: Record<string, string>): TextTokenizer | null {
+  const text = metadata['attention_lens.tokenizer'];
+  if (!text) return null;
+  const parsed = JSON.parse(text) as { type?: string; json?: string };
+  if (parsed.type === 'bytes') return createByteTokenizer();
+  if (parsed.type === 'huggingface' && parsed.json) return loadHuggingFaceTokenizer(JSON.parse(parsed.json) as object, undefined, 'embedded tokenizer.json');
+  return null;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function resolveTokenizer(modelPath: string, metadata: Record<string, string>, explicit: string | undefined): Promise<{ tokenizer: TextTokenizer | null; source: string }> {
+  if (explicit) return { tokenizer: getTokenizer(explicit), source: explicit };
+  const beside = path.join(path.dirname(modelPath), 'tokenizer.json');
+  if (await exists(beside)) return { tokenizer: getTokenizer(beside), source: beside };
+  const embedded = tokenizerFromMetadata(metadata);
+  if (embedded) return { tokenizer: embedded, source: 'the model file\'s metadata' };
+  return { tokenizer: null, source: 'none' };
+}
+
+/** Rows of the embedding table the ids input indexes (Gather(table, ids)), when it is a weight. */
+function embeddingRows(model: ModelProto, inputs: readonly ModelInput[]): number | null {
+  const ids = inputs.find((input) => inputRole(input.name, input.elementType) === 'ids');
+  const graph = model.graph;
+  if (!ids || !graph) return null;
+  const names = new Set([ids.name]);
+  for (const node of graph.node ?? []) {
+    // Follow casts of the ids (int32 → int64) to the Gather that uses them.
+    if (node.opType === 'Cast' && names.has(node.input?.[0] ?? '')) names.add(node.output?.[0] ?? '');
+  }
+  const initializerDims = new Map((graph.initializer ?? []).map((tensor) => [tensor.name ?? '', (tensor.dims ?? []).map(Number)]));
+  for (const node of graph.node ?? []) {
+    if (node.opType === 'Gather' && names.has(node.input?.[1] ?? '')) {
+      const dims = initializerDims.get(node.input?.[0] ?? '');
+      if (dims && dims.length === 2) return dims[0];
+    }
+  }
+  return null;
+}
+
+function modelKind(plan: TapPlan): ModelKind {
+  const kinds = new Set(plan.attention.map((tap) => tap.kind));
+  if (kinds.has('cross')) return 'encoder-decoder';
+  if (kinds.has('decoder-self')) return 'decoder';
+  return 'encoder';
+}
+
+export async function loadOnnxModel(modelPath: string, options: OnnxLoadOptions): Promise<LoadedOnnxModel> {
+  let size: number;
+  try {
+    size = (await stat(modelPath)).size;
+  } catch {
+    throw new UserFacingError(`ONNX model not found: ${modelPath}`, 'Check the model path, or choose the model again with "Select Model...".');
+  }
+  if (size >= PROTOBUF_LIMIT_BYTES) {
+    throw new UserFacingError(
+      `${path.basename(modelPath)} is ${(size / 2 ** 30).toFixed(1)} GB; an ONNX file cannot be over 2 GB.`,
+      'Export it with its weights in external data (PyTorch: torch.onnx.export(..., external_data=True); onnx.save(..., save_as_external_data=True)) and keep model.onnx.data beside it.',
+    );
+  }
+  const bytes = await readFile(modelPath);
+  const model = decodeModel(bytes, path.basename(modelPath));
+  const externalData = await readExternalData(model, modelPath);
+  const metadata = metadataOf(model);
+  const inputs = modelInputs(model);
+
+  const tapStart = performance.now();
+  const tapped = analyzeAndTap(model);
+  const tapMs = performance.now() - tapStart;
+
+  const sessionStart = performance.now();
+  const session = await createSession(encodeModel(tapped.model), { backend: options.backend, threads: options.threads, externalData });
+  const sessionMs = performance.now() - sessionStart;
+
+  const { tokenizer, source } = await resolveTokenizer(modelPath, metadata, options.tokenizer);
+  const vocabularySize = embeddingRows(model, inputs);
+  if (tokenizer && vocabularySize !== null && tokenizer.vocabSize > vocabularySize) {
+    await session.release();
+    throw new UserFacingError(
+      `The tokenizer (${source}) has ${tokenizer.vocabSize} ids, but the model's embedding has only ${vocabularySize} rows: they do not belong together.`,
+      'Put the model\'s own tokenizer.json beside it, or set "attentionLens.tokenizerPath" (CLI: --tokenizer).',
+    );
+  }
+  let dModel: number | null = null;
+  try {
+    const config = JSON.parse(metadata['attention_lens.config'] ?? 'null') as { dModel?: number } | null;
+    if (config && typeof config.dModel === 'number') dModel = config.dModel;
+  } catch {
+    // Not an Attention Lens export.
+  }
+  const kind = modelKind(tapped.plan);
+  return {
+    path: modelPath,
+    plan: tapped.plan,
+    session,
+    inputs,
+    kind,
+    firstStream: kind === 'decoder' ? 'decoder' : 'encoder',
+    tokenizer,
+    tokenizerSource: source,
+    vocabularySize,
+    dModel,
+    metadata,
+    tapMs,
+    sessionMs,
+  };
+}

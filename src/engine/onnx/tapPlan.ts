@@ -1,0 +1,67 @@
+/**
+ * @file What graph analysis finds in an ONNX model and adds to it so a run returns the attention:
+ * the contract between the tapper (which edits the graph) and the trace builder (which reads the
+ * run's extra outputs back into an AttentionTrace).
+ */
+import type { BlockKind, MaskKind, ResidualStage, StreamName } from '../trace';
+
+/**
+ * How the tapped probabilities tensor is laid out, so it can be read into `[heads, queries, keys]`
+ * (batch 1). Letters: B batch, H heads, Q queries, K keys.
+ */
+export type ProbsLayout =
+  | 'BHQK' // rank 4 [B, H, Q, K]: the usual Hugging Face / PyTorch layout
+  | 'BQHK' // rank 4 [B, Q, H, K]
+  | '(BH)QK' // rank 3 [B*H, Q, K]: heads folded into the batch axis
+  | 'BQK' // rank 3 [B, Q, K]: a single head
+  | 'QK'; // rank 2 [Q, K]: a single head, no batch
+
+/** How to turn the tapped mask operand into allowed (1) / blocked (0) cells. */
+export type MaskEncoding =
+  /** Added to the scores before the softmax: blocked where the value is very negative (≤ -1e4 or -inf). */
+  | 'additive'
+  /** Where(condition, scores, fill): blocked where the condition is false. */
+  | 'where-keep-if-true'
+  /** Where(condition, fill, scores): blocked where the condition is true. */
+  | 'where-block-if-true';
+
+export interface MaskTap {
+  /** Graph output carrying the mask operand (broadcastable to the scores' shape). */
+  output: string;
+  encoding: MaskEncoding;
+}
+
+export interface AttentionTap {
+  /** Graph output added for this block's probabilities (float32; fp16 models are cast). */
+  output: string;
+  /** The node it came from (Softmax name, or the fused node's name), for messages. */
+  node: string;
+  /** 0-based layer index within its stack, in graph order along the residual stream. */
+  layer: number;
+  kind: BlockKind;
+  queryStream: StreamName;
+  keyStream: StreamName;
+  layout: ProbsLayout;
+  /** Number of heads when the layout folds them (`(BH)QK` needs it); otherwise read from the shape. */
+  heads?: number;
+  /** The mask the block applied, when one was found; null when the scores reach the softmax unmasked. */
+  mask: MaskTap | null;
+  /** What the analysis believes the mask is (the decoded cells are the truth). */
+  expectedMaskKind: MaskKind;
+}
+
+export interface ResidualTap {
+  /** Graph output with per-token L2 norms, shape [B, T] (from an inserted ReduceL2 over the last axis). */
+  output: string;
+  label: string;
+  stream: StreamName;
+  layer: number | null;
+  stage: ResidualStage;
+}
+
+export interface TapPlan {
+  attention: AttentionTap[];
+  residual: ResidualTap[];
+  /** Plain-words findings the user must see: fused nodes rewritten, blocks or residual steps not found. */
+  notes: string[];
+}

@@ -1,0 +1,86 @@
+/**
+ * Both paths agree: each built-in model, exported to ONNX and run by onnxruntime-web through the
+ * generic tapper, gives the same attention, masks and residual norms as the TypeScript reference.
+ */
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ExplainEngine, type ExplainOptions } from '../../src/engine/explain';
+import { exportBuiltinModel } from '../../src/engine/exportModel';
+import type { AttentionBlock, AttentionTrace } from '../../src/engine/trace';
+
+const workDir = mkdtempSync(path.join(tmpdir(), 'al-parity-'));
+after(() => rmSync(workDir, { recursive: true, force: true }));
+const engine = new ExplainEngine();
+const exported = new Map<string, string>();
+
+async function exportedFile(preset: string, seed: number): Promise<string> {
+  const key = `${preset}-${seed}`;
+  let file = exported.get(key);
+  if (!file) {
+    file = path.join(workDir, `${key}.onnx`);
+    writeFileSync(file, await exportBuiltinModel({ model: `builtin:${preset}`, seed }));
+    exported.set(key, file);
+  }
+  return file;
+}
+
+/** Mask cells with "no mask" written out as all allowed. */
+function effectiveMask(block: AttentionBlock): Uint8Array {
+  return block.mask ?? new Uint8Array(block.queries * block.keys).fill(1);
+}
+
+function compare(reference: AttentionTrace, onnx: AttentionTrace): void {
+  assert.equal(onnx.backend, 'wasm');
+  assert.equal(onnx.model.kind, reference.model.kind);
+  assert.deepEqual(onnx.streams.map((s) => s.tokens.map((t) => t.id)), reference.streams.map((s) => s.tokens.map((t) => t.id)));
+  assert.equal(onnx.blocks.length, reference.blocks.length, 'block count');
+  reference.blocks.forEach((expected, index) => {
+    const actual = onnx.blocks[index];
+    const where = `block ${index} (${expected.kind} L${expected.layer})`;
+    assert.equal(actual.kind, expected.kind, `${where}: kind`);
+    assert.equal(actual.layer, expected.layer, `${where}: layer`);
+    assert.deepEqual([actual.heads, actual.queries, actual.keys], [expected.heads, expected.queries, expected.keys], `${where}: shape`);
+    let worst = 0;
+    for (let i = 0; i < expected.probs.length; i++) worst = Math.max(worst, Math.abs(actual.probs[i] - expected.probs[i]));
+    assert.ok(worst <= 1e-5, `${where}: max |Δp| = ${worst}`);
+    assert.deepEqual(effectiveMask(actual), effectiveMask(expected), `${where}: mask cells`);
+  });
+  assert.deepEqual(onnx.residual.map((s) => s.label), reference.residual.map((s) => s.label), 'residual steps');
+  reference.residual.forEach((expected, index) => {
+    const actual = onnx.residual[index];
+    expected.norms.forEach((norm, token) => {
+      const relative = Math.abs(actual.norms[token] - norm) / Math.max(norm, 1e-6);
+      assert.ok(relative <= 1e-5, `${expected.label} token ${token}: ${actual.norms[token]} vs ${norm} (relative ${relative})`);
+    });
+  });
+}
+
+async function parity(preset: string, text: string, options: ExplainOptions = {}): Promise<void> {
+  const reference = await engine.explain(text, { model: `builtin:${preset}`, seed: 11, ...options });
+  const onnx = await engine.explain(text, { model: await exportedFile(preset, 11), backend: 'wasm', threads: 1, ...options });
+  compare(reference, onnx);
+}
+
+describe('built-in model = its ONNX export run by onnxruntime-web', () => {
+  const inputs = ['The cat sat on the mat.', 'a', 'déjà vu 🙂\tcafé\r\n二'];
+  for (const preset of ['tiny-decoder', 'tiny-encoder', 'tiny-encdec']) {
+    for (const text of inputs) {
+      test(`${preset} on ${JSON.stringify(text)}`, () => parity(preset, text));
+    }
+  }
+  test('tiny-encoder with padding: identical padding masks', () => parity('tiny-encoder', 'pad me', { padTo: 10 }));
+  test('tiny-encdec with a decoder text and padding', () => parity('tiny-encdec', 'Bonjour', { decoderText: 'Hello there', padTo: 9 }));
+  test('paper-base (6+6 layers, d=512) on 32 tokens', () => parity('paper-base', 'Attention is all you need, truly.'));
+});
+
+test('the exported file carries its tokenizer and config: it runs on text with nothing beside it', async () => {
+  const file = await exportedFile('tiny-encdec', 11);
+  const trace = await engine.explain('hello', { model: file, backend: 'wasm', threads: 1 });
+  assert.match(trace.model.tokenizer, /bytes .*metadata/);
+  assert.equal(trace.model.dModel, 64);
+  assert.equal(trace.model.name, path.basename(file));
+  assert.equal(trace.model.source, 'onnx');
+});
