@@ -3,7 +3,9 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { UserFacingError } from '../engine/errors';
 import type { ExplainOptions } from '../engine/explain';
+import { type InputSpec, parseInputSpec } from '../engine/onnx/inputSpec';
 import { isBuiltinSpec } from '../engine/reference/config';
 import type { BackendSetting } from '../engine/onnx/runtime';
 
@@ -16,17 +18,34 @@ function resolvePath(value: string): string {
   return path.join(folder.uri.fsPath, value);
 }
 
+/** The "attentionLens.onnx.inputs" object as input specs; a bad entry is reported, not ignored. */
+function readInputs(config: vscode.WorkspaceConfiguration, seed: number): Record<string, InputSpec> {
+  const raw = config.get<Record<string, unknown>>('onnx.inputs', {});
+  const inputs: Record<string, InputSpec> = {};
+  for (const [name, value] of Object.entries(raw ?? {})) {
+    if (typeof value !== 'string') {
+      throw new UserFacingError(`The setting attentionLens.onnx.inputs.${name} must be a string.`, 'Use ids:1,2,3, random:D1xD2x... or a .npy path.');
+    }
+    const spec = parseInputSpec(value, seed);
+    inputs[name] = spec.kind === 'npy' ? { ...spec, path: resolvePath(spec.path) } : spec;
+  }
+  return inputs;
+}
+
 export function readExplainOptions(): ExplainOptions {
   const config = vscode.workspace.getConfiguration(SECTION);
   const weights = config.get<string>('builtin.weightsPath', '').trim();
   const tokenizer = config.get<string>('tokenizerPath', '').trim();
   const model = config.get<string>('model', 'builtin:tiny-decoder').trim() || 'builtin:tiny-decoder';
   const threads = config.get<number>('threads', 0);
+  const seed = config.get<number>('builtin.seed', 0);
+  const inputs = readInputs(config, seed);
   return {
     model: isBuiltinSpec(model) ? model : resolvePath(model),
     backend: config.get<BackendSetting>('backend', 'auto'),
     ...(threads > 0 ? { threads } : {}),
-    seed: config.get<number>('builtin.seed', 0),
+    seed,
+    ...(Object.keys(inputs).length > 0 ? { inputs } : {}),
     maxTokens: config.get<number>('maxTokens', 512),
     ...(weights ? { weightsPath: resolvePath(weights) } : {}),
     ...(tokenizer ? { tokenizer: tokenizer === 'bytes' ? tokenizer : resolvePath(tokenizer) } : {}),

@@ -3,10 +3,12 @@
  * Needs the bundles (npm test builds them first).
  */
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { CancelledError, UserFacingError } from '../../src/engine/errors';
+import { exportBuiltinModel } from '../../src/engine/exportModel';
 import { EngineClient } from '../../src/engine/worker/engineClient';
 
 const workerScript = path.resolve(__dirname, '../../dist/engineWorker.js');
@@ -20,6 +22,18 @@ test('explain through the worker returns a decoded trace', async () => {
   assert.equal(trace.blocks.length, 6);
   assert.ok(trace.blocks[0].probs instanceof Float32Array);
   assert.equal(trace.backend, 'reference');
+});
+
+test('an ONNX model runs in the bundled worker (onnxruntime-web finds its .wasm beside the bundle)', async () => {
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'al-worker-onnx-')), 'tiny.onnx');
+  writeFileSync(file, await exportBuiltinModel({ model: 'builtin:tiny-decoder' }));
+  const trace = await client.explain('The cat sat on the mat.', { model: file, backend: 'wasm', threads: 2 });
+  assert.equal(trace.backend, 'wasm');
+  assert.equal(trace.blocks.length, 3);
+  const reference = await client.explain('The cat sat on the mat.');
+  let worst = 0;
+  trace.blocks.forEach((block, b) => block.probs.forEach((p, i) => { worst = Math.max(worst, Math.abs(p - reference.blocks[b].probs[i])); }));
+  assert.ok(worst < 1e-5, `max |Δp| ${worst}`);
 });
 
 test('user errors cross the worker boundary with their hint', async () => {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
+import { onnx } from 'onnx-proto';
 import { ExplainEngine, type ExplainOptions } from '../../src/engine/explain';
 import { exportBuiltinModel } from '../../src/engine/exportModel';
 import type { AttentionBlock, AttentionTrace } from '../../src/engine/trace';
@@ -83,4 +84,37 @@ test('the exported file carries its tokenizer and config: it runs on text with n
   assert.equal(trace.model.dModel, 64);
   assert.equal(trace.model.name, path.basename(file));
   assert.equal(trace.model.source, 'onnx');
+});
+
+test('a model with its weights in external data (model.onnx.data beside it) loads and gives the same trace', async () => {
+  const bytes = await exportBuiltinModel({ model: 'builtin:tiny-decoder', seed: 11 });
+  const model = onnx.ModelProto.decode(bytes);
+  const folder = mkdtempSync(path.join(workDir, 'external-'));
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (const tensor of model.graph!.initializer!) {
+    const raw = tensor.rawData!;
+    if (raw.length < 1024) continue; // small constants stay inline, as exporters do
+    tensor.externalData = [
+      { key: 'location', value: 'model.onnx.data' },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(raw.length) },
+    ];
+    tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    chunks.push(raw);
+    offset += raw.length;
+    tensor.rawData = new Uint8Array(0);
+  }
+  const data = new Uint8Array(offset);
+  let position = 0;
+  for (const chunk of chunks) {
+    data.set(chunk, position);
+    position += chunk.length;
+  }
+  writeFileSync(path.join(folder, 'model.onnx.data'), data);
+  const file = path.join(folder, 'model.onnx');
+  writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  const reference = await engine.explain('external data', { model: 'builtin:tiny-decoder', seed: 11 });
+  const loaded = await engine.explain('external data', { model: file, backend: 'wasm', threads: 1 });
+  compare(reference, loaded);
 });

@@ -2,12 +2,16 @@
  * @file Feeding an arbitrary ONNX model: discover its inputs, fill the ones a Transformer export
  * usually has (input_ids, attention_mask, token_type_ids, position_ids, decoder_input_ids, empty
  * past key/values, use_cache flags) from the token streams, and take explicit tensors for the rest
- * (`ids:1,2,3`, a .npy file, or `random:2x3x4`). An input nothing can fill is an error that lists it.
+ * (`ids:1,2,3`, a .npy file, or `random:2x3x4`; see inputSpec.ts). An input nothing can fill is an
+ * error that lists it.
  */
+export { type InputSpec, parseInputSpec } from './inputSpec';
 import { readFileSync } from 'node:fs';
 import { onnx } from 'onnx-proto';
 import { UserFacingError } from '../errors';
+import { floatToHalf } from '../half';
 import { SeededRandom } from '../reference/random';
+import type { InputSpec } from './inputSpec';
 import { parseNpy } from './npy';
 import type { HostTensor } from './runtime';
 
@@ -36,32 +40,6 @@ export function modelInputs(model: onnx.IModelProto): ModelInput[] {
   });
 }
 
-/** An explicit value for one input (CLI `--input NAME=VALUE`). */
-export type InputSpec =
-  | { kind: 'ids'; values: number[] }
-  | { kind: 'npy'; path: string }
-  | { kind: 'random'; shape: number[]; seed: number };
-
-/** Parses `ids:1,2,3`, `random:2x3x4` or a path to a .npy file. */
-export function parseInputSpec(text: string, seed = 0): InputSpec {
-  if (text.startsWith('ids:')) {
-    const values = text.slice(4).split(',').map((part) => part.trim()).filter((part) => part.length > 0).map(Number);
-    if (values.length === 0 || values.some((value) => !Number.isInteger(value))) {
-      throw new UserFacingError(`"${text}" is not a list of integer ids.`, 'Write ids:1,2,3.');
-    }
-    return { kind: 'ids', values };
-  }
-  if (text.startsWith('random:')) {
-    const shape = text.slice(7).split('x').map(Number);
-    if (shape.length === 0 || shape.some((dim) => !Number.isInteger(dim) || dim < 1 || dim > 1 << 20)) {
-      throw new UserFacingError(`"${text}" is not a shape.`, 'Write random:D1xD2x... with positive sizes, e.g. random:1x3x224x224.');
-    }
-    return { kind: 'random', shape, seed };
-  }
-  if (text.toLowerCase().endsWith('.npy')) return { kind: 'npy', path: text };
-  throw new UserFacingError(`Cannot read the input value "${text}".`, 'Use ids:1,2,3, random:D1xD2x..., or the path of a .npy file.');
-}
-
 function isIntegerType(elementType: number): boolean {
   return elementType === DataType.INT64 || elementType === DataType.INT32;
 }
@@ -85,20 +63,6 @@ export function tensorOf(elementType: number, values: ArrayLike<number>, dims: n
     default:
       throw new UserFacingError(`Inputs of ONNX element type ${elementType} are not supported.`, 'Give this input as a float32 or int64 tensor.');
   }
-}
-
-/** float → IEEE half bits (round to nearest), for fp16 model inputs. */
-function floatToHalf(value: number): number {
-  const floatView = new Float32Array(1);
-  const intView = new Uint32Array(floatView.buffer);
-  floatView[0] = value;
-  const bits = intView[0];
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = ((bits >>> 23) & 0xff) - 127 + 15;
-  const mantissa = bits & 0x7fffff;
-  if (exponent <= 0) return sign;
-  if (exponent >= 31) return sign | 0x7c00;
-  return sign | (exponent << 10) | Math.round(mantissa / 8192);
 }
 
 function explicitTensor(input: ModelInput, spec: InputSpec): HostTensor {

@@ -3,7 +3,7 @@
  * steps: probabilities into [heads, queries, keys] (batch 0), mask operands decoded to allowed /
  * blocked cells, ReduceL2 outputs into per-token norms.
  */
-import { halfToFloat } from '../reference/safetensors';
+import { halfToFloat } from '../half';
 import type { AttentionBlock, ResidualStep } from '../trace';
 import type { HostTensor } from './runtime';
 import type { AttentionTap, MaskEncoding, ProbsLayout, ResidualTap, TapPlan } from './tapPlan';

@@ -7,6 +7,9 @@
  * It is simple enough that a hand-written reader beats a dependency; every offset is checked.
  */
 import { UserFacingError } from '../errors';
+import { bfloat16ToFloat, halfToFloat } from '../half';
+
+export { halfToFloat } from '../half';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64';
 
@@ -34,16 +37,6 @@ function invalid(origin: string, what: string): UserFacingError {
   );
 }
 
-/** IEEE 754 half precision to float. */
-export function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-}
-
 function decodeValues(bytes: Uint8Array, dtype: SafetensorsDtype, count: number): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const values = new Float32Array(count);
@@ -57,15 +50,9 @@ function decodeValues(bytes: Uint8Array, dtype: SafetensorsDtype, count: number)
     case 'F16':
       for (let i = 0; i < count; i++) values[i] = halfToFloat(view.getUint16(i * 2, true));
       break;
-    case 'BF16': {
-      // bfloat16 is the top half of a float32.
-      const widened = new DataView(new ArrayBuffer(4));
-      for (let i = 0; i < count; i++) {
-        widened.setUint32(0, view.getUint16(i * 2, true) << 16, false);
-        values[i] = widened.getFloat32(0, false);
-      }
+    case 'BF16':
+      for (let i = 0; i < count; i++) values[i] = bfloat16ToFloat(view.getUint16(i * 2, true));
       break;
-    }
     default: {
       const unreachable: never = dtype;
       throw new Error(`unsupported dtype ${String(unreachable)}`);

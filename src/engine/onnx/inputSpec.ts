@@ -1,0 +1,32 @@
+/**
+ * @file Explicit values for ONNX inputs, as users write them (CLI `--input NAME=VALUE`, setting
+ * "attentionLens.onnx.inputs"). Kept free of heavy imports: the extension host parses settings with it.
+ */
+import { UserFacingError } from '../errors';
+
+/** An explicit value for one input (CLI `--input NAME=VALUE`). */
+export type InputSpec =
+  | { kind: 'ids'; values: number[] }
+  | { kind: 'npy'; path: string }
+  | { kind: 'random'; shape: number[]; seed: number };
+
+/** Parses `ids:1,2,3`, `random:2x3x4` or a path to a .npy file. */
+export function parseInputSpec(text: string, seed = 0): InputSpec {
+  if (text.startsWith('ids:')) {
+    const values = text.slice(4).split(',').map((part) => part.trim()).filter((part) => part.length > 0).map(Number);
+    if (values.length === 0 || values.some((value) => !Number.isInteger(value))) {
+      throw new UserFacingError(`"${text}" is not a list of integer ids.`, 'Write ids:1,2,3.');
+    }
+    return { kind: 'ids', values };
+  }
+  if (text.startsWith('random:')) {
+    const shape = text.slice(7).split('x').map(Number);
+    if (shape.length === 0 || shape.some((dim) => !Number.isInteger(dim) || dim < 1 || dim > 1 << 20)) {
+      throw new UserFacingError(`"${text}" is not a shape.`, 'Write random:D1xD2x... with positive sizes, e.g. random:1x3x224x224.');
+    }
+    return { kind: 'random', shape, seed };
+  }
+  if (text.toLowerCase().endsWith('.npy')) return { kind: 'npy', path: text };
+  throw new UserFacingError(`Cannot read the input value "${text}".`, 'Use ids:1,2,3, random:D1xD2x..., or the path of a .npy file.');
+}
+
