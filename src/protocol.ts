@@ -5,7 +5,7 @@
  * Float32Array (VS Code ≥ 1.57 transfers typed arrays as binary; it matches them by exact
  * constructor name, so a Node Buffer would become JSON — send plain typed arrays only).
  */
-import type { AttentionBlock, AttentionTrace } from './engine/trace';
+import type { AttentionBlock, AttentionTrace, StreamName } from './engine/trace';
 
 /** A block without its arrays: what the webview needs to lay out pickers and axes. */
 export type BlockOverview = Omit<AttentionBlock, 'probs' | 'scores' | 'mask'>;
@@ -65,7 +65,37 @@ export interface BlockDataMessage {
   mask: Uint8Array | null;
 }
 
-export type ToWebviewMessage = RunStartedMessage | TraceLoadedMessage | RunFailedMessage | BlockDataMessage;
+/** Display settings (from "attentionLens.*"), sent at load and whenever they change. */
+export interface ConfigureMessage {
+  type: 'configure';
+  colorMap: ColorMapName;
+  /** What a new trace opens on. */
+  defaultView: DefaultView;
+}
+
+export type ColorMapName = 'viridis' | 'magma' | 'cividis' | 'gray';
+export const COLOR_MAPS: readonly ColorMapName[] = ['viridis', 'magma', 'cividis', 'gray'];
+export type DefaultView = 'mean' | 'head0';
+export const DEFAULT_VIEWS: readonly DefaultView[] = ['mean', 'head0'];
+
+/** A step command from a keybinding or the command palette (the panel has focus). */
+export interface StepMessage {
+  type: 'step';
+  /** layer: whole layers; step: the sub-layers within a layer (attention, add & norm, ...). */
+  unit: 'layer' | 'step';
+  direction: 'next' | 'previous';
+}
+
+/** The editor cursor moved onto a token of the analysed text: show that token's row. */
+export interface SelectQueryMessage {
+  type: 'selectQuery';
+  runId: number;
+  stream: StreamName;
+  /** Token index within the stream. */
+  tokenIndex: number;
+}
+
+export type ToWebviewMessage = RunStartedMessage | TraceLoadedMessage | RunFailedMessage | BlockDataMessage | ConfigureMessage | StepMessage | SelectQueryMessage;
 
 // ---- webview → host -------------------------------------------------------------------------
 
@@ -81,10 +111,45 @@ export interface RequestBlockMessage {
   blockIndex: number;
 }
 
-export type FromWebviewMessage = ReadyMessage | RequestBlockMessage;
+/**
+ * The pointer is over a query row (or left the heatmap: query null). The host highlights, in the
+ * editor, the key tokens' text with strength proportional to this row's attention.
+ */
+export interface HoverQueryMessage {
+  type: 'hoverQuery';
+  runId: number;
+  blockIndex: number;
+  /** A head index, or 'mean' for the mean of heads. */
+  head: number | 'mean';
+  query: number | null;
+}
+
+/** What the panel shows now, so the host can map editor positions to rows of the right stream. */
+export interface ViewChangedMessage {
+  type: 'viewChanged';
+  runId: number;
+  blockIndex: number;
+  head: number | 'mean';
+}
+
+/** A button in the panel asks the host to run one of its commands. */
+export interface RunCommandMessage {
+  type: 'runCommand';
+  command: PanelCommand;
+}
+
+/** The only commands a webview may ask for. */
+export type PanelCommand = 'attentionLens.selectModel' | 'attentionLens.explainSelection' | 'attentionLens.showOutput';
+export const PANEL_COMMANDS: readonly PanelCommand[] = ['attentionLens.selectModel', 'attentionLens.explainSelection', 'attentionLens.showOutput'];
+
+export type FromWebviewMessage = ReadyMessage | RequestBlockMessage | HoverQueryMessage | ViewChangedMessage | RunCommandMessage;
 
 function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+function isHead(value: unknown): value is number | 'mean' {
+  return value === 'mean' || isNonNegativeInteger(value);
 }
 
 /** Messages from the webview are untrusted input: anything not exactly of the protocol is dropped. */
@@ -98,6 +163,54 @@ export function parseFromWebview(value: unknown): FromWebviewMessage | null {
       return isNonNegativeInteger(message.requestId) && isNonNegativeInteger(message.runId) && isNonNegativeInteger(message.blockIndex)
         ? { type: 'requestBlock', requestId: message.requestId, runId: message.runId, blockIndex: message.blockIndex }
         : null;
+    case 'hoverQuery':
+      return isNonNegativeInteger(message.runId) && isNonNegativeInteger(message.blockIndex) && isHead(message.head)
+        && (message.query === null || isNonNegativeInteger(message.query))
+        ? { type: 'hoverQuery', runId: message.runId, blockIndex: message.blockIndex, head: message.head, query: message.query }
+        : null;
+    case 'viewChanged':
+      return isNonNegativeInteger(message.runId) && isNonNegativeInteger(message.blockIndex) && isHead(message.head)
+        ? { type: 'viewChanged', runId: message.runId, blockIndex: message.blockIndex, head: message.head }
+        : null;
+    case 'runCommand':
+      return typeof message.command === 'string' && (PANEL_COMMANDS as readonly string[]).includes(message.command)
+        ? { type: 'runCommand', command: message.command as PanelCommand }
+        : null;
+    default:
+      return null;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/**
+ * The webview checks what it receives too (a stale or foreign message must not break the page):
+ * the discriminant and the fields it reads, with the binary arrays of the right types.
+ */
+export function parseToWebview(value: unknown): ToWebviewMessage | null {
+  if (!isRecord(value)) return null;
+  switch (value.type) {
+    case 'runStarted':
+      return isNonNegativeInteger(value.runId) && typeof value.description === 'string' ? (value as unknown as RunStartedMessage) : null;
+    case 'traceLoaded':
+      return isNonNegativeInteger(value.runId) && isRecord(value.trace) && Array.isArray(value.trace.blocks) && Array.isArray(value.trace.streams)
+        ? (value as unknown as TraceLoadedMessage) : null;
+    case 'runFailed':
+      return isNonNegativeInteger(value.runId) && typeof value.message === 'string' ? (value as unknown as RunFailedMessage) : null;
+    case 'blockData':
+      return isNonNegativeInteger(value.runId) && isNonNegativeInteger(value.blockIndex) && value.probs instanceof Float32Array
+        && (value.mask === null || value.mask instanceof Uint8Array) ? (value as unknown as BlockDataMessage) : null;
+    case 'configure':
+      return (COLOR_MAPS as readonly unknown[]).includes(value.colorMap) && (DEFAULT_VIEWS as readonly unknown[]).includes(value.defaultView)
+        ? (value as unknown as ConfigureMessage) : null;
+    case 'step':
+      return (value.unit === 'layer' || value.unit === 'step') && (value.direction === 'next' || value.direction === 'previous')
+        ? (value as unknown as StepMessage) : null;
+    case 'selectQuery':
+      return isNonNegativeInteger(value.runId) && (value.stream === 'encoder' || value.stream === 'decoder') && isNonNegativeInteger(value.tokenIndex)
+        ? (value as unknown as SelectQueryMessage) : null;
     default:
       return null;
   }

@@ -1,20 +1,39 @@
 /**
- * @file "Explain Attention": run the engine on the editor's selection and show the result.
- * A newer run cancels the one in flight; runs show a cancellable progress notification.
+ * @file "Explain Attention": run the engine on the editor's selection and show the result. A newer
+ * run cancels the one in flight; a run that takes more than a moment shows a progress notification
+ * with Cancel; failures say what to do, with a button where one helps.
  */
 import * as vscode from 'vscode';
 import { CancelledError, UserFacingError } from '../engine/errors';
+import type { AttentionTrace } from '../engine/trace';
 import type { EngineClient } from '../engine/worker/engineClient';
-import { AttentionPanel } from './attentionPanel';
+import type { AttentionViews, TraceOrigin } from './attentionViews';
+import type { ModelPicker } from './modelPicker';
 import { readExplainOptions } from './settings';
+import type { ModelStatusBar } from './statusBar';
+
+/** Runs shorter than this finish without a notification flashing up. */
+const PROGRESS_DELAY_MS = 400;
+
+export interface RunRequest {
+  text: string;
+  origin: TraceOrigin | undefined;
+  source: string;
+}
 
 export class ExplainController implements vscode.Disposable {
   private runId = 0;
   private inFlight: AbortController | undefined;
+  private lastRequest: RunRequest | undefined;
+  private readonly finishedEmitter = new vscode.EventEmitter<{ runId: number; trace?: AttentionTrace; error?: Error }>();
+  /** A run ended (with a trace, or an error); for tests and the status bar. */
+  readonly onDidFinish = this.finishedEmitter.event;
 
   constructor(
     private readonly engine: EngineClient,
-    private readonly extensionUri: vscode.Uri,
+    private readonly views: AttentionViews,
+    private readonly models: ModelPicker,
+    private readonly statusBar: ModelStatusBar,
     private readonly log: vscode.LogOutputChannel,
   ) {}
 
@@ -30,52 +49,99 @@ export class ExplainController implements vscode.Disposable {
       void vscode.window.showInformationMessage('Select some text first: Attention Lens explains the selected text.');
       return;
     }
-    await this.run(text, editor.document.uri.toString());
+    const document = editor.document;
+    await this.run({
+      text,
+      origin: { document, baseOffset: document.offsetAt(selection.start), version: document.version },
+      source: `${vscode.workspace.asRelativePath(document.uri)}:${selection.start.line + 1}`,
+    });
   }
 
-  private async run(text: string, source: string): Promise<void> {
+  /** Runs the last text again (after a model change), if there was one. */
+  async rerun(): Promise<void> {
+    if (this.lastRequest) await this.run(this.lastRequest);
+  }
+
+  async run(request: RunRequest): Promise<void> {
     this.inFlight?.abort();
     const controller = new AbortController();
     this.inFlight = controller;
+    this.lastRequest = request;
     const runId = ++this.runId;
-    const options = readExplainOptions();
-    const panel = AttentionPanel.show(this.extensionUri);
-    const description = `${options.model ?? 'builtin'} on ${text.length} characters`;
-    panel.runStarted(runId, description);
-    this.log.info(`run ${runId}: ${description} from ${source}`);
+    const model = this.models.model;
+    let options;
     try {
-      const trace = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Attention Lens: running ${options.model ?? 'model'}…`, cancellable: true },
-        (_progress, token) => {
-          token.onCancellationRequested(() => controller.abort());
-          return this.engine.explain(text, options, controller.signal);
-        },
-      );
+      options = readExplainOptions(model);
+    } catch (error) {
+      this.report(runId, error as Error);
+      return;
+    }
+    const description = `${model} on ${request.text.length} characters`;
+    this.views.runStarted(runId, description);
+    void this.views.reveal();
+    this.log.info(`run ${runId}: ${description} from ${request.source}`);
+    try {
+      const running = this.engine.explain(request.text, options, controller.signal);
+      const trace = await this.withDelayedProgress(running, model, controller);
       if (runId !== this.runId) return;
       const stages = trace.timings.map((timing) => `${timing.stage} ${timing.ms.toFixed(1)} ms`).join(', ');
       const tokens = trace.streams.map((stream) => `${stream.name} ${stream.tokens.length}`).join(', ');
       this.log.info(`run ${runId}: ${trace.model.name} [${trace.backend}] tokens ${tokens}; ${stages}`);
       for (const notice of trace.notices) this.log.info(`run ${runId}: ${notice}`);
-      // The user may have closed the panel while the run was going: show it again with the result.
-      AttentionPanel.show(this.extensionUri).showTrace(runId, trace);
+      // The text may have changed while the model ran: then the offsets no longer match the editor.
+      const origin = request.origin && request.origin.document.version === request.origin.version ? request.origin : undefined;
+      this.views.showTrace(runId, trace, origin);
+      this.statusBar.update(model, trace.backend, trace.notices.find((notice) => /ran instead/.test(notice)));
+      this.finishedEmitter.fire({ runId, trace });
     } catch (error) {
       if (runId !== this.runId) return;
-      if (error instanceof CancelledError) {
-        this.log.info(`run ${runId}: cancelled`);
-        panel.runFailed(runId, 'Cancelled.', undefined, true);
-        return;
-      }
-      const message = error instanceof Error ? error.message : String(error);
-      const hint = error instanceof UserFacingError ? error.hint : undefined;
-      this.log.error(`run ${runId}: ${error instanceof Error && error.stack ? error.stack : message}`);
-      panel.runFailed(runId, message, hint, false);
-      void vscode.window.showErrorMessage(hint ? `${message} ${hint}` : message);
+      this.report(runId, error as Error);
     } finally {
       if (this.inFlight === controller) this.inFlight = undefined;
     }
   }
 
+  private report(runId: number, error: Error): void {
+    if (error instanceof CancelledError) {
+      this.log.info(`run ${runId}: cancelled`);
+      this.views.runFailed(runId, 'Cancelled.', undefined, true);
+      this.finishedEmitter.fire({ runId, error });
+      return;
+    }
+    const hint = error instanceof UserFacingError ? error.hint : undefined;
+    this.log.error(`run ${runId}: ${error.stack ?? error.message}`);
+    this.views.runFailed(runId, error.message, hint, false);
+    this.finishedEmitter.fire({ runId, error });
+    const actions = ['Select Model...', 'Show Output'];
+    void vscode.window.showErrorMessage(`Attention Lens: ${hint ? `${error.message} ${hint}` : error.message}`, ...actions).then((action) => {
+      if (action === 'Select Model...') void vscode.commands.executeCommand('attentionLens.selectModel');
+      if (action === 'Show Output') this.log.show(true);
+    });
+  }
+
+  /** Awaits `running`; if it takes long, shows a cancellable progress notification meanwhile. */
+  private async withDelayedProgress<T>(running: Promise<T>, model: string, controller: AbortController): Promise<T> {
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      void vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `Attention Lens: running ${model}…`, cancellable: true },
+        (_progress, token) => {
+          token.onCancellationRequested(() => controller.abort());
+          return running.catch(() => undefined);
+        },
+      );
+    }, PROGRESS_DELAY_MS);
+    try {
+      return await running;
+    } finally {
+      settled = true;
+      clearTimeout(timer);
+    }
+  }
+
   dispose(): void {
     this.inFlight?.abort();
+    this.finishedEmitter.dispose();
   }
 }

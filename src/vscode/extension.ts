@@ -1,23 +1,77 @@
 /**
- * @file Extension entry: constructs the engine client, the controller and the commands. Kept thin;
- * the work lives in the modules it wires together.
+ * @file Extension entry: constructs the engine client, the views, the editor tie-in and the
+ * commands, and wires them together. The work lives in the modules it connects.
  */
 import * as vscode from 'vscode';
+import type { AttentionTrace } from '../engine/trace';
 import { EngineClient } from '../engine/worker/engineClient';
-import { AttentionPanel } from './attentionPanel';
+import { AttentionViews } from './attentionViews';
+import { EditorTieIn } from './editorTieIn';
 import { ExplainController } from './explainCommand';
+import { ModelPicker } from './modelPicker';
+import { ModelStatusBar } from './statusBar';
 
-export function activate(context: vscode.ExtensionContext): void {
+/** What the extension returns from activate(): used by the integration tests. */
+export interface AttentionLensApi {
+  /** The trace the views show now. */
+  currentTrace(): AttentionTrace | undefined;
+  /** True while the side view or the editor panel is on screen. */
+  viewVisible(): boolean;
+  /** Resolves when the next run ends, with its trace or its error. */
+  nextRun(): Promise<{ trace?: AttentionTrace; error?: Error }>;
+  /** The model runs use now. */
+  model(): string;
+}
+
+export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   const log = vscode.window.createOutputChannel('Attention Lens', { log: true });
   const engine = new EngineClient(context.asAbsolutePath('dist/engineWorker.js'));
-  const controller = new ExplainController(engine, context.extensionUri, log);
+  const views = new AttentionViews(context.extensionUri);
+  const models = new ModelPicker(context.workspaceState);
+  const statusBar = new ModelStatusBar();
+  const controller = new ExplainController(engine, views, models, statusBar, log);
+  const tieIn = new EditorTieIn(views);
+  statusBar.update(models.model);
+
+  const step = (unit: 'layer' | 'step', direction: 'next' | 'previous') => () => views.step(unit, direction);
   context.subscriptions.push(
     log,
+    views,
+    tieIn,
     controller,
+    statusBar,
+    models,
     { dispose: () => void engine.dispose() },
+    models.onDidChange((model) => {
+      statusBar.update(model);
+      log.info(`model: ${model}`);
+      void controller.rerun();
+    }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration('attentionLens.model')) statusBar.update(models.model);
+    }),
     vscode.commands.registerCommand('attentionLens.explainSelection', () => controller.explainSelection()),
-    vscode.commands.registerCommand('attentionLens.showPanel', () => AttentionPanel.show(context.extensionUri)),
+    vscode.commands.registerCommand('attentionLens.selectModel', () => models.pick()),
+    vscode.commands.registerCommand('attentionLens.showPanel', () => views.sideView.reveal()),
+    vscode.commands.registerCommand('attentionLens.openInEditor', () => views.openPanel()),
+    vscode.commands.registerCommand('attentionLens.showOutput', () => log.show(true)),
+    vscode.commands.registerCommand('attentionLens.nextLayer', step('layer', 'next')),
+    vscode.commands.registerCommand('attentionLens.previousLayer', step('layer', 'previous')),
+    vscode.commands.registerCommand('attentionLens.nextStep', step('step', 'next')),
+    vscode.commands.registerCommand('attentionLens.previousStep', step('step', 'previous')),
   );
+
+  return {
+    currentTrace: () => views.currentTrace?.trace,
+    viewVisible: () => views.anyVisible,
+    nextRun: () => new Promise((resolve) => {
+      const subscription = controller.onDidFinish((result) => {
+        subscription.dispose();
+        resolve(result);
+      });
+    }),
+    model: () => models.model,
+  };
 }
 
 export function deactivate(): void {

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { UserFacingError } from '../engine/errors';
 import type { ExplainOptions } from '../engine/explain';
+import { COLOR_MAPS, type ColorMapName, DEFAULT_VIEWS, type DefaultView } from '../protocol';
 import { type InputSpec, parseInputSpec } from '../engine/onnx/inputSpec';
 import { isBuiltinSpec } from '../engine/reference/config';
 import type { BackendSetting } from '../engine/onnx/runtime';
@@ -32,11 +33,39 @@ function readInputs(config: vscode.WorkspaceConfiguration, seed: number): Record
   return inputs;
 }
 
-export function readExplainOptions(): ExplainOptions {
+export interface DisplaySettings {
+  colorMap: ColorMapName;
+  /** What a new trace shows first: the mean of heads or head 0. */
+  defaultHead: DefaultView;
+  /** Where results open: the side bar view or a panel in the editor area. */
+  openIn: 'side' | 'editor';
+}
+
+export function readDisplaySettings(): DisplaySettings {
+  const config = vscode.workspace.getConfiguration(SECTION);
+  const colorMap = config.get<string>('colorMap', 'viridis');
+  const defaultHead = config.get<string>('defaultHead', 'mean');
+  return {
+    colorMap: (COLOR_MAPS as readonly string[]).includes(colorMap) ? (colorMap as ColorMapName) : 'viridis',
+    defaultHead: (DEFAULT_VIEWS as readonly string[]).includes(defaultHead) ? (defaultHead as DefaultView) : 'mean',
+    openIn: config.get<string>('defaultView', 'side') === 'editor' ? 'editor' : 'side',
+  };
+}
+
+/** The model setting as written (the model picker's per-workspace choice overrides it). */
+export function configuredModel(): string {
+  return vscode.workspace.getConfiguration(SECTION).get<string>('model', 'builtin:tiny-decoder').trim() || 'builtin:tiny-decoder';
+}
+
+/**
+ * Engine options from the settings.
+ * @param modelOverride the model chosen with "Select Model..." for this workspace, if any
+ */
+export function readExplainOptions(modelOverride?: string): ExplainOptions {
   const config = vscode.workspace.getConfiguration(SECTION);
   const weights = config.get<string>('builtin.weightsPath', '').trim();
   const tokenizer = config.get<string>('tokenizerPath', '').trim();
-  const model = config.get<string>('model', 'builtin:tiny-decoder').trim() || 'builtin:tiny-decoder';
+  const model = modelOverride ?? configuredModel();
   const threads = config.get<number>('threads', 0);
   const seed = config.get<number>('builtin.seed', 0);
   const inputs = readInputs(config, seed);

@@ -4,6 +4,8 @@
  */
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import type { AttentionTrace } from '../../src/engine/trace';
+import type { AttentionLensApi } from '../../src/vscode/extension';
 
 const EXTENSION_ID = 'attention-lens.attention-lens';
 
@@ -22,9 +24,20 @@ async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 
   }
 }
 
-function attentionTabs(): vscode.Tab[] {
-  return vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter((tab) =>
-    tab.input instanceof vscode.TabInputWebview && tab.input.viewType.endsWith('attentionLens.panel'));
+async function api(): Promise<AttentionLensApi> {
+  const extension = vscode.extensions.getExtension<AttentionLensApi>(EXTENSION_ID);
+  assert.ok(extension, `${EXTENSION_ID} is not loaded`);
+  return extension.activate();
+}
+
+async function explain(text: string, selection: vscode.Selection): Promise<{ trace?: AttentionTrace; error?: Error }> {
+  const document = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
+  const editor = await vscode.window.showTextDocument(document);
+  editor.selection = selection;
+  const lens = await api();
+  const finished = lens.nextRun();
+  await vscode.commands.executeCommand('attentionLens.explainSelection');
+  return finished;
 }
 
 describe('Attention Lens in the extension host', () => {
@@ -37,8 +50,8 @@ describe('Attention Lens in the extension host', () => {
 
   it('registers its commands', async () => {
     const commands = await vscode.commands.getCommands(true);
-    for (const command of ['attentionLens.explainSelection', 'attentionLens.showPanel']) {
-      assert.ok(commands.includes(command), `${command} is not registered`);
+    for (const command of ['explainSelection', 'selectModel', 'showPanel', 'openInEditor', 'showOutput', 'nextLayer', 'previousLayer', 'nextStep', 'previousStep']) {
+      assert.ok(commands.includes(`attentionLens.${command}`), `attentionLens.${command} is not registered`);
     }
   });
 
@@ -50,23 +63,42 @@ describe('Attention Lens in the extension host', () => {
     assert.equal(manifest.contributes.commands.find((c) => c.command === 'attentionLens.explainSelection')?.title, 'Explain Attention');
   });
 
-  it('explains a selection and shows the Attention panel', async () => {
+  it('explains a selection and shows the Attention view', async () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-    const document = await vscode.workspace.openTextDocument({ content: 'The cat sat on the mat.\nSecond line.', language: 'plaintext' });
-    const editor = await vscode.window.showTextDocument(document);
-    editor.selection = new vscode.Selection(0, 0, 0, 23);
-    await vscode.commands.executeCommand('attentionLens.explainSelection');
-    const tab = await waitFor('the Attention panel', () => attentionTabs()[0]);
-    assert.equal(tab.label, 'Attention');
+    const result = await explain('The cat sat on the mat.\nSecond line.', new vscode.Selection(0, 0, 0, 23));
+    assert.equal(result.error, undefined, String(result.error));
+    assert.equal(result.trace?.streams[0].tokens.length, 23);
+    assert.equal((await api()).currentTrace(), result.trace);
+    const lens = await api();
+    await waitFor('the Attention view', () => (lens.viewVisible() ? true : undefined));
   });
 
-  it('does not open the panel when nothing is selected', async () => {
-    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  it('does not run when nothing is selected', async () => {
+    const lens = await api();
+    const before = lens.currentTrace();
     const document = await vscode.workspace.openTextDocument({ content: 'no selection here', language: 'plaintext' });
     const editor = await vscode.window.showTextDocument(document);
     editor.selection = new vscode.Selection(0, 3, 0, 3);
     await vscode.commands.executeCommand('attentionLens.explainSelection');
     await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.equal(attentionTabs().length, 0);
+    assert.equal(lens.currentTrace(), before);
   });
+
+  it('an unreadable model file gives an error, and the extension keeps working', async () => {
+    const config = vscode.workspace.getConfiguration('attentionLens');
+    const broken = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'broken.onnx');
+    await vscode.workspace.fs.writeFile(broken, new TextEncoder().encode('this is not an ONNX model'));
+    await config.update('model', broken.fsPath, vscode.ConfigurationTarget.Global);
+    try {
+      const failed = await explain('Some text.', new vscode.Selection(0, 0, 0, 10));
+      assert.ok(failed.error, 'expected an error');
+      assert.match(failed.error.message, /broken\.onnx|ONNX/);
+    } finally {
+      await config.update('model', undefined, vscode.ConfigurationTarget.Global);
+    }
+    const recovered = await explain('Some text.', new vscode.Selection(0, 0, 0, 10));
+    assert.equal(recovered.error, undefined, String(recovered.error));
+    assert.equal(recovered.trace?.model.name, 'builtin:tiny-decoder');
+  });
+
 });

@@ -8,7 +8,7 @@
  * code-server's own log; screenshots are written to .artifacts/ui/.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import Mocha from 'mocha';
@@ -22,13 +22,31 @@ import { setUiSession } from './session';
 const root = path.resolve(__dirname, '../..');
 const verbose = process.env.ATTENTION_LENS_TEST_VERBOSE === '1';
 /** Workbench log lines that are expected on an offline machine (shown with ATTENTION_LENS_TEST_VERBOSE=1). */
-const KNOWN_NOISE = [/open-vsx\.org/, /^\s+at /, /Long running operations during shutdown/, /vsda/, /github/i, /DialogService: Dialog requested during smoke test/];
+const KNOWN_NOISE = [/Canceled: Canceled/, /open-vsx\.org/, /^\s+at /, /Long running operations during shutdown/, /vsda/, /github/i, /DialogService: Dialog requested during smoke test/];
 
 async function stage<T>(name: string, work: () => Promise<T> | T): Promise<T> {
   const start = Date.now();
   const result = await work();
   console.log(`--- ${name}: ${((Date.now() - start) / 1000).toFixed(1)} s`);
   return result;
+}
+
+/**
+ * The test workspace: the files of test/fixtures/workspace, plus an ONNX fixture exported by
+ * another tool (DistilBERT, from ../shared/fixtures) with a BERT tokenizer.json beside it, and a
+ * file that only pretends to be a model.
+ */
+function prepareWorkspace(workspace: string): void {
+  cpSync(path.join(root, 'test/fixtures/workspace'), workspace, { recursive: true });
+  const models = path.join(workspace, 'models');
+  const distilbert = path.join(models, 'distilbert');
+  mkdirSync(distilbert, { recursive: true });
+  copyFileSync(path.join(root, '../shared/fixtures/onnx/optimum_tiny-distilbert_pt1.10_op11.onnx'), path.join(distilbert, 'model.onnx'));
+  const tokenizers = path.join(workspace, '.tokenizers');
+  execFileSync(process.execPath, [path.join(root, 'scripts/make-tokenizers.mjs'), tokenizers], { stdio: 'pipe' });
+  copyFileSync(path.join(tokenizers, 'bert-base-uncased', 'tokenizer.json'), path.join(distilbert, 'tokenizer.json'));
+  rmSync(tokenizers, { recursive: true, force: true });
+  writeFileSync(path.join(models, 'broken.onnx'), 'this file only pretends to be an ONNX model');
 }
 
 /** "N passing" / "N failing" lines of a mocha spec report. */
@@ -60,7 +78,7 @@ async function main(): Promise<number> {
   try {
     await stage('build extension', () => execFileSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' }));
     const testsPath = await stage('build extension-host suite', () => buildExtensionHostSuite(root));
-    cpSync(path.join(root, 'test/fixtures/workspace'), workspace, { recursive: true });
+    await stage('prepare workspace', () => prepareWorkspace(workspace));
     server = await stage('start code-server', () => startCodeServer({ verbose }));
     browser = await stage('start chromium', launchBrowser);
 
@@ -79,6 +97,7 @@ async function main(): Promise<number> {
     if (suite.exitCode !== 0 && counts.failed === 0) failed += 1; // crashed or timed out before mocha reported
     console.log(`extension-host suite exit code ${suite.exitCode}`);
 
+    rmSync(path.join(root, '.artifacts/ui'), { recursive: true, force: true });
     setUiSession({ server, browser, workspace, extensionPath: root, verbose });
     const ui = await stage('UI checks', runUiSuite);
     passed += ui.passed;

@@ -89,3 +89,75 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file });
   return file;
 }
+
+/** Picks the quick-pick row whose label contains `label` (the quick pick must be open). */
+export async function pickQuickItem(page: Page, label: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(label);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
+  await row.waitFor({ state: 'visible', timeout: 20_000 });
+  await row.click();
+}
+
+/**
+ * Answers an open-file dialog with a path. In the web workbench it is VS Code's "simple file
+ * dialog", a quick input that completes a path as it is typed (a filled-in value is overwritten
+ * by its completion, so the path is typed key by key).
+ */
+export async function answerOpenDialog(page: Page, absolutePath: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input').filter({ visible: true }).first();
+  await input.waitFor();
+  await waitUntil(page, async () => (await input.inputValue()).startsWith('/'), 'the file dialog to show a folder');
+  // Select the folder the dialog shows and type over it (clearing it makes the dialog refill it).
+  await input.click();
+  await page.keyboard.press('Control+A');
+  await input.pressSequentially(absolutePath, { delay: 5 });
+  await waitUntil(page, async () => (await input.inputValue()) === absolutePath, `the file dialog to hold ${absolutePath}`);
+  // The dialog lists the folder of the typed path; accepting before it has settled on the file
+  // answers "Please select a file.", so wait for the file's row, then accept it.
+  const fileRow = page.locator('.quick-input-list .monaco-list-row', { hasText: path.basename(absolutePath) }).first();
+  await fileRow.waitFor({ state: 'visible', timeout: 20_000 });
+  await page.waitForTimeout(300);
+  await page.keyboard.press('Enter');
+  try {
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 3_000 });
+  } catch {
+    await fileRow.click();
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 20_000 });
+  }
+}
+
+/** Polls `condition` every 100 ms until it holds, or fails after `timeoutMs` naming `what`. */
+async function waitUntil(page: Page, condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/**
+ * Switches the workbench to a light or dark theme with "Toggle between Light/Dark Themes" (the
+ * theme picker of code-server searches a marketplace this machine cannot reach).
+ */
+export async function setThemeKind(page: Page, kind: 'light' | 'dark'): Promise<void> {
+  const wanted = kind === 'light' ? 'vs' : 'vs-dark';
+  const isWanted = (): Promise<boolean> => page.evaluate((themeClass) => document.querySelector('.monaco-workbench')?.classList.contains(themeClass) ?? false, wanted);
+  if (await isWanted()) return;
+  await runCommand(page, 'Preferences: Toggle between Light/Dark Themes');
+  await waitUntil(page, isWanted, `the ${kind} theme`);
+}
+
+/**
+ * Texts of the notifications, read from the notification center (toasts are not always shown to a
+ * page without window focus, but every notification lands in the center).
+ */
+export async function notificationTexts(page: Page): Promise<string[]> {
+  await runCommand(page, 'Notifications: Show Notifications');
+  const messages = page.locator('.notifications-center .notification-list-item-message');
+  await messages.first().waitFor({ state: 'visible', timeout: 10_000 }).catch(() => undefined);
+  const texts = await messages.allTextContents();
+  await runCommand(page, 'Notifications: Hide Notifications').catch(() => undefined);
+  return texts;
+}

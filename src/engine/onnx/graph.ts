@@ -421,12 +421,17 @@ export class GraphIndex {
 
   /** Element type of a value (ElemType), inferred through the common ops; undefined when unknown. */
   elemType(value: string): number | undefined {
-    if (this.typeMemo.has(value)) {
-      return this.typeMemo.get(value);
+    return this.memoized(this.typeMemo, value, (v) => this.inferElemType(v));
+  }
+
+  /** Memoised inference; the value is marked unknown while it is being inferred, which breaks cycles. */
+  private memoized(memo: Map<string, number | undefined>, value: string, infer: (value: string) => number | undefined): number | undefined {
+    if (memo.has(value)) {
+      return memo.get(value);
     }
-    this.typeMemo.set(value, undefined);
-    const result = this.inferElemType(value);
-    this.typeMemo.set(value, result);
+    memo.set(value, undefined);
+    const result = infer(value);
+    memo.set(value, result);
     return result;
   }
 
@@ -487,13 +492,7 @@ export class GraphIndex {
 
   /** Rank of a value, inferred through the common ops; undefined when unknown. */
   rank(value: string): number | undefined {
-    if (this.rankMemo.has(value)) {
-      return this.rankMemo.get(value);
-    }
-    this.rankMemo.set(value, undefined);
-    const result = this.inferRank(value);
-    this.rankMemo.set(value, result);
-    return result;
+    return this.memoized(this.rankMemo, value, (v) => this.inferRank(v));
   }
 
   private inferRank(value: string): number | undefined {

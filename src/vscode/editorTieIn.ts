@@ -1,0 +1,140 @@
+/**
+ * @file The editor side of the panel: hovering a query row in the panel highlights, in the editor,
+ * the text of the key tokens it attends to (the stronger, the more opaque), and moving the cursor
+ * inside the analysed text selects that token's row in the panel. Highlights are cleared when the
+ * panel closes or the text changes.
+ */
+import * as vscode from 'vscode';
+import type { AttentionBlock, AttentionTrace, Token } from '../engine/trace';
+import type { AttentionViews, TraceOrigin } from './attentionViews';
+
+/** Opacity steps of the highlight; weights are scaled by the row's largest weight. */
+const LEVELS = 8;
+
+function headRow(block: AttentionBlock, head: number | 'mean', query: number): Float32Array {
+  const { heads, queries, keys } = block;
+  const row = new Float32Array(keys);
+  const first = head === 'mean' ? 0 : head;
+  const last = head === 'mean' ? heads - 1 : head;
+  for (let h = first; h <= last; h++) {
+    const offset = (h * queries + query) * keys;
+    for (let k = 0; k < keys; k++) row[k] += block.probs[offset + k] / (last - first + 1);
+  }
+  return row;
+}
+
+/** The token whose text range holds `offset` (relative to the analysed text), or -1. */
+export function tokenAt(tokens: readonly Token[], offset: number): number {
+  return tokens.findIndex((token) => token.start <= offset && offset < token.end);
+}
+
+export class EditorTieIn implements vscode.Disposable {
+  private readonly levels: vscode.TextEditorDecorationType[];
+  private readonly queryMark: vscode.TextEditorDecorationType;
+  private readonly disposables: vscode.Disposable[] = [];
+  private decorated: vscode.TextEditor[] = [];
+
+  constructor(private readonly views: AttentionViews) {
+    // A warm hue reads on light and dark themes alike; the alpha carries the weight.
+    this.levels = Array.from({ length: LEVELS }, (_, level) => vscode.window.createTextEditorDecorationType({
+      backgroundColor: `rgba(255, 140, 0, ${(0.12 + (0.7 * (level + 1)) / LEVELS).toFixed(2)})`,
+      borderRadius: '2px',
+    }));
+    this.queryMark = vscode.window.createTextEditorDecorationType({
+      borderWidth: '1px',
+      borderStyle: 'solid',
+      borderColor: new vscode.ThemeColor('focusBorder'),
+      borderRadius: '2px',
+    });
+    this.disposables.push(
+      ...this.levels,
+      this.queryMark,
+      views.onDidHover((message) => this.onHover(message.runId, message.blockIndex, message.head, message.query)),
+      views.onDidChange(() => {
+        if (!views.anyVisible || !views.currentTrace?.origin) this.clear();
+      }),
+      vscode.workspace.onDidChangeTextDocument((event) => {
+        const origin = views.currentTrace?.origin;
+        if (origin && event.document === origin.document && event.contentChanges.length > 0) {
+          this.clear();
+          views.detachOrigin();
+        }
+      }),
+      vscode.workspace.onDidCloseTextDocument((document) => {
+        if (views.currentTrace?.origin?.document === document) {
+          this.clear();
+          views.detachOrigin();
+        }
+      }),
+      vscode.window.onDidChangeTextEditorSelection((event) => this.onCursor(event.textEditor)),
+    );
+  }
+
+  private editorsOf(origin: TraceOrigin): vscode.TextEditor[] {
+    return vscode.window.visibleTextEditors.filter((editor) => editor.document === origin.document);
+  }
+
+  private range(origin: TraceOrigin, token: Token): vscode.Range {
+    return new vscode.Range(origin.document.positionAt(origin.baseOffset + token.start), origin.document.positionAt(origin.baseOffset + token.end));
+  }
+
+  private onHover(runId: number, blockIndex: number, head: number | 'mean', query: number | null): void {
+    const current = this.views.currentTrace;
+    if (!current || current.runId !== runId || !current.origin || query === null) {
+      this.clear();
+      return;
+    }
+    const { trace, origin } = current;
+    const block = trace.blocks[blockIndex];
+    if (!block || query >= block.queries || (head !== 'mean' && head >= block.heads)) return;
+    this.highlight(trace, origin, block, head, query);
+  }
+
+  private highlight(trace: AttentionTrace, origin: TraceOrigin, block: AttentionBlock, head: number | 'mean', query: number): void {
+    const keyStream = trace.streams.find((stream) => stream.name === block.keyStream);
+    const queryStream = trace.streams.find((stream) => stream.name === block.queryStream);
+    const row = headRow(block, head, query);
+    const strongest = row.reduce((max, weight) => Math.max(max, weight), 0);
+    const byLevel: vscode.Range[][] = Array.from({ length: LEVELS }, () => []);
+    // Only streams cut from the editor's text map back to it (not a separate decoder text).
+    if (keyStream && keyStream.origin !== 'custom' && strongest > 0) {
+      keyStream.tokens.forEach((token, key) => {
+        if (token.start === token.end || row[key] <= 0) return;
+        const level = Math.min(LEVELS - 1, Math.floor((row[key] / strongest) * LEVELS));
+        if (row[key] / strongest >= 0.05) byLevel[level].push(this.range(origin, token));
+      });
+    }
+    const queryToken = queryStream && queryStream.origin !== 'custom' ? queryStream.tokens[query] : undefined;
+    const editors = this.editorsOf(origin);
+    for (const editor of editors) {
+      this.levels.forEach((type, level) => editor.setDecorations(type, byLevel[level]));
+      editor.setDecorations(this.queryMark, queryToken && queryToken.start < queryToken.end ? [this.range(origin, queryToken)] : []);
+    }
+    this.decorated = editors;
+  }
+
+  private onCursor(editor: vscode.TextEditor): void {
+    const current = this.views.currentTrace;
+    const view = this.views.currentView;
+    if (!current?.origin || !view || editor.document !== current.origin.document || !editor.selection.isEmpty) return;
+    const block = current.trace.blocks[view.blockIndex];
+    const stream = current.trace.streams.find((candidate) => candidate.name === block?.queryStream);
+    if (!block || !stream || stream.origin === 'custom') return;
+    const offset = editor.document.offsetAt(editor.selection.active) - current.origin.baseOffset;
+    if (offset < 0 || offset > stream.text.length) return;
+    const index = tokenAt(stream.tokens, offset);
+    if (index >= 0) this.views.selectQuery(index);
+  }
+
+  clear(): void {
+    for (const editor of this.decorated) {
+      for (const type of [...this.levels, this.queryMark]) editor.setDecorations(type, []);
+    }
+    this.decorated = [];
+  }
+
+  dispose(): void {
+    this.clear();
+    while (this.disposables.length > 0) this.disposables.pop()?.dispose();
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * @file One Attention webview (the side view or the editor panel): its locked-down HTML, set once,
+ * and its side of the protocol. It replays the latest run state when the page (re)loads, answers
+ * block requests from the current trace, and hands hovers, view changes and commands to its owner.
+ */
+import * as vscode from 'vscode';
+import type { AttentionTrace } from '../engine/trace';
+import { type FromWebviewMessage, parseFromWebview, type ToWebviewMessage } from '../protocol';
+import { makeNonce } from './nonce';
+
+export interface WebviewHostEvents {
+  onHover(message: Extract<FromWebviewMessage, { type: 'hoverQuery' }>): void;
+  onViewChanged(message: Extract<FromWebviewMessage, { type: 'viewChanged' }>): void;
+  onCommand(command: string): void;
+}
+
+/** Where a host gets its state: what a newly loaded page needs, and the trace blocks come from. */
+export interface WebviewHostSource {
+  /** The messages that bring a fresh page up to date, in order (configure, trace, run status). */
+  replay(): ToWebviewMessage[];
+  /** The trace of run `runId`, if it is still the current one. */
+  trace(runId: number): AttentionTrace | undefined;
+}
+
+export class WebviewHost implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+  private disposed = false;
+
+  constructor(
+    private readonly webview: vscode.Webview,
+    extensionUri: vscode.Uri,
+    private readonly source: WebviewHostSource,
+    private readonly events: WebviewHostEvents,
+  ) {
+    webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+    };
+    webview.html = WebviewHost.html(webview, extensionUri);
+    this.disposables.push(webview.onDidReceiveMessage((raw: unknown) => this.onMessage(raw)));
+  }
+
+  post(message: ToWebviewMessage): void {
+    if (this.disposed) return;
+    void this.webview.postMessage(message);
+  }
+
+  private onMessage(raw: unknown): void {
+    const message = parseFromWebview(raw);
+    if (!message) return;
+    switch (message.type) {
+      case 'ready':
+        for (const replayed of this.source.replay()) this.post(replayed);
+        break;
+      case 'requestBlock': {
+        const block = this.source.trace(message.runId)?.blocks[message.blockIndex];
+        if (!block) return;
+        // Copies, not views: VS Code would post a view's whole backing buffer (every block of the trace).
+        this.post({
+          type: 'blockData',
+          requestId: message.requestId,
+          runId: message.runId,
+          blockIndex: message.blockIndex,
+          probs: block.probs.slice(),
+          mask: block.mask ? block.mask.slice() : null,
+        });
+        break;
+      }
+      case 'hoverQuery':
+        this.events.onHover(message);
+        break;
+      case 'viewChanged':
+        this.events.onViewChanged(message);
+        break;
+      case 'runCommand':
+        this.events.onCommand(message.command);
+        break;
+      default: {
+        const unreachable: never = message;
+        void unreachable;
+      }
+    }
+  }
+
+  static html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
+    const nonce = makeNonce();
+    const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
+    const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css'));
+    const csp = [
+      "default-src 'none'",
+      `img-src ${webview.cspSource} data:`,
+      `style-src ${webview.cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+      `font-src ${webview.cspSource}`,
+    ].join('; ');
+    return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${style.toString()}">
+<title>Attention</title>
+</head>
+<body>
+<main id="app" data-state="empty">
+  <p id="status" role="status">Select text in an editor and run "Explain Attention".</p>
+</main>
+<script nonce="${nonce}" src="${script.toString()}"></script>
+</body>
+</html>`;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    while (this.disposables.length > 0) this.disposables.pop()?.dispose();
+  }
+}
