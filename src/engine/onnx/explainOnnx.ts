@@ -97,6 +97,13 @@ function completeStreams(streams: TokenStream[], blocks: AttentionTrace['blocks'
   return [...byName.values()];
 }
 
+/** "bytes (the model file's metadata)", "tokenizer.json (beside the model)": short enough for a header. */
+function describeTokenizer(name: string, source: string): string {
+  const shown = path.isAbsolute(name) ? path.basename(name) : name;
+  if (source === name) return shown;
+  return source === 'tokenizer.json beside the model' ? `${shown} (beside the model)` : `${shown} (${source})`;
+}
+
 export async function explainOnnx(cache: OnnxModelCache, modelPath: string, text: string, options: ExplainOptions, cancel: CancellationCheck): Promise<AttentionTrace> {
   const started = performance.now();
   const timings: StageTiming[] = [];
@@ -164,7 +171,7 @@ export async function explainOnnx(cache: OnnxModelCache, modelPath: string, text
     dModel: model.dModel,
     ...(model.vocabularySize !== null ? { vocabSize: model.vocabularySize } : {}),
     weights: path.basename(modelPath),
-    tokenizer: model.tokenizer ? `${model.tokenizer.name} (${model.tokenizerSource})` : 'none (tensor inputs)',
+    tokenizer: model.tokenizer ? describeTokenizer(model.tokenizer.name, model.tokenizerSource) : 'none (tensor inputs)',
   };
   const notices = [...plan.notices, ...model.plan.notes];
   if (model.session.fallbackNote) notices.push(model.session.fallbackNote);

@@ -101,7 +101,7 @@ async function exists(file: string): Promise<boolean> {
 async function resolveTokenizer(modelPath: string, metadata: Record<string, string>, explicit: string | undefined): Promise<{ tokenizer: TextTokenizer | null; source: string }> {
   if (explicit) return { tokenizer: getTokenizer(explicit), source: explicit };
   const beside = path.join(path.dirname(modelPath), 'tokenizer.json');
-  if (await exists(beside)) return { tokenizer: getTokenizer(beside), source: beside };
+  if (await exists(beside)) return { tokenizer: getTokenizer(beside), source: 'tokenizer.json beside the model' };
   const embedded = tokenizerFromMetadata(metadata);
   if (embedded) return { tokenizer: embedded, source: 'the model file\'s metadata' };
   return { tokenizer: null, source: 'none' };
