@@ -44,6 +44,17 @@ const builds = [
     entryPoints: ['webview/main.ts'],
     outfile: 'dist/webview.js',
   },
+  {
+    // The stand-in host of the self-contained HTML report (src/engine/report/htmlReport.ts).
+    bundle: true,
+    platform: 'browser',
+    target: 'chrome120',
+    format: 'iife',
+    minify: production,
+    logLevel: 'warning',
+    entryPoints: ['src/report/reportHost.ts'],
+    outfile: 'dist/reportHost.js',
+  },
 ];
 
 mkdirSync('dist', { recursive: true });

@@ -23,6 +23,7 @@ export function traceOverview(trace: AttentionTrace): TraceOverview {
   return {
     ...trace,
     residual: trace.residual.map((step) => ({ ...step, norms: step.norms.slice() })),
+    ...(trace.analysis ? { analysis: { ...trace.analysis, rollout: trace.analysis.rollout.map((r) => ({ ...r, values: r.values.slice() })) } } : {}),
     blocks: trace.blocks.map(({ probs: _probs, scores: _scores, mask: _mask, ...rest }) => rest),
   };
 }
@@ -95,7 +96,15 @@ export interface SelectQueryMessage {
   tokenIndex: number;
 }
 
-export type ToWebviewMessage = RunStartedMessage | TraceLoadedMessage | RunFailedMessage | BlockDataMessage | ConfigureMessage | StepMessage | SelectQueryMessage;
+/** Show a given block and head (a diagnostic in the Problems panel was clicked, or a command). */
+export interface ShowBlockMessage {
+  type: 'showBlock';
+  runId: number;
+  blockIndex: number;
+  head: number | 'mean';
+}
+
+export type ToWebviewMessage = RunStartedMessage | TraceLoadedMessage | RunFailedMessage | BlockDataMessage | ConfigureMessage | StepMessage | SelectQueryMessage | ShowBlockMessage;
 
 // ---- webview → host -------------------------------------------------------------------------
 
@@ -139,10 +148,51 @@ export interface RunCommandMessage {
 }
 
 /** The only commands a webview may ask for. */
-export type PanelCommand = 'attentionLens.selectModel' | 'attentionLens.explainSelection' | 'attentionLens.showOutput';
-export const PANEL_COMMANDS: readonly PanelCommand[] = ['attentionLens.selectModel', 'attentionLens.explainSelection', 'attentionLens.showOutput'];
+export type PanelCommand =
+  | 'attentionLens.selectModel'
+  | 'attentionLens.explainSelection'
+  | 'attentionLens.showOutput'
+  | 'attentionLens.measureInduction'
+  | 'attentionLens.exportJson'
+  | 'attentionLens.exportCsv'
+  | 'attentionLens.exportHtml';
+export const PANEL_COMMANDS: readonly PanelCommand[] = [
+  'attentionLens.selectModel',
+  'attentionLens.explainSelection',
+  'attentionLens.showOutput',
+  'attentionLens.measureInduction',
+  'attentionLens.exportJson',
+  'attentionLens.exportCsv',
+  'attentionLens.exportHtml',
+];
 
-export type FromWebviewMessage = ReadyMessage | RequestBlockMessage | HoverQueryMessage | ViewChangedMessage | RunCommandMessage;
+/** The pointer is over a rollout row: the host highlights the input tokens it draws on. */
+export interface HoverRolloutMessage {
+  type: 'hoverRollout';
+  runId: number;
+  stream: StreamName;
+  query: number | null;
+}
+
+/** Save the current view as an image: a PNG data URL ("data:image/png;base64,...") or SVG text. */
+export interface ExportImageMessage {
+  type: 'exportImage';
+  format: 'png' | 'svg';
+  data: string;
+  /** e.g. "attention-L2-head1"; the host adds the extension and asks where to save. */
+  suggestedName: string;
+}
+
+/**
+ * The page gained or lost keyboard focus. VS Code's `focusedView` context does not follow focus
+ * into a webview view's iframe, so the host sets its own context key for the step keybindings.
+ */
+export interface FocusChangedMessage {
+  type: 'focusChanged';
+  focused: boolean;
+}
+
+export type FromWebviewMessage = ReadyMessage | RequestBlockMessage | HoverQueryMessage | ViewChangedMessage | RunCommandMessage | HoverRolloutMessage | ExportImageMessage | FocusChangedMessage;
 
 function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0;
@@ -176,6 +226,23 @@ export function parseFromWebview(value: unknown): FromWebviewMessage | null {
       return typeof message.command === 'string' && (PANEL_COMMANDS as readonly string[]).includes(message.command)
         ? { type: 'runCommand', command: message.command as PanelCommand }
         : null;
+    case 'focusChanged':
+      return typeof message.focused === 'boolean' ? { type: 'focusChanged', focused: message.focused } : null;
+    case 'hoverRollout':
+      return isNonNegativeInteger(message.runId) && (message.stream === 'encoder' || message.stream === 'decoder')
+        && (message.query === null || isNonNegativeInteger(message.query))
+        ? { type: 'hoverRollout', runId: message.runId, stream: message.stream, query: message.query }
+        : null;
+    case 'exportImage': {
+      const format = message.format;
+      const data = message.data;
+      const name = message.suggestedName;
+      // An image of a big heatmap is a few MB; anything far larger is not one of ours.
+      if ((format !== 'png' && format !== 'svg') || typeof data !== 'string' || data.length > 64 * 1024 * 1024 || typeof name !== 'string') return null;
+      if (format === 'png' && !data.startsWith('data:image/png;base64,')) return null;
+      if (format === 'svg' && !data.trimStart().startsWith('<svg')) return null;
+      return { type: 'exportImage', format, data, suggestedName: name.replace(/[^\w.-]+/g, '_').slice(0, 80) || 'attention' };
+    }
     default:
       return null;
   }
@@ -211,6 +278,9 @@ export function parseToWebview(value: unknown): ToWebviewMessage | null {
     case 'selectQuery':
       return isNonNegativeInteger(value.runId) && (value.stream === 'encoder' || value.stream === 'decoder') && isNonNegativeInteger(value.tokenIndex)
         ? (value as unknown as SelectQueryMessage) : null;
+    case 'showBlock':
+      return isNonNegativeInteger(value.runId) && isNonNegativeInteger(value.blockIndex) && isHead(value.head)
+        ? (value as unknown as ShowBlockMessage) : null;
     default:
       return null;
   }

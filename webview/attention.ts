@@ -96,3 +96,17 @@ export function countBlocked(mask: Uint8Array | null): number {
   for (let i = 0; i < mask.length; i++) if (mask[i] === 0) count++;
   return count;
 }
+
+/**
+ * The cells a block must not attend to: its own mask, and for a decoder's self-attention also every
+ * future key (key > query), whatever mask the model applied. A model whose causal mask is wrong
+ * then shows its leaks, instead of a mask that agrees with its own mistake.
+ */
+export function expectedMask(kind: string, mask: Uint8Array | null, queries: number, keys: number): Uint8Array | null {
+  if (kind !== 'decoder-self') return mask;
+  const cells = mask ? mask.slice() : new Uint8Array(queries * keys).fill(1);
+  for (let q = 0; q < queries; q++) {
+    for (let k = q + 1; k < keys; k++) cells[q * keys + k] = 0;
+  }
+  return cells;
+}

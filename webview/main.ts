@@ -1,13 +1,23 @@
 /**
  * @file The Attention panel's script: wires the protocol messages, the pickers, the step-through
- * and the views (heatmap, legend, residual chart). It receives a trace overview, asks for one
- * block's probabilities when it first shows that block (cached per run), and tells the host what
- * it shows (viewChanged) and which query row the pointer is on (hoverQuery).
+ * and the views (heatmap, legend, residual chart), and the attention debugger's views behind the
+ * tabs (overview of all heads, head view, statistics, rollout, problems) and the exports. It
+ * receives a trace overview, asks for one block's probabilities when it first shows that block
+ * (cached per run; the overview asks for the layers it scrolls to), and tells the host what it
+ * shows (viewChanged) and which query row the pointer is on (hoverQuery, hoverRollout).
  */
-import type { Token } from '../src/engine/trace';
+import type { TraceDiagnostic } from '../src/engine/analysis/types';
+import { DEFAULT_THRESHOLDS } from '../src/engine/analysis/types';
+import type { StreamName, Token } from '../src/engine/trace';
 import { type ColorMapName, type DefaultView, type FromWebviewMessage, type PanelCommand, parseToWebview, type ToWebviewMessage, type TraceOverview } from '../src/protocol';
-import { colorLimit, countBlocked, countLeaks, headMatrix, type HeadChoice, type LeakCount } from './attention';
-import { makeColorScale } from './colorScale';
+import { colorLimit, countBlocked, countLeaks, headMatrix, type HeadChoice, type LeakCount, expectedMask } from './attention';
+import { type ColorScale, makeColorScale, mixRgb } from './colorScale';
+import { blockFamilies, type BlockFamily, countSeverities, diagnosticBlock, diagnosticSummary, exportName, heatmapSvg } from './debugger';
+import { heatmapPng, overviewPng } from './exportImage';
+import { HeadView } from './headView';
+import { OverviewView } from './overview';
+import { ProblemsView } from './problems';
+import { StatsTable } from './statsTable';
 import { HeatmapView } from './heatmap';
 import { tokenLabel } from './labels';
 import { ResidualChart } from './residualChart';
@@ -41,7 +51,24 @@ interface Session {
   selectedKey: number | null;
   blocks: Map<number, BlockData>;
   pending: Set<number>;
+  /** The overview's block families and the one it shows. */
+  families: BlockFamily[];
+  familyKey: string;
+  /** The stream whose rollout is on show. */
+  rolloutStream: StreamName | null;
+  rolloutSelected: number | null;
 }
+
+/** The panel's views, one tab each; the heatmap (with the step-through) is the default. */
+type ViewName = 'heatmap' | 'overview' | 'heads' | 'stats' | 'rollout' | 'problems';
+const VIEW_TABS: ReadonlyArray<[ViewName, string, string]> = [
+  ['heatmap', 'Heatmap', 'One head or the mean of heads, step by step through the model'],
+  ['overview', 'Overview', 'Every layer and head at a glance'],
+  ['heads', 'Heads', 'Lines from each query to the keys it attends to, per head'],
+  ['stats', 'Stats', 'Statistics of every head, sortable'],
+  ['rollout', 'Rollout', 'Attention rollout: what each token draws on through all layers'],
+  ['problems', 'Problems', 'What the diagnostics found'],
+];
 
 let session: Session | undefined;
 let colorMap: ColorMapName = 'viridis';
@@ -49,6 +76,7 @@ let defaultView: DefaultView = 'mean';
 let theme: ThemeColors = readTheme();
 let nextRequestId = 1;
 let lastViewSent = '';
+let tab: ViewName = 'heatmap';
 
 // ---- DOM -------------------------------------------------------------------------------------
 
@@ -88,7 +116,61 @@ const notices = element('ul', { class: 'notices', 'aria-label': 'Notices' });
 const header = element('header', { class: 'panel-header' });
 const titleRow = element('div', { class: 'title-row' });
 titleRow.append(title, commandButton('attentionLens.selectModel', 'Select Model…', 'Select the model', 'select-model'));
-header.append(titleRow, facts, notices);
+const summary = element('div', { id: 'diagnostic-summary', class: 'diagnostic-summary', role: 'status' });
+const summaryText = element('span', { class: 'summary-text' });
+const summaryOpen = element('button', { type: 'button', class: 'link-button', id: 'diagnostic-open' }, 'open');
+const summaryAll = element('button', { type: 'button', class: 'link-button' }, 'all problems');
+summary.append(summaryText, summaryOpen, summaryAll);
+summary.hidden = true;
+header.append(titleRow, facts, notices, summary);
+
+// ---- tabs and exports ----------------------------------------------------------------------------
+
+const PANEL_IDS: Readonly<Record<ViewName, string>> = {
+  heatmap: 'panel-heatmap', overview: 'overview', heads: 'head-view', stats: 'panel-stats', rollout: 'rollout', problems: 'problems',
+};
+const tabList = element('div', { id: 'view-tabs', class: 'view-tabs', role: 'tablist', 'aria-label': 'Views' });
+const tabButtons = new Map<ViewName, HTMLButtonElement>();
+const problemsCount = element('span', { id: 'problems-count', class: 'count-badge' });
+for (const [name, text, description] of VIEW_TABS) {
+  const button = element('button', { type: 'button', role: 'tab', id: `tab-${name}`, 'data-view': name, 'aria-controls': PANEL_IDS[name], title: description, class: 'view-tab' }, text);
+  if (name === 'problems') button.append(problemsCount);
+  button.addEventListener('click', () => setTab(name));
+  tabButtons.set(name, button);
+  tabList.append(button);
+}
+tabList.addEventListener('keydown', (event) => {
+  const names = VIEW_TABS.map(([name]) => name);
+  const here = names.indexOf(tab);
+  let next = -1;
+  if (event.key === 'ArrowRight') next = (here + 1) % names.length;
+  else if (event.key === 'ArrowLeft') next = (here - 1 + names.length) % names.length;
+  else if (event.key === 'Home') next = 0;
+  else if (event.key === 'End') next = names.length - 1;
+  if (next < 0) return;
+  event.preventDefault();
+  setTab(names[next]);
+  tabButtons.get(names[next])?.focus();
+});
+
+function exportButton(id: string, text: string, label: string, action: () => void): HTMLButtonElement {
+  const button = element('button', { type: 'button', id, 'aria-label': label, title: label, class: 'export-button' }, text);
+  button.addEventListener('click', action);
+  return button;
+}
+const exportPng = exportButton('export-png', 'PNG', 'Save the current view as a PNG image', () => exportImage('png'));
+const exportSvg = exportButton('export-svg', 'SVG', 'Save the current heatmap as an SVG image', () => exportImage('svg'));
+const exportBar = element('div', { class: 'export-bar', role: 'group', 'aria-label': 'Export' });
+exportBar.append(
+  element('span', { class: 'export-label' }, 'Export'),
+  exportPng,
+  exportSvg,
+  exportButton('export-json', 'JSON', 'Save the whole trace as JSON', () => post({ type: 'runCommand', command: 'attentionLens.exportJson' })),
+  exportButton('export-csv', 'CSV', 'Save the head statistics as CSV', () => post({ type: 'runCommand', command: 'attentionLens.exportCsv' })),
+  exportButton('export-html', 'HTML', 'Save an HTML report of this run', () => post({ type: 'runCommand', command: 'attentionLens.exportHtml' })),
+);
+const toolbar = element('div', { class: 'toolbar' });
+toolbar.append(tabList, exportBar);
 
 const layerSelect = element('select', { id: 'layer-select', 'aria-label': 'Layer' });
 const blockSelect = element('select', { id: 'block-select', 'aria-label': 'Attention block' });
@@ -126,7 +208,64 @@ const views = element('div', { class: 'views' });
 const noBlocks = element('p', { class: 'no-blocks' }, 'This trace has no attention blocks to show.');
 noBlocks.hidden = true;
 views.append(heatmap.element, noBlocks, chart.element);
-view.append(header, pickers, stepper, badges, views);
+
+const overview = new OverviewView({
+  data: (blockIndex) => session?.blocks.get(blockIndex) ?? null,
+  request: (blockIndex) => { if (session) requestBlock(session, blockIndex); },
+  open: (blockIndex, head) => openHead(blockIndex, head),
+  familyChanged: (key) => {
+    if (!session) return;
+    session.familyKey = key;
+    renderOverview();
+  },
+});
+const headView = new HeadView();
+const stats = new StatsTable({
+  open: (blockIndex, head) => openHead(blockIndex, head),
+  measureInduction: () => post({ type: 'runCommand', command: 'attentionLens.measureInduction' }),
+});
+const problems = new ProblemsView({
+  target: (diagnostic) => (session ? diagnosticBlock(diagnostic, session.trace.blocks) : null),
+  open: (diagnostic) => openDiagnostic(diagnostic),
+});
+
+const rollout = element('section', { id: 'rollout', class: 'rollout-view', 'aria-label': 'Attention rollout' });
+const rolloutSelect = element('select', { id: 'rollout-stream', 'aria-label': 'Stream' });
+const rolloutPicker = element('label', { class: 'picker' });
+rolloutPicker.append(element('span', {}, 'Stream'), rolloutSelect);
+const rolloutControls = element('div', { class: 'pickers' });
+rolloutControls.append(rolloutPicker);
+const rolloutHint = element('p', { class: 'view-hint' }, 'Attention rollout (Abnar & Zuidema 2020): each row is an output token, each column the input token it draws on through every self-attention layer (residual included). Hover a row to highlight its inputs in the editor.');
+const rolloutEmpty = element('p', { class: 'view-hint' }, 'This trace carries no rollout.');
+const rolloutMap = new HeatmapView({
+  onHover: (query) => scheduleRolloutHover(query),
+  onSelect: (query) => {
+    if (!session) return;
+    session.rolloutSelected = query;
+    rolloutMap.setSelection(query, null, false);
+    scheduleRolloutHover(query);
+  },
+});
+rolloutMap.canvas.id = 'rollout-canvas';
+rolloutMap.element.classList.add('rollout-figure');
+rollout.append(rolloutControls, rolloutHint, rolloutEmpty, rolloutMap.element);
+rolloutSelect.addEventListener('change', () => {
+  if (!session) return;
+  session.rolloutStream = rolloutSelect.value as StreamName;
+  session.rolloutSelected = null;
+  renderRollout();
+});
+
+const sections = new Map<ViewName, HTMLElement>([['overview', overview.element], ['heads', headView.element], ['stats', stats.element], ['rollout', rollout], ['problems', problems.element]]);
+stats.element.id = PANEL_IDS.stats;
+views.id = PANEL_IDS.heatmap;
+for (const [name, section] of [['heatmap', views] as const, ...sections]) {
+  section.setAttribute('role', 'tabpanel');
+  section.setAttribute('aria-labelledby', `tab-${name}`);
+  section.hidden = name !== tab;
+}
+view.append(header, toolbar, pickers, stepper, badges, views, ...sections.values());
+view.dataset.tab = tab;
 view.hidden = true;
 app.append(startActions, view);
 
@@ -174,7 +313,11 @@ function onMessage(message: ToWebviewMessage): void {
       const changed = message.colorMap !== colorMap;
       colorMap = message.colorMap;
       defaultView = message.defaultView;
-      if (changed && session) renderHeatmap();
+      if (changed && session) {
+        renderHeatmap();
+        overview.restyle(theme, colorMap);
+        renderRollout();
+      }
       break;
     }
     case 'runStarted':
@@ -195,7 +338,11 @@ function onMessage(message: ToWebviewMessage): void {
       receiveBlock(message.runId, message.blockIndex, message.probs, message.mask);
       break;
     case 'step':
+      if (tab !== 'heatmap' && tab !== 'heads') setTab('heatmap');
       navigate(message.unit, message.direction);
+      break;
+    case 'showBlock':
+      if (session && message.runId === session.runId && message.blockIndex < session.trace.blocks.length) openHead(message.blockIndex, message.head);
       break;
     case 'selectQuery':
       if (session && message.runId === session.runId) selectToken(message.stream, message.tokenIndex);
@@ -218,18 +365,29 @@ function loadTrace(runId: number, trace: TraceOverview): void {
   const steps = buildSteps(trace);
   const groups = layerGroups(trace);
   const choice = initialView(trace, steps, vscode.getState(), defaultView);
+  const families = blockFamilies(trace.blocks);
+  const first = trace.blocks[choice.blockIndex];
+  const family = families.find((candidate) => first && candidate.stream === first.queryStream && candidate.kind === first.kind) ?? families[0];
   session = {
     runId, trace, shape: shapeKey(trace), steps, groups, ...choice, selectedKey: null, blocks: new Map(), pending: new Set(),
+    families, familyKey: family?.key ?? '', rolloutStream: trace.analysis?.rollout[0]?.stream ?? null, rolloutSelected: null,
   };
   lastHover = null;
+  lastRolloutHover = null;
   lastViewSent = '';
   renderHeader(trace);
   const tokens = trace.streams.map((stream) => `${stream.tokens.length} ${stream.name} token${stream.tokens.length === 1 ? '' : 's'}`).join(' · ');
   setState('trace', tokens);
   noBlocks.hidden = trace.blocks.length > 0;
   heatmap.element.hidden = trace.blocks.length === 0;
+  renderSummary();
+  renderOverview();
+  renderStats();
+  renderProblems();
+  renderRollout();
   show({});
   heatmap.setSelection(session.selectedQuery, null, false);
+  setTab(tab);
 }
 
 function receiveBlock(runId: number, blockIndex: number, probs: Float32Array, mask: Uint8Array | null): void {
@@ -241,14 +399,18 @@ function receiveBlock(runId: number, blockIndex: number, probs: Float32Array, ma
   const size = block.queries * block.keys;
   // A reply of the wrong shape would draw garbage: drop it (the block stays "loading").
   if (probs.length !== block.heads * size || (mask !== null && mask.length !== size)) return;
+  // Judge (and hatch) by what the block must not see, not only by the mask the model applied.
+  const expected = expectedMask(block.kind, mask, block.queries, block.keys);
   current.blocks.set(blockIndex, {
-    probs, mask, leaks: countLeaks(probs, mask, block.heads, block.queries, block.keys), blocked: countBlocked(mask), matrices: new Map(),
+    probs, mask: expected, leaks: countLeaks(probs, expected, block.heads, block.queries, block.keys), blocked: countBlocked(expected), matrices: new Map(),
   });
   renderBlockOptions();
   if (blockIndex === current.blockIndex) {
     renderBadges();
     renderHeatmap();
+    if (tab === 'heads') renderHeadView();
   }
+  overview.blockArrived(blockIndex);
 }
 
 function matrixOf(current: Session, blockIndex: number, head: HeadChoice): { weights: Float32Array; max: number; clipped: boolean } | null {
@@ -294,6 +456,7 @@ function show(change: { stepIndex?: number; blockIndex?: number; head?: HeadChoi
   renderBadges();
   renderHeatmap();
   renderChart();
+  if (tab === 'heads') renderHeadView();
   const key = `${current.runId}:${current.blockIndex}:${current.head}`;
   if (block && key !== lastViewSent) {
     lastViewSent = key;
@@ -350,6 +513,8 @@ document.addEventListener('keydown', (event) => {
   if (!session || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
   const target = event.target as HTMLElement | null;
   if (target && (target.tagName === 'SELECT' || target.tagName === 'INPUT' || target.tagName === 'TEXTAREA')) return;
+  // Stepping belongs to the views that show one block.
+  if (tab !== 'heatmap' && tab !== 'heads') return;
   let action: ['layer' | 'step', 'next' | 'previous'] | undefined;
   if (event.key === 'ArrowRight') action = [event.shiftKey ? 'layer' : 'step', 'next'];
   else if (event.key === 'ArrowLeft') action = [event.shiftKey ? 'layer' : 'step', 'previous'];
@@ -484,7 +649,7 @@ function renderHeatmap(): void {
     mask: data?.mask ?? null,
     queryTokens: tokensOf(current.trace, block.queryStream),
     keyTokens: tokensOf(current.trace, block.keyStream),
-    scale: makeColorScale(colorMap, theme.kind, matrix?.max ?? 1, theme.background, matrix?.clipped ?? false),
+    scale: currentScale(matrix),
     theme,
   }, heatmapWidth());
   heatmap.setSelection(current.selectedQuery, current.selectedKey, false);
@@ -519,28 +684,314 @@ function chartWidth(): number {
   return Math.max(160, chart.element.clientWidth || views.clientWidth || window.innerWidth - 24);
 }
 
+function currentScale(matrix: { max: number; clipped: boolean } | null): ColorScale {
+  return makeColorScale(colorMap, theme.kind, matrix?.max ?? 1, theme.background, matrix?.clipped ?? false);
+}
+
+// ---- the debugger's views ----------------------------------------------------------------------
+
+function isEncDec(trace: TraceOverview): boolean {
+  return trace.model.kind === 'encoder-decoder' || new Set(trace.blocks.map((block) => block.queryStream)).size > 1;
+}
+
+function setTab(name: ViewName): void {
+  tab = name;
+  view.dataset.tab = name;
+  for (const [candidate, button] of tabButtons) {
+    const selected = candidate === name;
+    button.setAttribute('aria-selected', String(selected));
+    button.tabIndex = selected ? 0 : -1;
+    button.classList.toggle('selected', selected);
+  }
+  views.hidden = name !== 'heatmap';
+  for (const [candidate, section] of sections) section.hidden = candidate !== name;
+  overview.setActive(name === 'overview');
+  const canPng = name === 'heatmap' || name === 'rollout' || name === 'overview';
+  const canSvg = name === 'heatmap' || name === 'rollout' || name === 'heads';
+  exportPng.disabled = !session || !canPng;
+  exportSvg.disabled = !session || !canSvg;
+  exportPng.title = canPng ? 'Save the current view as a PNG image' : 'PNG export: switch to the Heatmap, Overview or Rollout tab';
+  exportSvg.title = canSvg ? 'Save the current view as an SVG image' : 'SVG export: switch to the Heatmap, Heads or Rollout tab';
+  if (!session) return;
+  if (name === 'heatmap') renderHeatmap();
+  if (name === 'heads') renderHeadView();
+  if (name === 'rollout') renderRollout();
+}
+
+/** Opens a head (or the mean) of a block in the heatmap. */
+function openHead(blockIndex: number, head: HeadChoice): void {
+  if (!session) return;
+  setTab('heatmap');
+  show({ blockIndex, head });
+  tabButtons.get('heatmap')?.scrollIntoView({ block: 'nearest' });
+}
+
+function openDiagnostic(diagnostic: TraceDiagnostic): void {
+  const current = session;
+  if (!current) return;
+  const blockIndex = diagnosticBlock(diagnostic, current.trace.blocks);
+  if (blockIndex === null) {
+    setTab('problems');
+    return;
+  }
+  openHead(blockIndex, diagnostic.head ?? 'mean');
+}
+
+function layerLabelOf(current: Session, blockIndex: number): string {
+  const block = current.trace.blocks[blockIndex];
+  return current.groups.find((group) => group.blockIndices.includes(blockIndex))?.label ?? `Layer ${block?.layer ?? '?'}`;
+}
+
+function renderSummary(): void {
+  const current = session;
+  const diagnostics = current?.trace.analysis?.diagnostics;
+  if (!current || !diagnostics) {
+    summary.hidden = true;
+    problemsCount.hidden = true;
+    return;
+  }
+  const line = diagnosticSummary(diagnostics, isEncDec(current.trace));
+  summary.hidden = false;
+  summary.dataset.severity = line.severity ?? 'none';
+  summaryText.textContent = line.text;
+  const target = line.first ? diagnosticBlock(line.first, current.trace.blocks) : null;
+  summaryOpen.hidden = target === null;
+  summaryOpen.setAttribute('aria-label', line.first ? `Open ${line.first.code} in the heatmap` : 'Open');
+  summaryOpen.onclick = () => { if (line.first) openDiagnostic(line.first); };
+  summaryAll.hidden = diagnostics.length <= 1;
+  summaryAll.onclick = () => setTab('problems');
+  const counts = countSeverities(diagnostics);
+  problemsCount.hidden = diagnostics.length === 0;
+  problemsCount.textContent = String(diagnostics.length);
+  problemsCount.classList.toggle('error', counts.error > 0);
+  problemsCount.classList.toggle('warning', counts.error === 0 && counts.warning > 0);
+  problemsCount.setAttribute('aria-label', `${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'}${counts.error > 0 ? `, ${counts.error} error${counts.error === 1 ? '' : 's'}` : ''}`);
+}
+
+function renderOverview(): void {
+  const current = session;
+  if (!current) return;
+  const analysis = current.trace.analysis;
+  overview.render({
+    blocks: current.trace.blocks,
+    families: current.families,
+    familyKey: current.familyKey,
+    encDec: isEncDec(current.trace),
+    layerLabel: (blockIndex) => layerLabelOf(current, blockIndex),
+    stats: analysis?.headStats ?? [],
+    diagnostics: analysis?.diagnostics ?? [],
+    thresholds: analysis?.thresholds ?? DEFAULT_THRESHOLDS,
+  }, theme, colorMap);
+  overview.setActive(tab === 'overview');
+}
+
+function renderStats(): void {
+  const current = session;
+  if (!current) return;
+  stats.render(current.trace.analysis?.headStats ?? [], (row) => layerLabelOf(current, row.blockIndex));
+}
+
+function renderProblems(): void {
+  const current = session;
+  if (!current) return;
+  problems.render(current.trace.analysis?.diagnostics ?? null, isEncDec(current.trace));
+}
+
+function renderHeadView(): void {
+  const current = session;
+  const block = current?.trace.blocks[current.blockIndex];
+  if (!current || !block) return;
+  headView.render({
+    block,
+    blockIndex: current.blockIndex,
+    title: blockName(current, current.blockIndex),
+    probs: current.blocks.get(current.blockIndex)?.probs ?? null,
+    queryTokens: tokensOf(current.trace, block.queryStream),
+    keyTokens: tokensOf(current.trace, block.keyStream),
+    theme,
+  }, Math.max(220, headView.element.clientWidth || views.clientWidth || window.innerWidth - 24));
+}
+
+function currentRollout(current: Session) {
+  const list = current.trace.analysis?.rollout ?? [];
+  return list.find((candidate) => candidate.stream === current.rolloutStream) ?? list[0] ?? null;
+}
+
+function rolloutMatrix(values: Float32Array): { max: number; clipped: boolean } {
+  return colorLimit(values, null);
+}
+
+function renderRollout(): void {
+  const current = session;
+  if (!current) return;
+  const list = current.trace.analysis?.rollout ?? [];
+  const chosen = currentRollout(current);
+  rolloutPicker.hidden = list.length <= 1;
+  replaceOptions(rolloutSelect, list.map((candidate) => [candidate.stream, capitalize(candidate.stream)]), chosen?.stream ?? '');
+  rolloutEmpty.hidden = chosen !== null;
+  rolloutMap.element.hidden = chosen === null;
+  rolloutHint.hidden = chosen === null;
+  if (!chosen || tab !== 'rollout') return;
+  const tokens = tokensOf(current.trace, chosen.stream);
+  rolloutMap.render({
+    block: { layer: 0, kind: 'self', queryStream: chosen.stream, keyStream: chosen.stream, heads: 1, queries: chosen.tokens, keys: chosen.tokens, maskKind: 'none' },
+    blockIndex: -1,
+    head: 'mean',
+    weights: chosen.values,
+    mask: null,
+    queryTokens: tokens,
+    keyTokens: tokens,
+    scale: currentScale(rolloutMatrix(chosen.values)),
+    theme,
+  }, Math.max(120, rolloutMap.element.clientWidth || rollout.clientWidth || window.innerWidth - 24));
+  rolloutMap.canvas.dataset.rollout = chosen.stream;
+  rolloutMap.canvas.setAttribute('aria-label', `Attention rollout of the ${chosen.stream}: ${chosen.tokens} output tokens by ${chosen.tokens} input tokens`);
+  rolloutMap.setSelection(current.rolloutSelected, null, false);
+}
+
+let rolloutFrame = 0;
+let pendingRollout: number | null = null;
+let lastRolloutHover: number | null = null;
+
+/** hoverRollout at most once per animation frame, and only when the row changed. */
+function scheduleRolloutHover(query: number | null): void {
+  pendingRollout = query;
+  if (rolloutFrame !== 0) return;
+  rolloutFrame = requestAnimationFrame(() => {
+    rolloutFrame = 0;
+    const current = session;
+    const chosen = current ? currentRollout(current) : null;
+    if (!current || !chosen || pendingRollout === lastRolloutHover) return;
+    lastRolloutHover = pendingRollout;
+    post({ type: 'hoverRollout', runId: current.runId, stream: chosen.stream, query: pendingRollout });
+  });
+}
+
+// ---- export ----------------------------------------------------------------------------------
+
+function blockedColor(): [number, number, number] {
+  const light = theme.kind === 'light' || theme.kind === 'high-contrast-light';
+  return mixRgb(theme.background, [128, 128, 128], light ? 0.08 : 0.12);
+}
+
+/** What the heatmap or rollout tab shows, as the exports need it. */
+function exportSource(current: Session): {
+  title: string; name: string; canvas: HTMLCanvasElement; weights: Float32Array; mask: Uint8Array | null; rows: number; cols: number;
+  rowLabels: string[]; columnLabels: string[]; scale: ColorScale;
+} | null {
+  if (tab === 'rollout') {
+    const chosen = currentRollout(current);
+    if (!chosen) return null;
+    const labels = tokensOf(current.trace, chosen.stream).map((token) => tokenLabel(token));
+    return {
+      title: `${current.trace.model.name} · attention rollout, ${chosen.stream}`, name: `rollout-${chosen.stream}`, canvas: rolloutMap.canvas,
+      weights: chosen.values, mask: null, rows: chosen.tokens, cols: chosen.tokens, rowLabels: labels, columnLabels: labels,
+      scale: currentScale(rolloutMatrix(chosen.values)),
+    };
+  }
+  const block = current.trace.blocks[current.blockIndex];
+  const matrix = matrixOf(current, current.blockIndex, current.head);
+  if (!block || !matrix) return null;
+  const head = current.head === 'mean' ? 'mean of heads' : `head ${current.head}`;
+  return {
+    title: `${current.trace.model.name} · ${blockName(current, current.blockIndex)} · ${head}`,
+    name: exportName({ stream: block.queryStream, layer: block.layer, kind: block.kind, head: current.head }),
+    canvas: heatmap.canvas, weights: matrix.weights, mask: current.blocks.get(current.blockIndex)?.mask ?? null,
+    rows: block.queries, cols: block.keys,
+    rowLabels: tokensOf(current.trace, block.queryStream).map((token) => tokenLabel(token)),
+    columnLabels: tokensOf(current.trace, block.keyStream).map((token) => tokenLabel(token)),
+    scale: currentScale(matrix),
+  };
+}
+
+/** The head view's SVG as a standalone document: its colours written in, a background behind. */
+function headViewSvg(svgElement: SVGSVGElement): string {
+  const copy = svgElement.cloneNode(true) as SVGSVGElement;
+  copy.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
+  copy.setAttribute('font-family', theme.editorFontFamily);
+  copy.setAttribute('font-size', '11');
+  copy.querySelectorAll('text').forEach((text) => text.setAttribute('fill', theme.foreground));
+  const background = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+  background.setAttribute('width', '100%');
+  background.setAttribute('height', '100%');
+  background.setAttribute('fill', `rgb(${theme.background.join(',')})`);
+  copy.insertBefore(background, copy.firstChild?.nextSibling ?? null);
+  return new XMLSerializer().serializeToString(copy);
+}
+
+function exportImage(format: 'png' | 'svg'): void {
+  const current = session;
+  if (!current) return;
+  if (tab === 'overview' && format === 'png') {
+    const family = current.families.find((candidate) => candidate.key === current.familyKey);
+    const data = overviewPng(`${current.trace.model.name} · ${family?.label ?? 'attention'}`, overview.cells(), (blockIndex) => layerLabelOf(current, blockIndex), theme);
+    post({ type: 'exportImage', format, data, suggestedName: `overview-${family?.key.replace(':', '-') ?? 'attention'}` });
+    return;
+  }
+  if (tab === 'heads' && format === 'svg') {
+    const svgElement = headView.svg;
+    const block = current.trace.blocks[current.blockIndex];
+    if (!svgElement || !block) return;
+    post({ type: 'exportImage', format, data: headViewSvg(svgElement), suggestedName: `heads-${block.queryStream}-L${block.layer}${block.kind === 'cross' ? '-cross' : ''}` });
+    return;
+  }
+  if (tab !== 'heatmap' && tab !== 'rollout') return;
+  const source = exportSource(current);
+  if (!source) return;
+  if (format === 'png') {
+    if (!source.canvas.dataset.drawn) return;
+    post({
+      type: 'exportImage', format, suggestedName: source.name,
+      data: heatmapPng({ title: source.title, source: source.canvas, rows: source.rows, cols: source.cols, rowLabels: source.rowLabels, columnLabels: source.columnLabels, scale: source.scale, theme }),
+    });
+  } else {
+    post({
+      type: 'exportImage', format, suggestedName: source.name,
+      data: heatmapSvg({
+        title: source.title, rowLabels: source.rowLabels, columnLabels: source.columnLabels, weights: source.weights, rows: source.rows, cols: source.cols,
+        mask: source.mask, scale: source.scale, background: theme.background, foreground: theme.foreground, blockedRgb: blockedColor(),
+        leakColor: theme.error, fontFamily: theme.editorFontFamily,
+      }),
+    });
+  }
+}
+
 // ---- resize and theme ------------------------------------------------------------------------
 
 let lastWidths = '';
 let resizeFrame = 0;
-new ResizeObserver(() => {
+const resizeObserver = new ResizeObserver(() => {
   if (resizeFrame !== 0) return;
   resizeFrame = requestAnimationFrame(() => {
     resizeFrame = 0;
-    const widths = `${heatmap.element.clientWidth}:${chart.element.clientWidth}:${window.devicePixelRatio}`;
+    const widths = `${tab}:${heatmap.element.clientWidth}:${chart.element.clientWidth}:${rollout.clientWidth}:${window.devicePixelRatio}`;
     if (!session || widths === lastWidths) return;
     lastWidths = widths;
     renderHeatmap();
     chart.resize(chartWidth());
+    if (tab === 'rollout') renderRollout();
+    if (tab === 'heads') renderHeadView();
   });
-}).observe(views);
+});
+resizeObserver.observe(views);
+resizeObserver.observe(rollout);
+resizeObserver.observe(headView.element);
 
 watchTheme((next) => {
   theme = next;
   if (!session) return;
   renderHeatmap();
   chart.resize(chartWidth(), theme);
+  overview.restyle(theme, colorMap);
+  renderRollout();
+  if (tab === 'heads') renderHeadView();
 });
 
+// VS Code's focusedView context does not follow focus into this iframe: say when we have it, so
+// the host can enable the step keybindings (attentionLens.webviewFocused).
+window.addEventListener('focus', () => post({ type: 'focusChanged', focused: true }));
+window.addEventListener('blur', () => post({ type: 'focusChanged', focused: false }));
+
+setTab(tab);
 setState('empty', status.textContent || 'Select text in an editor and run "Explain Attention".');
 post({ type: 'ready' });

@@ -17,6 +17,8 @@ import { findStream } from '../engine/trace';
 import { traceJsonChunks } from '../engine/traceJson';
 import { EngineClient } from '../engine/worker/engineClient';
 import { exportBuiltinModel } from '../engine/exportModel';
+import { buildHtmlReport } from '../engine/report/htmlReport';
+import { EXPORT_FAULTS, type ExportFault } from '../engine/onnx/exportBuiltin';
 import { type InputSpec, parseInputSpec } from '../engine/onnx/inputs';
 import { PRESETS } from '../engine/reference/config';
 
@@ -40,12 +42,16 @@ Options:
   --threads N               WASM threads for ONNX models (default: all cores)
   --export-onnx FILE        write the built-in model (with --seed/--weights/--tokenizer) as ONNX
                             opset 17 and exit
+  --fault NAME              with --export-onnx: plant a bug, for teaching and testing the
+                            diagnostics (repeatable): missing-scale, causal-off-by-one,
+                            softmax-wrong-axis, nan-weight
   --max-tokens N            keep at most N tokens per input (default ${DEFAULT_MAX_TOKENS})
   --decoder-text TEXT       decoder input of an encoder-decoder model
                             (default: the text shifted right behind <s>)
   --pad-to N                pad the encoder input with <pad> to N tokens (shows the padding mask)
   --scores                  also keep pre-softmax scores (in --json output)
   --json FILE               write the whole trace as JSON (README "Trace JSON"); - for stdout
+  --html FILE               write a self-contained HTML report (opens offline in any browser)
   --file FILE               read the text from a file instead of the command line
   --list-models             list the built-in presets
   -h, --help                show this help
@@ -88,6 +94,10 @@ export function formatSummary(trace: AttentionTrace): string {
       lines.push(`  head ${String(head.head).padStart(2)}  strongest ${edge.padEnd(34)}  entropy ${head.meanEntropyBits.toFixed(2)} bits`);
     }
   }
+  const diagnostics = trace.analysis?.diagnostics ?? [];
+  lines.push('');
+  lines.push(diagnostics.length === 0 ? 'diagnostics: none' : `diagnostics (${diagnostics.length}):`);
+  for (const finding of diagnostics) lines.push(`  ${finding.severity.padEnd(7)} ${finding.code.padEnd(17)} ${finding.message}`);
   lines.push('');
   lines.push('residual stream, mean L2 norm per token:');
   for (const step of trace.residual) {
@@ -121,6 +131,21 @@ async function writeJsonFile(trace: AttentionTrace, file: string): Promise<void>
   }
 }
 
+async function writeHtmlReport(trace: AttentionTrace, file: string): Promise<void> {
+  // The report inlines the panel's own bundles, which sit beside this file (dist/) and in media/.
+  const asset = (relative: string): string => readFileSync(path.join(__dirname, relative), 'utf8');
+  const html = buildHtmlReport(trace, {
+    webviewScript: asset('webview.js'),
+    reportHostScript: asset('reportHost.js'),
+    stylesheet: asset('../media/panel.css'),
+  });
+  try {
+    await writeFile(file, html);
+  } catch (error) {
+    throw new UserFacingError(`Cannot write the report to ${file}: ${(error as Error).message}.`, 'Choose a path in a folder that exists and that you can write to.');
+  }
+}
+
 /** `--input NAME=VALUE` flags into explicit input specs. */
 function parseInputs(flags: readonly string[], seed: number): Record<string, InputSpec> {
   const inputs: Record<string, InputSpec> = {};
@@ -132,9 +157,11 @@ function parseInputs(flags: readonly string[], seed: number): Record<string, Inp
   return inputs;
 }
 
-async function exportOnnx(file: string, flags: { model: string; seed?: string; weights?: string; tokenizer?: string }): Promise<number> {
+async function exportOnnx(file: string, flags: { model: string; seed?: string; weights?: string; tokenizer?: string; faults: string[] }): Promise<number> {
   try {
-    const bytes = await exportBuiltinModel({ model: flags.model, seed: parseInteger(flags.seed, '--seed'), weightsPath: flags.weights, tokenizer: flags.tokenizer });
+    const unknown = flags.faults.filter((fault) => !(EXPORT_FAULTS as readonly string[]).includes(fault));
+    if (unknown.length > 0) throw new UserFacingError(`Unknown fault: ${unknown.join(', ')}.`, `Use one of: ${EXPORT_FAULTS.join(', ')}.`);
+    const bytes = await exportBuiltinModel({ model: flags.model, seed: parseInteger(flags.seed, '--seed'), weightsPath: flags.weights, tokenizer: flags.tokenizer, faults: flags.faults as ExportFault[] });
     try {
       await writeFile(file, bytes);
     } catch (error) {
@@ -167,11 +194,13 @@ async function main(argv: string[]): Promise<number> {
         backend: { type: 'string' },
         threads: { type: 'string' },
         'export-onnx': { type: 'string' },
+        fault: { type: 'string', multiple: true },
         'max-tokens': { type: 'string' },
         'decoder-text': { type: 'string' },
         'pad-to': { type: 'string' },
         scores: { type: 'boolean' },
         json: { type: 'string' },
+        html: { type: 'string' },
         file: { type: 'string' },
         'list-models': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -194,7 +223,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (values['export-onnx'] !== undefined) {
-    return exportOnnx(values['export-onnx'], { model: values.model ?? DEFAULT_MODEL, seed: values.seed, weights: values.weights, tokenizer: values.tokenizer });
+    return exportOnnx(values['export-onnx'], { model: values.model ?? DEFAULT_MODEL, seed: values.seed, weights: values.weights, tokenizer: values.tokenizer, faults: values.fault ?? [] });
   }
   let text: string;
   if (values.file !== undefined) {
@@ -239,6 +268,10 @@ async function main(argv: string[]): Promise<number> {
       if (values.json !== undefined) {
         await writeJsonFile(trace, values.json);
         process.stdout.write(`\ntrace written to ${values.json}\n`);
+      }
+      if (values.html !== undefined) {
+        await writeHtmlReport(trace, values.html);
+        process.stdout.write(`\nreport written to ${values.html}\n`);
       }
     }
     return 0;

@@ -2,6 +2,8 @@
  * @file explain(text, options) → AttentionTrace: tokenise, pick the input streams, run the model,
  * and assemble the trace. This runs inside the engine worker (and directly in tests).
  */
+import { analyzeTrace } from './analysis/analyze';
+import { DEFAULT_THRESHOLDS, type DiagnosticThresholds } from './analysis/types';
 import { BuiltinModelCache, parseBuiltinSpec } from './builtin';
 import { type CancellationCheck, neverCancelled, UserFacingError } from './errors';
 import type { InputSpec } from './onnx/inputs';
@@ -40,6 +42,8 @@ export interface ExplainOptions {
   padTo?: number;
   /** Keep the pre-softmax scores in the trace. */
   includeScores?: boolean;
+  /** When diagnostics fire (defaults: analysis/types.ts DEFAULT_THRESHOLDS). */
+  thresholds?: Partial<DiagnosticThresholds>;
 }
 
 function checkInteger(value: number | undefined, name: string, low: number, high: number): void {
@@ -66,8 +70,14 @@ export class ExplainEngine {
   async explain(text: string, options: ExplainOptions = {}, cancel: CancellationCheck = neverCancelled): Promise<AttentionTrace> {
     validateOptions(options);
     const spec = options.model ?? DEFAULT_MODEL;
-    if (!isBuiltinSpec(spec)) return explainOnnx(this.onnxModels, spec, text, options, cancel);
-    return this.explainBuiltin(spec, text, options, cancel);
+    const trace = isBuiltinSpec(spec)
+      ? await this.explainBuiltin(spec, text, options, cancel)
+      : await explainOnnx(this.onnxModels, spec, text, options, cancel);
+    // The debugger's statistics, rollout and diagnostics travel with the trace.
+    const analysisStart = performance.now();
+    trace.analysis = analyzeTrace(trace, { ...DEFAULT_THRESHOLDS, ...options.thresholds });
+    trace.timings.push({ stage: 'analysis', ms: performance.now() - analysisStart });
+    return trace;
   }
 
   private async explainBuiltin(spec: string, text: string, options: ExplainOptions, cancel: CancellationCheck): Promise<AttentionTrace> {

@@ -6,7 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadBuiltinModel, parseBuiltinSpec } from './builtin';
 import { encodeModel } from './onnx/model';
-import { exportTransformer } from './onnx/exportBuiltin';
+import { type ExportFault, exportTransformer } from './onnx/exportBuiltin';
 import { PRESETS } from './reference/config';
 import { BYTE_TOKENIZER_SPEC } from './tokenizers/index';
 
@@ -15,6 +15,8 @@ export interface ExportOptions {
   seed?: number;
   weightsPath?: string;
   tokenizer?: string;
+  /** Bugs planted on purpose (tests, teaching): see ExportFault. Default none; the file says which in its description. */
+  faults?: readonly ExportFault[];
 }
 
 /** The tokenizer as the exported file's metadata carries it. */
@@ -27,10 +29,17 @@ function tokenizerMetadata(spec: string | undefined): string {
 export async function exportBuiltinModel(options: ExportOptions): Promise<Uint8Array> {
   const preset = parseBuiltinSpec(options.model);
   const loaded = await loadBuiltinModel({ preset, seed: options.seed, weightsPath: options.weightsPath, tokenizer: options.tokenizer });
-  const proto = exportTransformer(PRESETS[preset], loaded.weights, {
-    config: JSON.stringify({ preset, ...PRESETS[preset] }),
-    tokenizer: tokenizerMetadata(options.tokenizer),
-    description: `Attention Lens built-in model ${preset} (${loaded.info.weights ?? ''}), exported to ONNX opset 17`,
-  });
+  const faults = options.faults ?? [];
+  const planted = faults.length > 0 ? `, with planted faults: ${faults.join(', ')}` : '';
+  const proto = exportTransformer(
+    PRESETS[preset],
+    loaded.weights,
+    {
+      config: JSON.stringify({ preset, ...PRESETS[preset] }),
+      tokenizer: tokenizerMetadata(options.tokenizer),
+      description: `Attention Lens built-in model ${preset} (${loaded.info.weights ?? ''}), exported to ONNX opset 17${planted}`,
+    },
+    { faults },
+  );
   return encodeModel(proto);
 }

@@ -22,6 +22,8 @@
  * The binary form (see traceBinary.ts) and the JSON form (see traceJson.ts) carry exactly this.
  */
 
+import type { TraceAnalysis } from './analysis/types';
+
 /** Bumped whenever a field changes meaning or the binary layout changes. */
 export const TRACE_FORMAT_VERSION = 1;
 
@@ -161,6 +163,8 @@ export interface AttentionTrace {
   notices: string[];
   /** ISO time the trace was made. */
   createdAt: string;
+  /** Head statistics, rollout and diagnostics (analysis/), computed by the engine after the run. */
+  analysis?: TraceAnalysis;
 }
 
 /** The stream a block's queries or keys index into. */

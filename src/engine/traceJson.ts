@@ -11,12 +11,17 @@
  *               scores?: same layout, scaled logits before masking,
  *               maskKind, mask: number[queries*keys] (1 allowed, 0 blocked) | null }],
  *   residualNorms: [{ label, stream, layer, stage, norms: number[tokens] }],
- *   timings, truncation, notices
+ *   timings, truncation, notices,
+ *   headStats: [{ blockIndex, layer, kind, head, entropy, minEntropy, meanDistance, prevToken,
+ *                 sink, diagonal, induction (null when no token repeats) }],
+ *   rollout: [{ stream, tokens, values: number[tokens*tokens] }],
+ *   diagnostics: [{ code, severity, blockIndex, layer, head, stream, message }], thresholds
  * }
  * Floats are written with 9 significant digits, which round-trips float32 exactly; NaN and
  * ±Infinity (a broken model) are written as null, since JSON has no such numbers.
  */
 import { UserFacingError } from './errors';
+import type { DiagnosticThresholds, HeadStats, TraceDiagnostic } from './analysis/types';
 import type { AttentionBlock, AttentionTrace, StreamName, Token, TokenStream } from './trace';
 
 export interface TraceJsonBlock {
@@ -45,6 +50,12 @@ export interface TraceJson {
   timings: AttentionTrace['timings'];
   truncation: AttentionTrace['truncation'];
   notices: string[];
+  /** Per block and head (analysis/types.ts HeadStats); absent when the trace was not analysed. */
+  headStats?: HeadStats[];
+  /** Per stream: rollout [queries][keys] flattened, row-major. */
+  rollout?: Array<{ stream: StreamName; tokens: number; values: Array<number | null> }>;
+  diagnostics?: TraceDiagnostic[];
+  thresholds?: DiagnosticThresholds;
 }
 
 function floats(values: Float32Array): Array<number | null> {
@@ -96,6 +107,28 @@ export function traceToJson(trace: AttentionTrace): TraceJson {
     timings: trace.timings,
     truncation: trace.truncation,
     notices: trace.notices,
+    ...(trace.analysis
+      ? {
+        headStats: trace.analysis.headStats.map((stats) => ({ ...stats, ...roundStats(stats) })),
+        rollout: trace.analysis.rollout.map((rollout) => ({ stream: rollout.stream, tokens: rollout.tokens, values: floats(rollout.values) })),
+        diagnostics: trace.analysis.diagnostics,
+        thresholds: trace.analysis.thresholds,
+      }
+      : {}),
+  };
+}
+
+/** Statistics with 9 significant digits, like the attention values. */
+function roundStats(stats: HeadStats): Partial<HeadStats> {
+  const round = (value: number): number => Number(value.toPrecision(9));
+  return {
+    entropy: round(stats.entropy),
+    minEntropy: round(stats.minEntropy),
+    meanDistance: round(stats.meanDistance),
+    prevToken: round(stats.prevToken),
+    sink: round(stats.sink),
+    diagonal: round(stats.diagonal),
+    induction: stats.induction === null ? null : round(stats.induction),
   };
 }
 

@@ -18,27 +18,34 @@ export class AttentionPanel implements vscode.Disposable {
     source: WebviewHostSource,
     events: WebviewHostEvents,
     private readonly onDisposed: () => void,
+    onViewStateChanged: () => void,
   ) {
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'icon.svg');
     this.host = new WebviewHost(panel.webview, extensionUri, source, events);
-    this.disposables.push(this.host, panel.onDidDispose(() => this.dispose()));
+    this.disposables.push(this.host, panel.onDidDispose(() => this.dispose()), panel.onDidChangeViewState(() => onViewStateChanged()));
   }
 
-  static create(extensionUri: vscode.Uri, source: WebviewHostSource, events: WebviewHostEvents, onDisposed: () => void): AttentionPanel {
+  static create(extensionUri: vscode.Uri, source: WebviewHostSource, events: WebviewHostEvents, onDisposed: () => void, onViewStateChanged: () => void): AttentionPanel {
     const panel = vscode.window.createWebviewPanel(AttentionPanel.viewType, 'Attention', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, {
       enableScripts: true,
       retainContextWhenHidden: true,
       localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
     });
-    return new AttentionPanel(panel, extensionUri, source, events, onDisposed);
+    return new AttentionPanel(panel, extensionUri, source, events, onDisposed, onViewStateChanged);
   }
 
   reveal(): void {
     this.panel.reveal(undefined, true);
   }
 
+  /** The panel is the focused editor. */
   get active(): boolean {
     return this.panel.active;
+  }
+
+  /** The panel's tab is the shown one in its group (it may be behind another tab). */
+  get visible(): boolean {
+    return this.panel.visible;
   }
 
   dispose(): void {

@@ -9,7 +9,8 @@ export class AttentionViewProvider implements vscode.WebviewViewProvider, vscode
 
   private view: vscode.WebviewView | undefined;
   private viewHost: WebviewHost | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
+  /** Listeners of the current view; replaced when VS Code resolves the view again. */
+  private viewListeners: vscode.Disposable[] = [];
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -19,19 +20,26 @@ export class AttentionViewProvider implements vscode.WebviewViewProvider, vscode
   ) {}
 
   resolveWebviewView(view: vscode.WebviewView): void {
-    this.viewHost?.dispose();
+    this.releaseView();
     this.view = view;
     this.viewHost = new WebviewHost(view.webview, this.extensionUri, this.source, this.events);
-    this.disposables.push(
+    this.viewListeners = [
       view.onDidDispose(() => {
-        this.viewHost?.dispose();
-        this.viewHost = undefined;
-        this.view = undefined;
+        // A late dispose of an older view must not wipe the current one.
+        if (this.view !== view) return;
+        this.releaseView();
         this.onVisibilityChanged();
       }),
       view.onDidChangeVisibility(() => this.onVisibilityChanged()),
-    );
+    ];
     this.onVisibilityChanged();
+  }
+
+  private releaseView(): void {
+    this.viewHost?.dispose();
+    this.viewHost = undefined;
+    this.view = undefined;
+    while (this.viewListeners.length > 0) this.viewListeners.pop()?.dispose();
   }
 
   get host(): WebviewHost | undefined {
@@ -52,7 +60,6 @@ export class AttentionViewProvider implements vscode.WebviewViewProvider, vscode
   }
 
   dispose(): void {
-    this.viewHost?.dispose();
-    while (this.disposables.length > 0) this.disposables.pop()?.dispose();
+    this.releaseView();
   }
 }

@@ -38,29 +38,46 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
   private current: CurrentTrace | undefined;
   /** The latest runStarted / runFailed, replayed after the trace to a reloaded page. */
   private status: ToWebviewMessage | undefined;
-  private view: CurrentView | undefined;
+  /** What each webview shows; the side view and the panel can look at different blocks. */
+  private readonly views = new Map<WebviewHost, CurrentView>();
+  /** The webview that has keyboard focus, as it reports. */
+  private focusedHost: WebviewHost | undefined;
   private readonly disposables: vscode.Disposable[] = [];
   private readonly hoverEmitter = new vscode.EventEmitter<Extract<FromWebviewMessage, { type: 'hoverQuery' }>>();
+  private readonly hoverRolloutEmitter = new vscode.EventEmitter<Extract<FromWebviewMessage, { type: 'hoverRollout' }>>();
+  private readonly exportImageEmitter = new vscode.EventEmitter<Extract<FromWebviewMessage, { type: 'exportImage' }>>();
   private readonly changeEmitter = new vscode.EventEmitter<void>();
   /** A webview's pointer moved over a query row (or off the heatmap). */
   readonly onDidHover = this.hoverEmitter.event;
+  /** A webview's pointer moved over a rollout row (or off it). */
+  readonly onDidHoverRollout = this.hoverRolloutEmitter.event;
+  /** A webview asked to save an image of what it shows. */
+  readonly onDidRequestImageExport = this.exportImageEmitter.event;
   /** The trace, the visible webviews or the shown block changed. */
   readonly onDidChange = this.changeEmitter.event;
   private readonly events: WebviewHostEvents;
 
   constructor(private readonly extensionUri: vscode.Uri) {
     this.events = {
-      onHover: (message) => this.hoverEmitter.fire(message),
-      onViewChanged: (message) => {
-        this.view = { runId: message.runId, blockIndex: message.blockIndex, head: message.head };
+      onHover: (_host, message) => this.hoverEmitter.fire(message),
+      onHoverRollout: (_host, message) => this.hoverRolloutEmitter.fire(message),
+      onViewChanged: (host, message) => {
+        this.views.set(host, { runId: message.runId, blockIndex: message.blockIndex, head: message.head });
         this.changeEmitter.fire();
       },
-      onCommand: (command) => void vscode.commands.executeCommand(command),
+      onExportImage: (_host, message) => this.exportImageEmitter.fire(message),
+      onCommand: (_host, command) => void vscode.commands.executeCommand(command),
+      onFocusChanged: (host, focused) => {
+        this.focusedHost = focused ? host : this.focusedHost === host ? undefined : this.focusedHost;
+        void vscode.commands.executeCommand('setContext', 'attentionLens.webviewFocused', this.focusedHost !== undefined);
+      },
     };
     this.sideView = new AttentionViewProvider(extensionUri, this, this.events, () => this.changeEmitter.fire());
     this.disposables.push(
       this.sideView,
       this.hoverEmitter,
+      this.hoverRolloutEmitter,
+      this.exportImageEmitter,
       this.changeEmitter,
       vscode.window.registerWebviewViewProvider(AttentionViewProvider.viewId, this.sideView, { webviewOptions: { retainContextWhenHidden: true } }),
       vscode.workspace.onDidChangeConfiguration((event) => {
@@ -88,13 +105,23 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
     return this.current;
   }
 
+  /** The webview the user works with now: the editor panel while it is the active editor, else the side view. */
+  private activeHost(): WebviewHost | undefined {
+    if (this.focusedHost) return this.focusedHost;
+    if (this.panel?.active) return this.panel.host;
+    return this.sideView.visible ? this.sideView.host : this.panel?.visible ? this.panel.host : undefined;
+  }
+
+  /** What the active webview shows, for the current run. */
   get currentView(): CurrentView | undefined {
-    return this.view?.runId === this.current?.runId ? this.view : undefined;
+    const host = this.activeHost();
+    const view = host ? this.views.get(host) : undefined;
+    return view?.runId === this.current?.runId ? view : undefined;
   }
 
   /** True while some Attention webview is on screen. */
   get anyVisible(): boolean {
-    return this.sideView.visible || this.panel !== undefined;
+    return this.sideView.visible || (this.panel?.visible ?? false);
   }
 
   private hosts(): WebviewHost[] {
@@ -120,8 +147,9 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
   showTrace(runId: number, trace: AttentionTrace, origin: TraceOrigin | undefined): void {
     this.current = { runId, trace, origin };
     this.status = undefined;
-    this.view = undefined;
+    this.views.clear();
     this.broadcast({ type: 'traceLoaded', runId, trace: traceOverview(trace) });
+    void vscode.commands.executeCommand('setContext', 'attentionLens.hasTrace', true);
     this.changeEmitter.fire();
   }
 
@@ -136,17 +164,37 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
     this.changeEmitter.fire();
   }
 
+  /** A step command goes to the webview the user works with, not to both. */
   step(unit: 'layer' | 'step', direction: 'next' | 'previous'): void {
-    this.broadcast({ type: 'step', unit, direction });
+    this.activeHost()?.post({ type: 'step', unit, direction });
   }
 
-  selectQuery(tokenIndex: number): void {
+  /**
+   * The editor cursor is at `offset` of the analysed text: each webview selects the row of the
+   * token there, in the query stream of the block it shows.
+   */
+  selectQueryAt(offset: number): void {
     const current = this.current;
-    const view = this.currentView;
-    if (!current || !view) return;
-    const block = current.trace.blocks[view.blockIndex];
-    if (!block) return;
-    this.broadcast({ type: 'selectQuery', runId: current.runId, stream: block.queryStream, tokenIndex });
+    if (!current) return;
+    for (const host of this.hosts()) {
+      const view = this.views.get(host);
+      const block = view?.runId === current.runId ? current.trace.blocks[view.blockIndex] : undefined;
+      const stream = current.trace.streams.find((candidate) => candidate.name === block?.queryStream);
+      if (!block || !stream || stream.origin === 'custom' || offset < 0 || offset > stream.text.length) continue;
+      const tokenIndex = stream.tokens.findIndex((token) => token.start <= offset && offset < token.end);
+      if (tokenIndex >= 0) host.post({ type: 'selectQuery', runId: current.runId, stream: stream.name, tokenIndex });
+    }
+  }
+
+  /** Opens a block and head in the webview the user works with (from a diagnostic, say). */
+  async showBlock(blockIndex: number, head: number | 'mean'): Promise<void> {
+    const current = this.current;
+    if (!current || !current.trace.blocks[blockIndex]) return;
+    if (!this.anyVisible) await this.reveal();
+    const message: ToWebviewMessage = { type: 'showBlock', runId: current.runId, blockIndex, head };
+    const host = this.activeHost();
+    if (host) host.post(message);
+    else this.broadcast(message);
   }
 
   // ---- where results appear -------------------------------------------------------------------
@@ -163,9 +211,10 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
       return;
     }
     this.panel = AttentionPanel.create(this.extensionUri, this, this.events, () => {
+      if (this.panel) this.views.delete(this.panel.host);
       this.panel = undefined;
       this.changeEmitter.fire();
-    });
+    }, () => this.changeEmitter.fire());
     this.changeEmitter.fire();
   }
 

@@ -5,7 +5,7 @@
  * panel closes or the text changes.
  */
 import * as vscode from 'vscode';
-import type { AttentionBlock, AttentionTrace, Token } from '../engine/trace';
+import type { AttentionBlock, AttentionTrace, StreamName, Token, TokenStream } from '../engine/trace';
 import type { AttentionViews, TraceOrigin } from './attentionViews';
 
 /** Opacity steps of the highlight; weights are scaled by the row's largest weight. */
@@ -23,16 +23,13 @@ function headRow(block: AttentionBlock, head: number | 'mean', query: number): F
   return row;
 }
 
-/** The token whose text range holds `offset` (relative to the analysed text), or -1. */
-export function tokenAt(tokens: readonly Token[], offset: number): number {
-  return tokens.findIndex((token) => token.start <= offset && offset < token.end);
-}
-
 export class EditorTieIn implements vscode.Disposable {
   private readonly levels: vscode.TextEditorDecorationType[];
   private readonly queryMark: vscode.TextEditorDecorationType;
   private readonly disposables: vscode.Disposable[] = [];
   private decorated: vscode.TextEditor[] = [];
+  /** Run, block and head the highlights belong to; another view makes them stale. */
+  private highlightedView: string | undefined;
 
   constructor(private readonly views: AttentionViews) {
     // A warm hue reads on light and dark themes alike; the alpha carries the weight.
@@ -50,8 +47,11 @@ export class EditorTieIn implements vscode.Disposable {
       ...this.levels,
       this.queryMark,
       views.onDidHover((message) => this.onHover(message.runId, message.blockIndex, message.head, message.query)),
+      views.onDidHoverRollout((message) => this.onHoverRollout(message.runId, message.stream, message.query)),
       views.onDidChange(() => {
-        if (!views.anyVisible || !views.currentTrace?.origin) this.clear();
+        const view = views.currentView;
+        const key = view ? `${view.runId}/${view.blockIndex}/${String(view.head)}` : undefined;
+        if (!views.anyVisible || !views.currentTrace?.origin || key !== this.highlightedView) this.clear();
       }),
       vscode.workspace.onDidChangeTextDocument((event) => {
         const origin = views.currentTrace?.origin;
@@ -93,18 +93,37 @@ export class EditorTieIn implements vscode.Disposable {
   private highlight(trace: AttentionTrace, origin: TraceOrigin, block: AttentionBlock, head: number | 'mean', query: number): void {
     const keyStream = trace.streams.find((stream) => stream.name === block.keyStream);
     const queryStream = trace.streams.find((stream) => stream.name === block.queryStream);
-    const row = headRow(block, head, query);
-    const strongest = row.reduce((max, weight) => Math.max(max, weight), 0);
+    this.paint(origin, keyStream, headRow(block, head, query), queryStream?.origin !== 'custom' ? queryStream?.tokens[query] : undefined);
+    this.highlightedView = `${this.views.currentTrace?.runId}/${trace.blocks.indexOf(block)}/${String(head)}`;
+  }
+
+  /** Rollout row `query` of a stream: how much that output token draws on each input token. */
+  private onHoverRollout(runId: number, streamName: StreamName, query: number | null): void {
+    const current = this.views.currentTrace;
+    const rollout = current?.trace.analysis?.rollout.find((candidate) => candidate.stream === streamName);
+    if (!current || current.runId !== runId || !current.origin || query === null || !rollout || query >= rollout.tokens) {
+      this.clear();
+      return;
+    }
+    const stream = current.trace.streams.find((candidate) => candidate.name === streamName);
+    const row = rollout.values.subarray(query * rollout.tokens, (query + 1) * rollout.tokens);
+    this.paint(current.origin, stream, row, stream?.origin !== 'custom' ? stream?.tokens[query] : undefined);
+  }
+
+  /** Highlights the tokens of `stream` by `weights` (scaled by the largest) and outlines `queryToken`. */
+  private paint(origin: TraceOrigin, stream: TokenStream | undefined, weights: ArrayLike<number>, queryToken: Token | undefined): void {
+    let strongest = 0;
+    for (let i = 0; i < weights.length; i++) strongest = Math.max(strongest, weights[i]);
     const byLevel: vscode.Range[][] = Array.from({ length: LEVELS }, () => []);
     // Only streams cut from the editor's text map back to it (not a separate decoder text).
-    if (keyStream && keyStream.origin !== 'custom' && strongest > 0) {
-      keyStream.tokens.forEach((token, key) => {
-        if (token.start === token.end || row[key] <= 0) return;
-        const level = Math.min(LEVELS - 1, Math.floor((row[key] / strongest) * LEVELS));
-        if (row[key] / strongest >= 0.05) byLevel[level].push(this.range(origin, token));
+    if (stream && stream.origin !== 'custom' && strongest > 0) {
+      stream.tokens.forEach((token, key) => {
+        const weight = weights[key] ?? 0;
+        if (token.start === token.end || weight <= 0 || weight / strongest < 0.05) return;
+        byLevel[Math.min(LEVELS - 1, Math.floor((weight / strongest) * LEVELS))].push(this.range(origin, token));
       });
     }
-    const queryToken = queryStream && queryStream.origin !== 'custom' ? queryStream.tokens[query] : undefined;
+    this.clear();
     const editors = this.editorsOf(origin);
     for (const editor of editors) {
       this.levels.forEach((type, level) => editor.setDecorations(type, byLevel[level]));
@@ -114,16 +133,9 @@ export class EditorTieIn implements vscode.Disposable {
   }
 
   private onCursor(editor: vscode.TextEditor): void {
-    const current = this.views.currentTrace;
-    const view = this.views.currentView;
-    if (!current?.origin || !view || editor.document !== current.origin.document || !editor.selection.isEmpty) return;
-    const block = current.trace.blocks[view.blockIndex];
-    const stream = current.trace.streams.find((candidate) => candidate.name === block?.queryStream);
-    if (!block || !stream || stream.origin === 'custom') return;
-    const offset = editor.document.offsetAt(editor.selection.active) - current.origin.baseOffset;
-    if (offset < 0 || offset > stream.text.length) return;
-    const index = tokenAt(stream.tokens, offset);
-    if (index >= 0) this.views.selectQuery(index);
+    const origin = this.views.currentTrace?.origin;
+    if (!origin || editor.document !== origin.document || !editor.selection.isEmpty) return;
+    this.views.selectQueryAt(editor.document.offsetAt(editor.selection.active) - origin.baseOffset);
   }
 
   clear(): void {
@@ -131,6 +143,7 @@ export class EditorTieIn implements vscode.Disposable {
       for (const type of [...this.levels, this.queryMark]) editor.setDecorations(type, []);
     }
     this.decorated = [];
+    this.highlightedView = undefined;
   }
 
   dispose(): void {

@@ -19,12 +19,24 @@ export interface RunRequest {
   text: string;
   origin: TraceOrigin | undefined;
   source: string;
+  /** Said to the user with the result (e.g. what an induction probe is). */
+  notice?: string;
+}
+
+/** Letters a..z in random order, `count` of them, space-separated (one token each in most vocabularies). */
+function randomLetters(count: number): string {
+  return Array.from({ length: count }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join(' ');
 }
 
 export class ExplainController implements vscode.Disposable {
   private runId = 0;
   private inFlight: AbortController | undefined;
   private lastRequest: RunRequest | undefined;
+  /** The last text editor the user was in: a click in the Attention panel makes the panel active. */
+  private lastTextEditor: vscode.TextEditor | undefined = vscode.window.activeTextEditor;
+  private readonly editorTracking = vscode.window.onDidChangeActiveTextEditor((editor) => {
+    if (editor) this.lastTextEditor = editor;
+  });
   private readonly finishedEmitter = new vscode.EventEmitter<{ runId: number; trace?: AttentionTrace; error?: Error }>();
   /** A run ended (with a trace, or an error); for tests and the status bar. */
   readonly onDidFinish = this.finishedEmitter.event;
@@ -38,7 +50,8 @@ export class ExplainController implements vscode.Disposable {
   ) {}
 
   async explainSelection(): Promise<void> {
-    const editor = vscode.window.activeTextEditor;
+    const editor = vscode.window.activeTextEditor
+      ?? (this.lastTextEditor && vscode.window.visibleTextEditors.includes(this.lastTextEditor) ? this.lastTextEditor : undefined);
     if (!editor) {
       void vscode.window.showInformationMessage('Open a file and select some text to explain its attention.');
       return;
@@ -54,6 +67,20 @@ export class ExplainController implements vscode.Disposable {
       text,
       origin: { document, baseOffset: document.offsetAt(selection.start), version: document.version },
       source: `${vscode.workspace.asRelativePath(document.uri)}:${selection.start.line + 1}`,
+    });
+  }
+
+  /**
+   * Runs the model on a random sequence repeated twice: a head that, on the second copy, attends to
+   * the token after the current token's first occurrence is an induction head (HeadStats.induction).
+   */
+  async measureInduction(): Promise<void> {
+    const half = randomLetters(24);
+    await this.run({
+      text: `${half} ${half}`,
+      origin: undefined,
+      source: 'induction probe',
+      notice: 'Induction probe: 24 random letters, repeated. The Stats view\'s induction column shows, per head, the mean attention from each repeated token to the token that followed its first occurrence.',
     });
   }
 
@@ -90,6 +117,7 @@ export class ExplainController implements vscode.Disposable {
       for (const notice of trace.notices) this.log.info(`run ${runId}: ${notice}`);
       // The text may have changed while the model ran: then the offsets no longer match the editor.
       const origin = request.origin && request.origin.document.version === request.origin.version ? request.origin : undefined;
+      if (request.notice) trace.notices.unshift(request.notice);
       this.views.showTrace(runId, trace, origin);
       this.statusBar.update(model, trace.backend, trace.notices.find((notice) => /ran instead/.test(notice)));
       this.finishedEmitter.fire({ runId, trace });
@@ -127,8 +155,8 @@ export class ExplainController implements vscode.Disposable {
       void vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Attention Lens: running ${model}…`, cancellable: true },
         (_progress, token) => {
-          token.onCancellationRequested(() => controller.abort());
-          return running.catch(() => undefined);
+          const listener = token.onCancellationRequested(() => controller.abort());
+          return running.catch(() => undefined).finally(() => listener.dispose());
         },
       );
     }, PROGRESS_DELAY_MS);
@@ -143,5 +171,6 @@ export class ExplainController implements vscode.Disposable {
   dispose(): void {
     this.inFlight?.abort();
     this.finishedEmitter.dispose();
+    this.editorTracking.dispose();
   }
 }

@@ -9,6 +9,8 @@ import { AttentionViews } from './attentionViews';
 import { EditorTieIn } from './editorTieIn';
 import { ExplainController } from './explainCommand';
 import { ModelPicker } from './modelPicker';
+import { Exporter } from './exports';
+import { ProblemsReporter } from './problems';
 import { ModelStatusBar } from './statusBar';
 
 /** What the extension returns from activate(): used by the integration tests. */
@@ -31,7 +33,23 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   const statusBar = new ModelStatusBar();
   const controller = new ExplainController(engine, views, models, statusBar, log);
   const tieIn = new EditorTieIn(views);
+  const problems = new ProblemsReporter(views);
+  const exporter = new Exporter(context.extensionUri);
   statusBar.update(models.model);
+
+  /** Runs an export of the current trace, or says there is none yet. */
+  const exportTrace = (save: (trace: AttentionTrace) => Promise<unknown>) => async (): Promise<void> => {
+    const trace = views.currentTrace?.trace;
+    if (!trace) {
+      void vscode.window.showInformationMessage('Run "Explain Attention" first: there is nothing to export yet.');
+      return;
+    }
+    try {
+      await save(trace);
+    } catch (error) {
+      void vscode.window.showErrorMessage(`Attention Lens: the export failed: ${(error as Error).message}`);
+    }
+  };
 
   const step = (unit: 'layer' | 'step', direction: 'next' | 'previous') => () => views.step(unit, direction);
   context.subscriptions.push(
@@ -42,19 +60,36 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     statusBar,
     models,
     { dispose: () => void engine.dispose() },
+    problems,
+    controller.onDidFinish((result) => {
+      if (result.trace) problems.report(result.runId, result.trace);
+    }),
+    views.onDidRequestImageExport((message) => {
+      void exporter.saveImage(message.format, message.data, message.suggestedName).catch((error: Error) => {
+        void vscode.window.showErrorMessage(`Attention Lens: the export failed: ${error.message}`);
+      });
+    }),
     models.onDidChange((model) => {
       statusBar.update(model);
       log.info(`model: ${model}`);
       void controller.rerun();
     }),
     vscode.workspace.onDidChangeConfiguration((event) => {
-      if (event.affectsConfiguration('attentionLens.model')) statusBar.update(models.model);
+      if (event.affectsConfiguration('attentionLens.model')) void models.settingChanged();
     }),
     vscode.commands.registerCommand('attentionLens.explainSelection', () => controller.explainSelection()),
     vscode.commands.registerCommand('attentionLens.selectModel', () => models.pick()),
     vscode.commands.registerCommand('attentionLens.showPanel', () => views.sideView.reveal()),
     vscode.commands.registerCommand('attentionLens.openInEditor', () => views.openPanel()),
     vscode.commands.registerCommand('attentionLens.showOutput', () => log.show(true)),
+    vscode.commands.registerCommand('attentionLens.measureInduction', () => controller.measureInduction()),
+    vscode.commands.registerCommand('attentionLens.exportJson', exportTrace((trace) => exporter.saveJson(trace))),
+    vscode.commands.registerCommand('attentionLens.exportCsv', exportTrace((trace) => exporter.saveCsv(trace))),
+    vscode.commands.registerCommand('attentionLens.exportHtml', exportTrace((trace) => exporter.saveHtml(trace))),
+    vscode.commands.registerCommand('attentionLens.showBlock', (blockIndex: unknown, head: unknown) => {
+      if (typeof blockIndex === 'number' && (head === 'mean' || typeof head === 'number')) return views.showBlock(blockIndex, head);
+      return undefined;
+    }),
     vscode.commands.registerCommand('attentionLens.nextLayer', step('layer', 'next')),
     vscode.commands.registerCommand('attentionLens.previousLayer', step('layer', 'previous')),
     vscode.commands.registerCommand('attentionLens.nextStep', step('step', 'next')),

@@ -39,6 +39,15 @@ export class ModelPicker {
     return this.state.get<string[]>(RECENT_KEY, []);
   }
 
+  /**
+   * The "attentionLens.model" setting was changed: it wins again over an earlier pick (otherwise
+   * editing the setting after one pick would silently do nothing).
+   */
+  async settingChanged(): Promise<void> {
+    await this.state.update(SELECTED_KEY, undefined);
+    this.changeEmitter.fire(this.model);
+  }
+
   async choose(model: string): Promise<void> {
     await this.state.update(SELECTED_KEY, model);
     if (!model.startsWith('builtin:')) {

@@ -3,6 +3,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { DEFAULT_THRESHOLDS, type DiagnosticThresholds } from '../engine/analysis/types';
 import { UserFacingError } from '../engine/errors';
 import type { ExplainOptions } from '../engine/explain';
 import { COLOR_MAPS, type ColorMapName, DEFAULT_VIEWS, type DefaultView } from '../protocol';
@@ -61,6 +62,16 @@ export function configuredModel(): string {
  * Engine options from the settings.
  * @param modelOverride the model chosen with "Select Model..." for this workspace, if any
  */
+/** The numeric entries of "attentionLens.diagnostics" that name a threshold; others are ignored. */
+function readThresholds(raw: Partial<DiagnosticThresholds> | undefined): Partial<DiagnosticThresholds> {
+  const thresholds: Partial<DiagnosticThresholds> = {};
+  for (const key of Object.keys(DEFAULT_THRESHOLDS) as Array<keyof DiagnosticThresholds>) {
+    const value = raw?.[key];
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) thresholds[key] = value;
+  }
+  return thresholds;
+}
+
 export function readExplainOptions(modelOverride?: string): ExplainOptions {
   const config = vscode.workspace.getConfiguration(SECTION);
   const weights = config.get<string>('builtin.weightsPath', '').trim();
@@ -69,8 +80,10 @@ export function readExplainOptions(modelOverride?: string): ExplainOptions {
   const threads = config.get<number>('threads', 0);
   const seed = config.get<number>('builtin.seed', 0);
   const inputs = readInputs(config, seed);
+  const thresholds = config.get<Partial<DiagnosticThresholds>>('diagnostics', {});
   return {
     model: isBuiltinSpec(model) ? model : resolvePath(model),
+    thresholds: readThresholds(thresholds),
     backend: config.get<BackendSetting>('backend', 'auto'),
     ...(threads > 0 ? { threads } : {}),
     seed,

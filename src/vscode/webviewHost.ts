@@ -8,10 +8,14 @@ import type { AttentionTrace } from '../engine/trace';
 import { type FromWebviewMessage, parseFromWebview, type ToWebviewMessage } from '../protocol';
 import { makeNonce } from './nonce';
 
+/** What a host hands to its owner; each call says which host it came from. */
 export interface WebviewHostEvents {
-  onHover(message: Extract<FromWebviewMessage, { type: 'hoverQuery' }>): void;
-  onViewChanged(message: Extract<FromWebviewMessage, { type: 'viewChanged' }>): void;
-  onCommand(command: string): void;
+  onHover(host: WebviewHost, message: Extract<FromWebviewMessage, { type: 'hoverQuery' }>): void;
+  onHoverRollout(host: WebviewHost, message: Extract<FromWebviewMessage, { type: 'hoverRollout' }>): void;
+  onViewChanged(host: WebviewHost, message: Extract<FromWebviewMessage, { type: 'viewChanged' }>): void;
+  onExportImage(host: WebviewHost, message: Extract<FromWebviewMessage, { type: 'exportImage' }>): void;
+  onCommand(host: WebviewHost, command: string): void;
+  onFocusChanged(host: WebviewHost, focused: boolean): void;
 }
 
 /** Where a host gets its state: what a newly loaded page needs, and the trace blocks come from. */
@@ -67,13 +71,22 @@ export class WebviewHost implements vscode.Disposable {
         break;
       }
       case 'hoverQuery':
-        this.events.onHover(message);
+        this.events.onHover(this, message);
+        break;
+      case 'hoverRollout':
+        this.events.onHoverRollout(this, message);
         break;
       case 'viewChanged':
-        this.events.onViewChanged(message);
+        this.events.onViewChanged(this, message);
+        break;
+      case 'exportImage':
+        this.events.onExportImage(this, message);
         break;
       case 'runCommand':
-        this.events.onCommand(message.command);
+        this.events.onCommand(this, message.command);
+        break;
+      case 'focusChanged':
+        this.events.onFocusChanged(this, message.focused);
         break;
       default: {
         const unreachable: never = message;

@@ -101,4 +101,26 @@ describe('Attention Lens in the extension host', () => {
     assert.equal(recovered.trace?.model.name, 'builtin:tiny-decoder');
   });
 
+
+  it('a model with a planted bug shows its problem in the Problems panel, on the model file', async () => {
+    const config = vscode.workspace.getConfiguration('attentionLens');
+    const model = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'models', 'leaky-causal', 'model.onnx');
+    await config.update('model', model.fsPath, vscode.ConfigurationTarget.Global);
+    try {
+      const result = await explain('The cat sat on the mat.', new vscode.Selection(0, 0, 0, 23));
+      assert.equal(result.error, undefined, String(result.error));
+      const problems = vscode.languages.getDiagnostics(model);
+      const leaks = problems.filter((problem) => problem.code === 'mask-leak');
+      assert.ok(leaks.length > 0, `no mask-leak among: ${problems.map((p) => `${String(p.code)}: ${p.message}`).join(' | ')}`);
+      assert.equal(leaks[0].severity, vscode.DiagnosticSeverity.Error);
+      assert.match(leaks[0].message, /above the diagonal|future|leak/i);
+      assert.equal(leaks[0].source, 'Attention Lens');
+      assert.equal(leaks[0].relatedInformation?.[0].location.uri.scheme, 'attention-lens-evidence');
+    } finally {
+      await config.update('model', undefined, vscode.ConfigurationTarget.Global);
+    }
+    const healthy = await explain('The cat sat on the mat.', new vscode.Selection(0, 0, 0, 23));
+    assert.equal(healthy.error, undefined);
+    assert.deepEqual(vscode.languages.getDiagnostics(model), [], 'a new run replaces the old findings');
+  });
 });

@@ -33,8 +33,8 @@ async function stage<T>(name: string, work: () => Promise<T> | T): Promise<T> {
 
 /**
  * The test workspace: the files of test/fixtures/workspace, plus an ONNX fixture exported by
- * another tool (DistilBERT, from ../shared/fixtures) with a BERT tokenizer.json beside it, and a
- * file that only pretends to be a model.
+ * another tool (DistilBERT, from ../shared/fixtures) with a BERT tokenizer.json beside it, a file
+ * that only pretends to be a model, and a built-in model exported with a leaking causal mask.
  */
 function prepareWorkspace(workspace: string): void {
   cpSync(path.join(root, 'test/fixtures/workspace'), workspace, { recursive: true });
@@ -47,6 +47,10 @@ function prepareWorkspace(workspace: string): void {
   copyFileSync(path.join(tokenizers, 'bert-base-uncased', 'tokenizer.json'), path.join(distilbert, 'tokenizer.json'));
   rmSync(tokenizers, { recursive: true, force: true });
   writeFileSync(path.join(models, 'broken.onnx'), 'this file only pretends to be an ONNX model');
+  // A model with a planted bug: its causal mask lets every token see the next one.
+  const leaky = path.join(models, 'leaky-causal', 'model.onnx');
+  mkdirSync(path.dirname(leaky), { recursive: true });
+  execFileSync(process.execPath, [path.join(root, 'dist/cli.js'), '--model', 'builtin:tiny-decoder', '--export-onnx', leaky, '--fault', 'causal-off-by-one'], { stdio: 'pipe' });
 }
 
 /** "N passing" / "N failing" lines of a mocha spec report. */

@@ -161,3 +161,19 @@ export async function notificationTexts(page: Page): Promise<string[]> {
   await runCommand(page, 'Notifications: Hide Notifications').catch(() => undefined);
   return texts;
 }
+
+/**
+ * Answers a save dialog with a path: in the web workbench, the "simple file dialog" again, which
+ * takes the whole path typed over its suggestion.
+ */
+export async function answerSaveDialog(page: Page, absolutePath: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input').filter({ visible: true }).first();
+  await input.waitFor();
+  await waitUntil(page, async () => (await input.inputValue()).startsWith('/'), 'the save dialog to show a path');
+  await input.click();
+  await page.keyboard.press('Control+A');
+  await input.pressSequentially(absolutePath, { delay: 5 });
+  await waitUntil(page, async () => (await input.inputValue()) === absolutePath, `the save dialog to hold ${absolutePath}`);
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 20_000 });
+}

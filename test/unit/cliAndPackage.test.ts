@@ -100,7 +100,7 @@ test('the .vsix builds and holds the bundles, not the sources or tests', () => {
   cpSync(root, work, { recursive: true, filter: (source) => !skip.has(path.basename(source)) || path.dirname(source) !== root });
   symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'), 'dir');
   const vsix = path.join(work, 'attention-lens.vsix');
-  execFileSync(process.execPath, [path.join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--out', vsix], { cwd: work, stdio: 'pipe', timeout: 180_000 });
+  execFileSync(process.execPath, [path.join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--no-rewrite-relative-links', '--out', vsix], { cwd: work, stdio: 'pipe', timeout: 180_000 });
   const names = zipEntryNames(vsix);
   for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/cli.js', 'extension/dist/ort-wasm-simd-threaded.wasm', 'extension/dist/ort-wasm-simd-threaded.mjs', 'extension/package.json', 'extension/media/panel.css']) {
     assert.ok(names.includes(bundle), `${bundle} missing from the vsix: ${names.join(', ')}`);

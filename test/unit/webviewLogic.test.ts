@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { ExplainEngine } from '../../src/engine/explain';
 import { traceOverview, type TraceOverview } from '../../src/protocol';
-import { colorLimit, countBlocked, countLeaks, headMatrix, matrixMax } from '../../webview/attention';
+import { colorLimit, countBlocked, countLeaks, headMatrix, matrixMax, expectedMask } from '../../webview/attention';
 import { makeColorScale, paintCells, parseCssColor, sampleColorMap, scaleColor, themeKindFromClasses } from '../../webview/colorScale';
 import { elide, fixedWidthMeasure, formatWeight, thinnedIndices, tokenLabel, visibleWhitespace } from '../../webview/labels';
 import { cellAt, computeLayout, MAX_CANVAS_SIDE } from '../../webview/layout';
@@ -246,4 +246,15 @@ describe('saved view', () => {
     assert.equal(headFor(5, 4), 'mean');
     assert.equal(headFor(3, 4), 3);
   });
+});
+
+test('a decoder\'s self-attention is judged against causal order, whatever mask the model applied', () => {
+  // The model's mask lets query 0 see key 1 (a causal mask shifted by one).
+  const shifted = new Uint8Array([1, 1, 1, 1]);
+  const expected = expectedMask('decoder-self', shifted, 2, 2)!;
+  assert.deepEqual(Array.from(expected), [1, 0, 1, 1]);
+  const probs = new Float32Array([0.6, 0.4, 0.5, 0.5]);
+  assert.deepEqual(countLeaks(probs, expected, 1, 2, 2), { total: 1, perHead: [1], maxLeak: 0.4000000059604645 });
+  assert.equal(expectedMask('encoder-self', null, 2, 2), null);
+  assert.deepEqual(Array.from(expectedMask('decoder-self', null, 2, 3)!), [1, 0, 0, 1, 1, 0]);
 });

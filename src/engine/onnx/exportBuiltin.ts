@@ -10,6 +10,10 @@
  * Initializers keep the tensor names of README "Weights"; linear weights are stored transposed
  * ([in, out], what MatMul wants), and positions are a precomputed sinusoid table sliced to length.
  * Metadata `attention_lens.config` and `attention_lens.tokenizer` let the CLI run the file on text.
+ *
+ * Planted faults (`ExportFaultOptions.faults`, for the diagnostics' tests and for teaching): each
+ * breaks the graph the way a real export goes wrong; none is planted by default, and without faults
+ * the file is byte-identical to one exported before faults existed.
  */
 import type { onnx } from 'onnx-proto';
 import type { TransformerConfig } from '../reference/config';
@@ -22,6 +26,23 @@ export const EXPORT_OPSET = 17;
 export const EXPORT_MAX_POSITIONS = 8192;
 /** Added to blocked scores: exp(-1e9 - max) is exactly 0 in float32, like the reference's skip. */
 const BLOCKED_BIAS = -1e9;
+
+/**
+ * A bug planted in the exported graph on purpose:
+ * - `missing-scale`: the scores go to the softmax without the division by √d_k (saturated softmax).
+ * - `causal-off-by-one`: the causal bias blocks key > query + 1, so each query sees one future key.
+ * - `softmax-wrong-axis`: Softmax over the query axis (axis -2); columns sum to 1, rows do not.
+ * - `nan-weight`: weight (in 0, out 0) of the first layer's query projection is NaN (head 0 of the
+ *   first self-attention goes NaN, and everything after it).
+ */
+export type ExportFault = 'missing-scale' | 'causal-off-by-one' | 'softmax-wrong-axis' | 'nan-weight';
+
+export const EXPORT_FAULTS: readonly ExportFault[] = ['missing-scale', 'causal-off-by-one', 'softmax-wrong-axis', 'nan-weight'];
+
+export interface ExportFaultOptions {
+  /** Bugs to plant (see ExportFault); default none. */
+  faults?: readonly ExportFault[];
+}
 
 export interface ExportMetadata {
   /** JSON of the TransformerConfig. */
@@ -37,10 +58,15 @@ class Exporter {
   private readonly d: number;
   private readonly headWidth: number;
   private readonly scalars = new Map<string, string>();
+  private readonly faults: ReadonlySet<ExportFault>;
+  /** The query projection that `nan-weight` poisons: the first self-attention of the first stack. */
+  private readonly poisonedLinear: string;
 
-  constructor(private readonly config: TransformerConfig, private readonly weights: WeightSource) {
+  constructor(private readonly config: TransformerConfig, private readonly weights: WeightSource, faults: readonly ExportFault[]) {
     this.d = config.dModel;
     this.headWidth = config.dModel / config.heads;
+    this.faults = new Set(faults);
+    this.poisonedLinear = `${config.encoderLayers > 0 ? 'encoder' : 'decoder'}.layers.0.self_attention.query`;
   }
 
   scalar(value: number): string {
@@ -73,6 +99,8 @@ class Exporter {
     for (let o = 0; o < outFeatures; o++) {
       for (let i = 0; i < inFeatures; i++) transposed[i * outFeatures + o] = weight[o * inFeatures + i];
     }
+    // Output feature 0 belongs to head 0, so one NaN poisons exactly one head of this block.
+    if (this.faults.has('nan-weight') && name === this.poisonedLinear) transposed[0] = Number.NaN;
     const w = this.g.floatTensor(`${name}.weight`, [inFeatures, outFeatures], transposed);
     const b = this.g.floatTensor(`${name}.bias`, [outFeatures], this.weights.tensor(`${name}.bias`, [outFeatures]));
     const product = this.g.op('MatMul', [x, w], `${name}.matmul`);
@@ -100,13 +128,17 @@ class Exporter {
     return this.g.op('Slice', [shape, this.ints('one', [1]), this.ints('two', [2]), this.ints('axis0', [0])], `${stream}.length`);
   }
 
-  /** [T, T] additive causal bias: 0 where key <= query, -1e9 above the diagonal. */
+  /** [T, T] additive causal bias: 0 where key <= query, -1e9 above the diagonal (key <= query + 1 with `causal-off-by-one`). */
   causalBias(ids: string, stream: string): string {
     const length = this.g.op('Squeeze', [this.sequenceLength(ids, stream), this.ints('axis0', [0])], `${stream}.length_scalar`);
     const range = this.g.op('Range', [this.g.int64Tensor('range_start', [], [0]), length, this.g.int64Tensor('range_step', [], [1])], `${stream}.range`);
     const rows = this.g.op('Unsqueeze', [range, this.ints('axis1', [1])], `${stream}.query_positions`); // [T, 1]
     const cols = this.g.op('Unsqueeze', [range, this.ints('axis0', [0])], `${stream}.key_positions`); // [1, T]
-    const future = this.g.op('Greater', [cols, rows], `${stream}.future`); // [T, T] bool
+    // The planted off-by-one compares against query + 1, the classic `>=` vs `>` slip.
+    const limit = this.faults.has('causal-off-by-one')
+      ? this.g.op('Add', [rows, this.g.int64Tensor('causal_shift', [], [1])], `${stream}.query_positions_plus_one`)
+      : rows;
+    const future = this.g.op('Greater', [cols, limit], `${stream}.future`); // [T, T] bool
     return this.g.op('Where', [future, this.scalar(BLOCKED_BIAS), this.scalar(0)], `${stream}.causal_bias`);
   }
 
@@ -131,9 +163,9 @@ class Exporter {
     const kT = toHeads(keyValueInput, 'key', [0, 2, 3, 1]); // [1, H, d_k, S]
     const v = toHeads(keyValueInput, 'value', [0, 2, 1, 3]); // [1, H, S, d_k]
     const scores = this.g.op('MatMul', [q, kT], `${name}.scores`); // [1, H, T, S]
-    let scaled = this.g.op('Div', [scores, this.scalar(Math.sqrt(this.headWidth))], `${name}.scaled`);
+    let scaled = this.faults.has('missing-scale') ? scores : this.g.op('Div', [scores, this.scalar(Math.sqrt(this.headWidth))], `${name}.scaled`);
     if (bias) scaled = this.g.op('Add', [scaled, bias], `${name}.masked`);
-    const probs = this.g.op('Softmax', [scaled], `${name}.probs`, { axis: -1 });
+    const probs = this.g.op('Softmax', [scaled], `${name}.probs`, { axis: this.faults.has('softmax-wrong-axis') ? -2 : -1 });
     const context = this.g.op('MatMul', [probs, v], `${name}.context`); // [1, H, T, d_k]
     const merged = this.g.op('Transpose', [context], `${name}.context.transposed`, { perm: [0, 2, 1, 3] });
     const concatenated = this.g.op('Reshape', [merged, this.ints('merge_shape', [0, -1, this.d])], `${name}.concat`);
@@ -223,6 +255,7 @@ class Exporter {
   }
 }
 
-export function exportTransformer(config: TransformerConfig, weights: WeightSource, metadata: ExportMetadata): onnx.ModelProto {
-  return new Exporter(config, weights).build(metadata);
+/** The model as ONNX; `options.faults` plants deliberate bugs (see ExportFault), none by default. */
+export function exportTransformer(config: TransformerConfig, weights: WeightSource, metadata: ExportMetadata, options: ExportFaultOptions = {}): onnx.ModelProto {
+  return new Exporter(config, weights, options.faults ?? []).build(metadata);
 }

@@ -1,0 +1,14 @@
+/**
+ * @file The whole analysis of one trace: head statistics, rollout and diagnostics, with the
+ * thresholds they were judged by (so a reader of the result knows why something fired).
+ */
+import type { AttentionTrace } from '../trace';
+import { diagnose } from './diagnostics';
+import { computeHeadStats } from './headStats';
+import { computeRollout } from './rollout';
+import { DEFAULT_THRESHOLDS, type DiagnosticThresholds, type TraceAnalysis } from './types';
+
+export function analyzeTrace(trace: AttentionTrace, thresholds: DiagnosticThresholds = DEFAULT_THRESHOLDS): TraceAnalysis {
+  const headStats = computeHeadStats(trace);
+  return { headStats, rollout: computeRollout(trace), diagnostics: diagnose(trace, headStats, thresholds), thresholds: { ...thresholds } };
+}

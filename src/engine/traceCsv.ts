@@ -1,0 +1,38 @@
+/**
+ * @file The attention of a trace as CSV, one row per (block, head, query, key), for spreadsheets
+ * and pandas: block,layer,kind,head,query,key,query_token,key_token,weight,allowed.
+ * Weights have 9 significant digits (exact for float32); tokens are quoted as RFC 4180 asks.
+ */
+import type { AttentionTrace } from './trace';
+
+const HEADER = 'block,layer,kind,head,query,key,query_token,key_token,weight,allowed';
+
+function quote(text: string): string {
+  return /[",\r\n]/.test(text) || text !== text.trim() ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The CSV in pieces of one block each (a long trace is hundreds of MB as one string). */
+export function* traceCsvChunks(trace: AttentionTrace): Generator<string> {
+  yield `${HEADER}\r\n`;
+  for (let index = 0; index < trace.blocks.length; index++) {
+    const block = trace.blocks[index];
+    const queryTokens = trace.streams.find((stream) => stream.name === block.queryStream)?.tokens ?? [];
+    const keyTokens = trace.streams.find((stream) => stream.name === block.keyStream)?.tokens ?? [];
+    const labels = (tokens: typeof queryTokens, count: number): string[] =>
+      Array.from({ length: count }, (_, i) => quote(tokens[i] ? (tokens[i].special || tokens[i].text === '' ? tokens[i].piece : tokens[i].text) : `#${i}`));
+    const queryLabels = labels(queryTokens, block.queries);
+    const keyLabels = labels(keyTokens, block.keys);
+    const lines: string[] = [];
+    for (let head = 0; head < block.heads; head++) {
+      for (let query = 0; query < block.queries; query++) {
+        for (let key = 0; key < block.keys; key++) {
+          const weight = block.probs[(head * block.queries + query) * block.keys + key];
+          const allowed = block.mask ? block.mask[query * block.keys + key] : 1;
+          const shown = Number.isFinite(weight) ? String(Number(weight.toPrecision(9))) : String(weight);
+          lines.push(`${index},${block.layer},${block.kind},${head},${query},${key},${queryLabels[query]},${keyLabels[key]},${shown},${allowed}`);
+        }
+      }
+    }
+    yield `${lines.join('\r\n')}\r\n`;
+  }
+}

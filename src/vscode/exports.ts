@@ -1,0 +1,83 @@
+/**
+ * @file Saving what the panel shows: the view as PNG or the heatmap as SVG (made by the webview),
+ * the trace's numbers as JSON or CSV, and a self-contained HTML report, each through a save dialog
+ * that starts in the workspace.
+ */
+import { readFile } from 'node:fs/promises';
+import * as vscode from 'vscode';
+import { buildHtmlReport } from '../engine/report/htmlReport';
+import type { AttentionTrace } from '../engine/trace';
+import { traceCsvChunks } from '../engine/traceCsv';
+import { traceJsonChunks } from '../engine/traceJson';
+
+function defaultFolder(): vscode.Uri | undefined {
+  return vscode.workspace.workspaceFolders?.[0]?.uri;
+}
+
+/** A file name from the model and what is exported: "tiny-decoder-attention.json". */
+export function exportBaseName(trace: AttentionTrace): string {
+  return trace.model.name.replace(/^builtin:/, '').replace(/\.onnx$/i, '').replace(/[^\w.-]+/g, '_');
+}
+
+async function askWhere(name: string, filters: Record<string, string[]>): Promise<vscode.Uri | undefined> {
+  const folder = defaultFolder();
+  return vscode.window.showSaveDialog({
+    title: 'Attention Lens: Export',
+    defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,
+    filters,
+  });
+}
+
+async function write(target: vscode.Uri, chunks: Iterable<string> | Uint8Array): Promise<void> {
+  const bytes = chunks instanceof Uint8Array ? chunks : new TextEncoder().encode([...chunks].join(''));
+  await vscode.workspace.fs.writeFile(target, bytes);
+}
+
+async function done(target: vscode.Uri): Promise<void> {
+  const action = await vscode.window.showInformationMessage(`Attention Lens: saved ${vscode.workspace.asRelativePath(target)}.`, 'Open');
+  if (action === 'Open') await vscode.commands.executeCommand('vscode.open', target);
+}
+
+export class Exporter {
+  constructor(private readonly extensionUri: vscode.Uri) {}
+
+  /** Writes an image the webview made; returns where, or undefined when the user cancelled. */
+  async saveImage(format: 'png' | 'svg', data: string, suggestedName: string): Promise<vscode.Uri | undefined> {
+    const target = await askWhere(`${suggestedName}.${format}`, format === 'png' ? { 'PNG image': ['png'] } : { 'SVG image': ['svg'] });
+    if (!target) return undefined;
+    const bytes = format === 'png' ? Buffer.from(data.slice(data.indexOf(',') + 1), 'base64') : new TextEncoder().encode(data);
+    await write(target, new Uint8Array(bytes));
+    await done(target);
+    return target;
+  }
+
+  async saveJson(trace: AttentionTrace): Promise<vscode.Uri | undefined> {
+    const target = await askWhere(`${exportBaseName(trace)}-attention.json`, { JSON: ['json'] });
+    if (!target) return undefined;
+    await write(target, traceJsonChunks(trace));
+    await done(target);
+    return target;
+  }
+
+  async saveCsv(trace: AttentionTrace): Promise<vscode.Uri | undefined> {
+    const target = await askWhere(`${exportBaseName(trace)}-attention.csv`, { CSV: ['csv'] });
+    if (!target) return undefined;
+    await write(target, traceCsvChunks(trace));
+    await done(target);
+    return target;
+  }
+
+  async saveHtml(trace: AttentionTrace): Promise<vscode.Uri | undefined> {
+    const target = await askWhere(`${exportBaseName(trace)}-report.html`, { 'HTML report': ['html'] });
+    if (!target) return undefined;
+    const asset = (relative: string): Promise<string> => readFile(vscode.Uri.joinPath(this.extensionUri, relative).fsPath, 'utf8');
+    const html = buildHtmlReport(trace, {
+      webviewScript: await asset('dist/webview.js'),
+      reportHostScript: await asset('dist/reportHost.js'),
+      stylesheet: await asset('media/panel.css'),
+    });
+    await write(target, new TextEncoder().encode(html));
+    await done(target);
+    return target;
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * @file The overview: every layer × head of one family of blocks (encoder self, decoder self or
+ * cross) as small heatmap thumbnails (block-averaged to at most THUMB_SIDE cells a side, one canvas
+ * each), a row per layer, a column per head, with badges for notable heads. Every cell exists in the
+ * DOM at once; a layer's probabilities are asked for only when its row scrolls into view.
+ */
+import type { HeadStats, TraceDiagnostic, DiagnosticThresholds } from '../src/engine/analysis/types';
+import type { BlockOverview } from '../src/protocol';
+import { type ColorMapName } from '../src/protocol';
+import { colorLimit } from './attention';
+import { makeColorScale, mixRgb, paintCells } from './colorScale';
+import { type BlockFamily, downsample, downsampleMask, headBadges, uniformEntropy } from './debugger';
+import type { ThemeColors } from './theme';
+
+/** A thumbnail's largest side, in cells (= canvas pixels). */
+export const THUMB_SIDE = 48;
+
+export interface OverviewCallbacks {
+  /** The block's data, when it has arrived. */
+  data(blockIndex: number): { probs: Float32Array; mask: Uint8Array | null } | null;
+  /** Ask the host for a block (cached and de-duplicated by the caller). */
+  request(blockIndex: number): void;
+  /** A cell was chosen: open it in the heatmap. */
+  open(blockIndex: number, head: number): void;
+  /** The family picker changed. */
+  familyChanged(key: string): void;
+}
+
+export interface OverviewInput {
+  blocks: readonly BlockOverview[];
+  families: readonly BlockFamily[];
+  familyKey: string;
+  /** True for encoder-decoder models: the family picker is shown. */
+  encDec: boolean;
+  layerLabel(blockIndex: number): string;
+  stats: readonly HeadStats[];
+  diagnostics: readonly TraceDiagnostic[];
+  thresholds: Pick<DiagnosticThresholds, 'uniformEntropyRatio'>;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+export class OverviewView {
+  readonly element = el('section', 'overview');
+  private readonly familySelect = el('select');
+  private readonly familyPicker = el('label', 'picker');
+  private readonly hint = el('p', 'view-hint', 'Each thumbnail is one head (rows: queries, columns: keys). Click one to open it in the heatmap.');
+  private readonly scroller = el('div', 'overview-scroll');
+  private readonly grid = el('div', 'overview-grid');
+  private input: OverviewInput | undefined;
+  private theme: ThemeColors | undefined;
+  private colorMap: ColorMapName = 'viridis';
+  private readonly visibleRows = new Set<number>();
+  private readonly drawn = new Set<number>();
+  private active = false;
+  private readonly observer: IntersectionObserver;
+
+  constructor(private readonly callbacks: OverviewCallbacks) {
+    this.element.id = 'overview';
+    this.element.setAttribute('aria-label', 'Overview of all layers and heads');
+    this.familySelect.id = 'overview-blocks';
+    this.familySelect.setAttribute('aria-label', 'Blocks the overview shows');
+    this.familyPicker.append(el('span', undefined, 'Blocks'), this.familySelect);
+    this.familySelect.addEventListener('change', () => this.callbacks.familyChanged(this.familySelect.value));
+    this.grid.setAttribute('role', 'grid');
+    this.scroller.append(this.grid);
+    const controls = el('div', 'pickers');
+    controls.append(this.familyPicker);
+    this.element.append(controls, this.hint, this.scroller);
+    this.observer = new IntersectionObserver((entries) => {
+      for (const entry of entries) {
+        const blockIndex = Number((entry.target as HTMLElement).dataset.blockIndex);
+        if (entry.isIntersecting) this.visibleRows.add(blockIndex);
+        else this.visibleRows.delete(blockIndex);
+      }
+      this.loadVisible();
+    }, { rootMargin: '120px' });
+    this.grid.addEventListener('click', (event) => {
+      const cell = (event.target as HTMLElement).closest<HTMLElement>('.overview-cell');
+      if (cell) this.callbacks.open(Number(cell.dataset.blockIndex), Number(cell.dataset.head));
+    });
+    this.grid.addEventListener('keydown', (event) => this.onKey(event));
+  }
+
+  /** Builds the grid (cells empty until their data arrives). */
+  render(input: OverviewInput, theme: ThemeColors, colorMap: ColorMapName): void {
+    this.input = input;
+    this.theme = theme;
+    this.colorMap = colorMap;
+    this.observer.disconnect();
+    this.visibleRows.clear();
+    this.drawn.clear();
+    this.familyPicker.hidden = !input.encDec || input.families.length <= 1;
+    this.familySelect.replaceChildren(...input.families.map((family) => {
+      const option = el('option', undefined, family.label);
+      option.value = family.key;
+      return option;
+    }));
+    this.familySelect.value = input.familyKey;
+    const family = input.families.find((candidate) => candidate.key === input.familyKey);
+    const heads = family ? Math.max(...family.blockIndices.map((index) => input.blocks[index].heads)) : 0;
+    this.grid.style.gridTemplateColumns = `auto repeat(${heads}, max-content)`;
+    this.grid.setAttribute('aria-label', family ? `${family.label}: ${family.blockIndices.length} layers × ${heads} heads` : 'No blocks');
+    const nodes: HTMLElement[] = [el('div', 'overview-corner', 'layer')];
+    for (let h = 0; h < heads; h++) nodes.push(el('div', 'overview-head-label', `H${h}`));
+    const rows: HTMLElement[] = [];
+    for (const blockIndex of family?.blockIndices ?? []) {
+      const block = input.blocks[blockIndex];
+      const label = el('div', 'overview-layer-label', input.layerLabel(blockIndex));
+      label.dataset.blockIndex = String(blockIndex);
+      nodes.push(label);
+      rows.push(label);
+      const uniform = uniformEntropy(block);
+      for (let h = 0; h < heads; h++) {
+        if (h >= block.heads) {
+          nodes.push(el('div'));
+          continue;
+        }
+        const cell = el('button', 'overview-cell');
+        cell.type = 'button';
+        cell.dataset.blockIndex = String(blockIndex);
+        cell.dataset.head = String(h);
+        cell.tabIndex = -1;
+        const canvas = el('canvas', 'overview-thumb');
+        const side = Math.max(block.queries, block.keys);
+        const rowsShown = Math.min(block.queries, THUMB_SIDE);
+        const colsShown = Math.min(block.keys, THUMB_SIDE);
+        canvas.width = colsShown;
+        canvas.height = rowsShown;
+        canvas.style.width = `${Math.round((THUMB_SIDE * block.keys) / side)}px`;
+        canvas.style.height = `${Math.round((THUMB_SIDE * block.queries) / side)}px`;
+        const stats = input.stats.find((s) => s.blockIndex === blockIndex && s.head === h);
+        const badges = stats ? headBadges(stats, uniform, input.diagnostics, input.thresholds) : [];
+        const badgeRow = el('span', 'overview-badges');
+        for (const badge of badges) {
+          const node = el('span', `overview-badge ${badge.kind}`, badge.text);
+          node.title = badge.title;
+          badgeRow.append(node);
+        }
+        const description = [`${input.layerLabel(blockIndex)} head ${h}`, ...badges.map((b) => b.title.split('\n')[0])].join('; ');
+        cell.setAttribute('aria-label', `${description}. Open in the heatmap`);
+        cell.title = [`${input.layerLabel(blockIndex)} · head ${h}`, ...badges.map((b) => b.title)].join('\n');
+        cell.classList.toggle('has-problem', badges.some((b) => b.kind === 'problem'));
+        cell.append(canvas, badgeRow);
+        nodes.push(cell);
+      }
+    }
+    this.grid.replaceChildren(...nodes);
+    const first = this.grid.querySelector<HTMLElement>('.overview-cell');
+    if (first) first.tabIndex = 0;
+    for (const row of rows) this.observer.observe(row);
+  }
+
+  /** Shown or hidden: rows are loaded only while the overview is on screen. */
+  setActive(active: boolean): void {
+    this.active = active;
+    this.loadVisible();
+  }
+
+  /** A block arrived: draw its thumbnails if the grid shows it. */
+  blockArrived(blockIndex: number): void {
+    this.drawBlock(blockIndex);
+  }
+
+  /** New colours: redraw what is drawn. */
+  restyle(theme: ThemeColors, colorMap: ColorMapName): void {
+    this.theme = theme;
+    this.colorMap = colorMap;
+    const drawn = [...this.drawn];
+    this.drawn.clear();
+    for (const blockIndex of drawn) this.drawBlock(blockIndex);
+  }
+
+  /** The thumbnails as they are, for the PNG export. */
+  cells(): HTMLElement[] {
+    return Array.from(this.grid.querySelectorAll<HTMLElement>('.overview-cell'));
+  }
+
+  private loadVisible(): void {
+    if (!this.active || !this.input) return;
+    for (const blockIndex of [...this.visibleRows].sort((a, b) => a - b)) {
+      if (this.drawn.has(blockIndex)) continue;
+      if (this.callbacks.data(blockIndex)) this.drawBlock(blockIndex);
+      else this.callbacks.request(blockIndex);
+    }
+  }
+
+  private drawBlock(blockIndex: number): void {
+    const input = this.input;
+    const theme = this.theme;
+    const data = this.callbacks.data(blockIndex);
+    const block = input?.blocks[blockIndex];
+    if (!input || !theme || !data || !block) return;
+    const cells = this.grid.querySelectorAll<HTMLElement>(`.overview-cell[data-block-index="${blockIndex}"]`);
+    if (cells.length === 0) return;
+    const size = block.queries * block.keys;
+    const mask = data.mask ? downsampleMask(data.mask, block.queries, block.keys, THUMB_SIDE) : null;
+    const light = theme.kind === 'light' || theme.kind === 'high-contrast-light';
+    const blocked = mixRgb(theme.background, [128, 128, 128], light ? 0.08 : 0.12);
+    for (const cell of cells) {
+      const head = Number(cell.dataset.head);
+      const canvas = cell.querySelector('canvas');
+      const context = canvas?.getContext('2d');
+      if (!canvas || !context) continue;
+      const small = downsample(data.probs.subarray(head * size, (head + 1) * size), block.queries, block.keys, THUMB_SIDE);
+      // The same robust limit as the heatmap: a causal head's first row (weight 1) does not wash out the rest.
+      const limit = colorLimit(small.values, mask);
+      const scale = makeColorScale(this.colorMap, theme.kind, limit.max, theme.background, limit.clipped);
+      const image = context.createImageData(small.cols, small.rows);
+      paintCells(scale, small.values, mask, blocked, image.data);
+      context.putImageData(image, 0, 0);
+      cell.dataset.drawn = `${small.rows}x${small.cols}`;
+    }
+    this.drawn.add(blockIndex);
+  }
+
+  /** Arrow keys move between cells (one tab stop for the grid); Enter/Space open (native button). */
+  private onKey(event: KeyboardEvent): void {
+    const target = (event.target as HTMLElement).closest<HTMLElement>('.overview-cell');
+    if (!target || event.altKey || event.ctrlKey || event.metaKey) return;
+    const cells = this.cells();
+    const heads = cells.filter((c) => c.dataset.blockIndex === target.dataset.blockIndex).length || 1;
+    const index = cells.indexOf(target);
+    let next = -1;
+    if (event.key === 'ArrowRight') next = index + 1;
+    else if (event.key === 'ArrowLeft') next = index - 1;
+    else if (event.key === 'ArrowDown') next = index + heads;
+    else if (event.key === 'ArrowUp') next = index - heads;
+    else if (event.key === 'Home') next = 0;
+    else if (event.key === 'End') next = cells.length - 1;
+    else return;
+    event.preventDefault();
+    event.stopPropagation();
+    const cell = cells[Math.max(0, Math.min(cells.length - 1, next))];
+    for (const c of cells) c.tabIndex = c === cell ? 0 : -1;
+    cell.focus();
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * @file The statistics table: every head of every block (analysis.headStats) with its entropy,
+ * distance and pattern shares, sortable by clicking a column header; clicking a row (or Enter on
+ * it) opens that head in the heatmap. Above it, "Measure induction" and what it does.
+ */
+import type { HeadStats } from '../src/engine/analysis/types';
+import { formatStat, kindLabel, type SortDirection, sortStats, STATS_COLUMNS, type StatsColumn } from './debugger';
+
+export interface StatsCallbacks {
+  open(blockIndex: number, head: number): void;
+  measureInduction(): void;
+}
+
+export class StatsTable {
+  readonly element = document.createElement('section');
+  private readonly table = document.createElement('table');
+  private readonly body = document.createElement('tbody');
+  private readonly headerRow = document.createElement('tr');
+  private readonly empty = document.createElement('p');
+  private stats: readonly HeadStats[] = [];
+  private layerLabel: (stats: HeadStats) => string = (s) => String(s.layer);
+  private column: StatsColumn | null = null;
+  private direction: SortDirection = 'descending';
+
+  constructor(private readonly callbacks: StatsCallbacks) {
+    this.element.className = 'stats-view';
+    this.element.setAttribute('aria-label', 'Head statistics');
+    const actions = document.createElement('div');
+    actions.className = 'stats-actions';
+    const measure = document.createElement('button');
+    measure.type = 'button';
+    measure.id = 'measure-induction';
+    measure.className = 'command';
+    measure.textContent = 'Measure induction';
+    measure.title = 'Run the model on a repeated random token sequence and fill the Induct column';
+    measure.addEventListener('click', () => this.callbacks.measureInduction());
+    const explain = document.createElement('span');
+    explain.className = 'view-hint';
+    explain.textContent = 'Runs the model on a random token sequence repeated twice and measures how much each head attends to the token after the previous occurrence.';
+    actions.append(measure, explain);
+    this.table.id = 'stats-table';
+    this.table.className = 'stats-table';
+    const head = document.createElement('thead');
+    head.append(this.headerRow);
+    this.table.append(head, this.body);
+    const scroller = document.createElement('div');
+    scroller.className = 'stats-scroll';
+    scroller.append(this.table);
+    this.empty.className = 'view-hint';
+    this.empty.textContent = 'This trace carries no head statistics.';
+    this.element.append(actions, this.empty, scroller);
+    this.body.addEventListener('click', (event) => {
+      const row = (event.target as HTMLElement).closest<HTMLElement>('tr[data-block-index]');
+      if (row) this.callbacks.open(Number(row.dataset.blockIndex), Number(row.dataset.head));
+    });
+    this.body.addEventListener('keydown', (event) => {
+      const row = (event.target as HTMLElement).closest<HTMLElement>('tr[data-block-index]');
+      if (!row) return;
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        this.callbacks.open(Number(row.dataset.blockIndex), Number(row.dataset.head));
+      } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+        event.preventDefault();
+        event.stopPropagation();
+        const next = (event.key === 'ArrowDown' ? row.nextElementSibling : row.previousElementSibling) as HTMLElement | null;
+        next?.focus();
+      }
+    });
+  }
+
+  render(stats: readonly HeadStats[], layerLabel: (stats: HeadStats) => string): void {
+    this.stats = stats;
+    this.layerLabel = layerLabel;
+    this.empty.hidden = stats.length > 0;
+    this.table.hidden = stats.length === 0;
+    this.renderHeader();
+    this.renderBody();
+  }
+
+  private sortBy(column: StatsColumn): void {
+    if (this.column === column) this.direction = this.direction === 'ascending' ? 'descending' : 'ascending';
+    else {
+      this.column = column;
+      const numeric = STATS_COLUMNS.find((c) => c.key === column)?.numeric ?? false;
+      // Layers, kinds and heads read naturally upwards; statistics from the largest.
+      this.direction = numeric && column !== 'layer' && column !== 'head' ? 'descending' : 'ascending';
+    }
+    this.renderHeader();
+    this.renderBody();
+  }
+
+  private renderHeader(): void {
+    this.headerRow.replaceChildren(...STATS_COLUMNS.map((column) => {
+      const th = document.createElement('th');
+      th.scope = 'col';
+      th.dataset.column = column.key;
+      if (column.numeric) th.className = 'numeric';
+      const sorted = this.column === column.key;
+      th.setAttribute('aria-sort', sorted ? this.direction : 'none');
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'sort-button';
+      button.title = `${column.title}. Click to sort`;
+      button.textContent = `${column.label}${sorted ? (this.direction === 'ascending' ? ' ▲' : ' ▼') : ''}`;
+      button.addEventListener('click', () => this.sortBy(column.key));
+      th.append(button);
+      return th;
+    }));
+  }
+
+  private renderBody(): void {
+    const rows = this.column ? sortStats(this.stats, this.column, this.direction) : [...this.stats];
+    this.body.replaceChildren(...rows.map((s) => {
+      const tr = document.createElement('tr');
+      tr.dataset.blockIndex = String(s.blockIndex);
+      tr.dataset.head = String(s.head);
+      tr.tabIndex = 0;
+      tr.setAttribute('aria-label', `${this.layerLabel(s)} ${kindLabel(s.kind)} head ${s.head}: open in the heatmap`);
+      const cells: Array<[string, boolean]> = [
+        [this.layerLabel(s), false], [kindLabel(s.kind), false], [String(s.head), true],
+        [formatStat(s.entropy), true], [formatStat(s.minEntropy), true], [formatStat(s.meanDistance), true],
+        [formatStat(s.prevToken), true], [formatStat(s.sink), true], [formatStat(s.diagonal), true], [formatStat(s.induction), true],
+      ];
+      tr.append(...cells.map(([text, numeric], i) => {
+        const td = document.createElement('td');
+        td.textContent = text;
+        if (numeric) td.className = 'numeric';
+        const key = STATS_COLUMNS[i].key;
+        const value = key === 'prevToken' || key === 'sink' || key === 'diagonal' || key === 'induction' ? s[key] : null;
+        if (value !== null && value > 0.5) td.classList.add('strong');
+        return td;
+      }));
+      return tr;
+    }));
+  }
+}
