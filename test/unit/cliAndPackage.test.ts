@@ -93,6 +93,33 @@ test('the CLI runs a foreign ONNX fixture with explicit inputs', () => {
   assert.match(badSpec.stderr, /Cannot read the input value "words"/);
 });
 
+test('the CLI plants a bug on export, reports it, and writes the analysis to JSON and an HTML report', () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'al-cli-fault-'));
+  const model = path.join(out, 'leaky.onnx');
+  const exported = runCli(['--model', 'builtin:tiny-decoder', '--export-onnx', model, '--fault', 'causal-off-by-one']);
+  assert.equal(exported.status, 0, exported.stderr);
+  const json = path.join(out, 'trace.json');
+  const html = path.join(out, 'report.html');
+  const run = runCli(['--model', model, '--backend', 'wasm', '--threads', '1', '--json', json, '--html', html, 'The cat sat on the mat.']);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout, /^diagnostics \(12\):$/m);
+  assert.match(run.stdout, /error\s+mask-leak\s+Layer 0 decoder-self head 0: 22 cells above the diagonal carry weight/);
+  const trace = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(trace.headStats.length, 12);
+  assert.deepEqual(Object.keys(trace.headStats[0]).sort(), ['blockIndex', 'diagonal', 'entropy', 'head', 'induction', 'kind', 'layer', 'meanDistance', 'minEntropy', 'prevToken', 'sink']);
+  assert.equal(trace.rollout[0].values.length, 23 * 23);
+  assert.ok(trace.diagnostics.every((d: { code: string }) => d.code === 'mask-leak'));
+  const report = readFileSync(html, 'utf8');
+  assert.match(report, /^<!DOCTYPE html>/);
+  assert.match(report, /id="attention-lens-trace">[A-Za-z0-9+/=]+<\/script>/);
+  assert.doesNotMatch(report, /(src|href)=["']https?:/);
+  const healthy = runCli(['The cat sat on the mat.']);
+  assert.doesNotMatch(healthy.stdout, /\berror\b\s+mask-leak/);
+  const badFault = runCli(['--export-onnx', path.join(out, 'x.onnx'), '--fault', 'bogus']);
+  assert.equal(badFault.status, 1);
+  assert.match(badFault.stderr, /Unknown fault: bogus/);
+});
+
 test('the .vsix builds and holds the bundles, not the sources or tests', () => {
   // Package a copy, so the production rebuild vsce runs does not rewrite dist/ under other tests.
   const work = mkdtempSync(path.join(tmpdir(), 'al-vsix-'));
@@ -102,7 +129,7 @@ test('the .vsix builds and holds the bundles, not the sources or tests', () => {
   const vsix = path.join(work, 'attention-lens.vsix');
   execFileSync(process.execPath, [path.join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--no-rewrite-relative-links', '--out', vsix], { cwd: work, stdio: 'pipe', timeout: 180_000 });
   const names = zipEntryNames(vsix);
-  for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/cli.js', 'extension/dist/ort-wasm-simd-threaded.wasm', 'extension/dist/ort-wasm-simd-threaded.mjs', 'extension/package.json', 'extension/media/panel.css']) {
+  for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/reportHost.js', 'extension/dist/cli.js', 'extension/dist/ort-wasm-simd-threaded.wasm', 'extension/dist/ort-wasm-simd-threaded.mjs', 'extension/package.json', 'extension/media/panel.css']) {
     assert.ok(names.includes(bundle), `${bundle} missing from the vsix: ${names.join(', ')}`);
   }
   const leaked = names.filter((name) => /^extension\/(src|test|webview|scripts|bench|node_modules)\//.test(name) || name.endsWith('.ts') || name.endsWith('.map'));
