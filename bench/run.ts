@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     const times: number[] = [];
     let tokens = 0;
     for (let i = 0; i < runs + 1; i++) {
-      const trace = await engine.explain(TEXT_128, { model: `builtin:${preset}` });
+      const trace = await engine.explain(TEXT_128, { model: `builtin:${preset}`, backend: 'reference' });
       tokens = trace.streams[0].tokens.length;
       if (i > 0) times.push(trace.timings.find((t) => t.stage === 'forward')!.ms); // first run loads the model
     }
@@ -166,9 +166,9 @@ async function main(): Promise<void> {
 
   // event loop: worker vs main thread, paper-base on 128 tokens
   const client = new EngineClient(path.join(root, 'dist/engineWorker.js'));
-  await client.explain(TEXT_128, { model: 'builtin:paper-base' }); // load the model in the worker first
-  const inWorker = await longestStall(() => client.explain(TEXT_128, { model: 'builtin:paper-base' }));
-  const onMainThread = await longestStall(() => engine.explain(TEXT_128, { model: 'builtin:paper-base' }));
+  await client.explain(TEXT_128, { model: 'builtin:paper-base', backend: 'reference' }); // load the model in the worker first
+  const inWorker = await longestStall(() => client.explain(TEXT_128, { model: 'builtin:paper-base', backend: 'reference' }));
+  const onMainThread = await longestStall(() => engine.explain(TEXT_128, { model: 'builtin:paper-base', backend: 'reference' }));
   await client.dispose();
   results.eventLoop = {
     workload: 'paper-base forward, 128 tokens',

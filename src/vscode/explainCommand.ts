@@ -50,6 +50,9 @@ export class ExplainController implements vscode.Disposable {
   ) {}
 
   async explainSelection(): Promise<void> {
+    // Where the command began, for the per-run timing line (bench/vscode.ts reads it).
+    const commandStart = performance.now();
+    const commandAt = Date.now();
     const editor = vscode.window.activeTextEditor
       ?? (this.lastTextEditor && vscode.window.visibleTextEditors.includes(this.lastTextEditor) ? this.lastTextEditor : undefined);
     if (!editor) {
@@ -67,7 +70,7 @@ export class ExplainController implements vscode.Disposable {
       text,
       origin: { document, baseOffset: document.offsetAt(selection.start), version: document.version },
       source: `${vscode.workspace.asRelativePath(document.uri)}:${selection.start.line + 1}`,
-    });
+    }, { start: commandStart, at: commandAt });
   }
 
   /**
@@ -89,7 +92,10 @@ export class ExplainController implements vscode.Disposable {
     if (this.lastRequest) await this.run(this.lastRequest);
   }
 
-  async run(request: RunRequest): Promise<void> {
+  /** @param command when the command that asked for the run began (performance.now, Date.now); default now */
+  async run(request: RunRequest, command?: { start: number; at: number }): Promise<void> {
+    const commandStart = command?.start ?? performance.now();
+    const commandAt = command?.at ?? Date.now();
     this.inFlight?.abort();
     const controller = new AbortController();
     this.inFlight = controller;
@@ -108,9 +114,11 @@ export class ExplainController implements vscode.Disposable {
     void this.views.reveal();
     this.log.info(`run ${runId}: ${description} from ${request.source}`);
     try {
+      const engineStart = performance.now();
       const running = this.engine.explain(request.text, options, controller.signal);
       const trace = await this.withDelayedProgress(running, model, controller);
       if (runId !== this.runId) return;
+      const traceAt = performance.now();
       const stages = trace.timings.map((timing) => `${timing.stage} ${timing.ms.toFixed(1)} ms`).join(', ');
       const tokens = trace.streams.map((stream) => `${stream.name} ${stream.tokens.length}`).join(', ');
       this.log.info(`run ${runId}: ${trace.model.name} [${trace.backend}] tokens ${tokens}; ${stages}`);
@@ -119,6 +127,11 @@ export class ExplainController implements vscode.Disposable {
       const origin = request.origin && request.origin.document.version === request.origin.version ? request.origin : undefined;
       if (request.notice) trace.notices.unshift(request.notice);
       this.views.showTrace(runId, trace, origin);
+      const postedAt = performance.now();
+      // Host side of the command → heatmap latency; Date.now anchors line it up with the webview's clock.
+      this.log.info(`run ${runId}: timing command→engine ${(engineStart - commandStart).toFixed(1)} ms, engine ${(traceAt - engineStart).toFixed(1)} ms, `
+        + `trace→posted ${(postedAt - traceAt).toFixed(1)} ms, command→posted ${(postedAt - commandStart).toFixed(1)} ms `
+        + `(command at ${commandAt}, posted at ${commandAt + Math.round(postedAt - commandStart)})`);
       this.statusBar.update(model, trace.backend, trace.notices.find((notice) => /ran instead/.test(notice)));
       this.finishedEmitter.fire({ runId, trace });
     } catch (error) {

@@ -43,7 +43,7 @@ test('user errors cross the worker boundary with their hint', async () => {
 test('a run can be cancelled, and the next run works', async () => {
   const controller = new AbortController();
   const started = Date.now();
-  const running = client.explain('x'.repeat(128), { model: 'builtin:paper-base' }, controller.signal);
+  const running = client.explain('x'.repeat(128), { model: 'builtin:paper-base', backend: 'reference' }, controller.signal);
   setTimeout(() => controller.abort(), 50);
   await assert.rejects(running, (error: unknown) => error instanceof CancelledError);
   // Cancellation is cooperative (between sub-layers) with a terminate fallback: it ends in seconds, not a whole run.
@@ -70,7 +70,7 @@ test('a cancelled run stuck in uninterruptible work is terminated, and the run q
   const impatient = new EngineClient(workerScript, 50);
   try {
     const controller = new AbortController();
-    const runA = impatient.explain('a', { model: 'builtin:gpt2-shape' }, controller.signal);
+    const runA = impatient.explain('a', { model: 'builtin:gpt2-shape', backend: 'reference' }, controller.signal);
     await new Promise((resolve) => setTimeout(resolve, 100));
     const runB = impatient.explain('run B', { model: 'builtin:tiny-decoder' });
     controller.abort();
@@ -84,7 +84,7 @@ test('a cancelled run stuck in uninterruptible work is terminated, and the run q
 
 test('dispose rejects pending runs as cancelled', async () => {
   const disposable = new EngineClient(workerScript);
-  const running = disposable.explain('x'.repeat(64), { model: 'builtin:paper-base' });
+  const running = disposable.explain('x'.repeat(64), { model: 'builtin:paper-base', backend: 'reference' });
   const outcome = assert.rejects(running, CancelledError);
   await new Promise((resolve) => setTimeout(resolve, 50));
   await disposable.dispose();

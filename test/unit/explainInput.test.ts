@@ -63,7 +63,7 @@ test('a tokenizer.json can feed a built-in model whose vocabulary fits it', asyn
   const out = mkdtempSync(path.join(tmpdir(), 'al-tok-'));
   execFileSync(process.execPath, [path.resolve(__dirname, '../../scripts/make-tokenizers.mjs'), out], { stdio: 'pipe' });
   const gpt2 = path.join(out, 'gpt2', 'tokenizer.json');
-  const trace = await engine.explain('The cat sat on the mat.', { model: 'builtin:gpt2-shape', tokenizer: gpt2, maxTokens: 16 });
+  const trace = await engine.explain('The cat sat on the mat.', { model: 'builtin:gpt2-shape', tokenizer: gpt2, maxTokens: 16, backend: 'reference' });
   assert.deepEqual(trace.streams[0].tokens.map((t) => t.id), [464, 3797, 3332, 319, 262, 2603, 13]);
   assert.match(trace.model.tokenizer, /gpt2/);
   assert.equal(trace.blocks[0].queries, 7);
@@ -71,7 +71,7 @@ test('a tokenizer.json can feed a built-in model whose vocabulary fits it', asyn
   await rejectsWith(engine.explain('x', { tokenizer: path.join(out, 'missing.json') }), /not found/, /.+/);
   // BERT already starts with [CLS]: the shifted decoder input must not get a second one.
   const bert = path.join(out, 'bert-base-uncased', 'tokenizer.json');
-  const encdec = await engine.explain('hello world', { model: 'builtin:paper-base', tokenizer: bert });
+  const encdec = await engine.explain('hello world', { model: 'builtin:paper-base', tokenizer: bert, backend: 'reference' });
   const pieces = (name: string) => encdec.streams.find((s) => s.name === name)!.tokens.map((t) => t.piece);
   assert.deepEqual(pieces('encoder'), ['[CLS]', 'hello', 'world', '[SEP]']);
   assert.deepEqual(pieces('decoder'), ['[CLS]', 'hello', 'world', '[SEP]']);

@@ -60,7 +60,7 @@ function compare(reference: AttentionTrace, onnx: AttentionTrace): void {
 }
 
 async function parity(preset: string, text: string, options: ExplainOptions = {}): Promise<void> {
-  const reference = await engine.explain(text, { model: `builtin:${preset}`, seed: 11, ...options });
+  const reference = await engine.explain(text, { model: `builtin:${preset}`, seed: 11, backend: 'reference', ...options });
   const onnx = await engine.explain(text, { model: await exportedFile(preset, 11), backend: 'wasm', threads: 1, ...options });
   compare(reference, onnx);
 }
@@ -114,7 +114,18 @@ test('a model with its weights in external data (model.onnx.data beside it) load
   writeFileSync(path.join(folder, 'model.onnx.data'), data);
   const file = path.join(folder, 'model.onnx');
   writeFileSync(file, onnx.ModelProto.encode(model).finish());
-  const reference = await engine.explain('external data', { model: 'builtin:tiny-decoder', seed: 11 });
+  const reference = await engine.explain('external data', { model: 'builtin:tiny-decoder', seed: 11, backend: 'reference' });
   const loaded = await engine.explain('external data', { model: file, backend: 'wasm', threads: 1 });
   compare(reference, loaded);
+});
+
+test('built-in models run through their own ONNX export unless the backend is "reference"', async () => {
+  const viaOnnx = await engine.explain('Attention is all you need.', { model: 'builtin:tiny-encdec', seed: 11, backend: 'wasm', threads: 1 });
+  const reference = await engine.explain('Attention is all you need.', { model: 'builtin:tiny-encdec', seed: 11, backend: 'reference' });
+  assert.equal(viaOnnx.backend, 'wasm');
+  assert.equal(reference.backend, 'reference');
+  assert.equal(viaOnnx.model.name, 'builtin:tiny-encdec', 'still described as the built-in model');
+  compare(reference, viaOnnx);
+  const auto = await engine.explain('abc', { model: 'builtin:tiny-decoder' });
+  assert.equal(auto.backend, 'reference', 'small presets stay in TypeScript on auto');
 });

@@ -99,14 +99,14 @@ describe('reference model equals an independent float64 implementation', () => {
 
 describe('trace invariants on the large presets', () => {
   test('paper-base: shapes, rows, causal and cross blocks', async () => {
-    const trace = await engine.explain('Attention is all you need.', { model: 'builtin:paper-base' });
+    const trace = await engine.explain('Attention is all you need.', { model: 'builtin:paper-base', backend: 'reference' });
     assert.equal(trace.blocks.length, 6 + 6 * 2);
     assert.equal(trace.model.heads, 8);
     assert.equal(trace.model.dModel, 512);
     checkInvariants(trace);
   });
   test('gpt2-shape: 12 layers x 12 heads', async () => {
-    const trace = await engine.explain('Hi there', { model: 'builtin:gpt2-shape' });
+    const trace = await engine.explain('Hi there', { model: 'builtin:gpt2-shape', backend: 'reference' });
     assert.equal(trace.blocks.length, 12);
     assert.ok(trace.blocks.every((block) => block.heads === 12 && block.maskKind === 'causal'));
     checkInvariants(trace);

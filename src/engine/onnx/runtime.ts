@@ -15,8 +15,9 @@ import ort = require('onnxruntime-web');
 import { UserFacingError } from '../errors';
 import type { Backend } from '../trace';
 
-export type BackendSetting = 'auto' | 'wasm' | 'webgpu' | 'native';
-export const BACKEND_SETTINGS: readonly BackendSetting[] = ['auto', 'wasm', 'webgpu', 'native'];
+/** 'reference' runs built-in models in TypeScript; for ONNX files it means 'auto'. */
+export type BackendSetting = 'auto' | 'reference' | 'wasm' | 'webgpu' | 'native';
+export const BACKEND_SETTINGS: readonly BackendSetting[] = ['auto', 'reference', 'wasm', 'webgpu', 'native'];
 
 /** A tensor as the rest of the engine sees it. */
 export interface HostTensor {
@@ -167,6 +168,7 @@ async function createNativeSession(runtime: NativeRuntime, model: Uint8Array, op
 }
 
 export async function createSession(model: Uint8Array, options: SessionOptions): Promise<OnnxSession> {
+  if (options.backend === 'reference') options = { ...options, backend: 'auto' };
   if (options.backend === 'native' || options.backend === 'auto') {
     const runtime = loadNativeRuntime();
     if (runtime) return createNativeSession(runtime, model, options);
