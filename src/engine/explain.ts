@@ -3,6 +3,7 @@
  * and assemble the trace. This runs inside the engine worker (and directly in tests).
  */
 import { analyzeTrace } from './analysis/analyze';
+import { MAX_ROLLOUT_TOKENS } from './analysis/rollout';
 import { DEFAULT_THRESHOLDS, type DiagnosticThresholds } from './analysis/types';
 import { BuiltinExportFiles } from './builtinExports';
 import { BuiltinModelCache, parseBuiltinSpec } from './builtin';
@@ -82,16 +83,23 @@ export class ExplainEngine {
   private readonly onnxModels = new OnnxModelCache();
   private readonly exports = new BuiltinExportFiles();
 
-  async explain(text: string, options: ExplainOptions = {}, cancel: CancellationCheck = neverCancelled): Promise<AttentionTrace> {
+  /**
+   * @param onPartial called with a first, partial trace (the first block) when a big model runs on
+   *        a long input, before the whole trace is ready
+   */
+  async explain(text: string, options: ExplainOptions = {}, cancel: CancellationCheck = neverCancelled, onPartial?: (partial: AttentionTrace) => void): Promise<AttentionTrace> {
     validateOptions(options);
     const spec = options.model ?? DEFAULT_MODEL;
     let trace: AttentionTrace;
-    if (!isBuiltinSpec(spec)) trace = await explainOnnx(this.onnxModels, spec, text, options, cancel);
-    else if (runsOnOnnxRuntime(parseBuiltinSpec(spec), options)) trace = await this.explainBuiltinOnOnnx(spec, text, options, cancel);
+    if (!isBuiltinSpec(spec)) trace = await explainOnnx(this.onnxModels, spec, text, options, cancel, onPartial);
+    else if (runsOnOnnxRuntime(parseBuiltinSpec(spec), options)) trace = await this.explainBuiltinOnOnnx(spec, text, options, cancel, onPartial);
     else trace = await this.explainBuiltin(spec, text, options, cancel);
     // The debugger's statistics, rollout and diagnostics travel with the trace.
     const analysisStart = performance.now();
     trace.analysis = analyzeTrace(trace, { ...DEFAULT_THRESHOLDS, ...options.thresholds });
+    if (trace.streams.some((stream) => stream.tokens.length > MAX_ROLLOUT_TOKENS)) {
+      trace.notices.push(`Attention rollout is computed up to ${MAX_ROLLOUT_TOKENS} tokens (its cost grows with the cube of the length).`);
+    }
     trace.timings.push({ stage: 'analysis', ms: performance.now() - analysisStart });
     return trace;
   }
@@ -100,14 +108,15 @@ export class ExplainEngine {
    * A built-in model through its own ONNX export (written once per preset, weights and tokenizer
    * to a temporary file): the same numbers (the parity tests prove it) at ONNX Runtime's speed.
    */
-  private async explainBuiltinOnOnnx(spec: string, text: string, options: ExplainOptions, cancel: CancellationCheck): Promise<AttentionTrace> {
+  private async explainBuiltinOnOnnx(spec: string, text: string, options: ExplainOptions, cancel: CancellationCheck, onPartial?: (partial: AttentionTrace) => void): Promise<AttentionTrace> {
     const preset = parseBuiltinSpec(spec);
     const exportStart = performance.now();
     const model = await this.models.get({ preset, seed: options.seed, weightsPath: options.weightsPath, tokenizer: options.tokenizer });
     const file = await this.exports.file(preset, model, options);
     const exportMs = performance.now() - exportStart;
     cancel.throwIfCancelled();
-    const trace = await explainOnnx(this.onnxModels, file, text, { ...options, tokenizer: options.tokenizer }, cancel);
+    const trace = await explainOnnx(this.onnxModels, file, text, { ...options, tokenizer: options.tokenizer }, cancel,
+      onPartial && ((partial) => onPartial({ ...partial, model: model.info })));
     // It is still the built-in model: keep its description, say how it ran.
     trace.model = model.info;
     trace.timings.unshift({ stage: 'load model', ms: exportMs });

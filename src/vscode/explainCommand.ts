@@ -115,7 +115,10 @@ export class ExplainController implements vscode.Disposable {
     this.log.info(`run ${runId}: ${description} from ${request.source}`);
     try {
       const engineStart = performance.now();
-      const running = this.engine.explain(request.text, options, controller.signal);
+      const running = this.engine.explain(request.text, options, controller.signal, (partial) => {
+        // A big model shows its first block while the rest is computed.
+        if (runId === this.runId) this.views.showTrace(runId, partial, request.origin);
+      });
       const trace = await this.withDelayedProgress(running, model, controller);
       if (runId !== this.runId) return;
       const traceAt = performance.now();

@@ -129,3 +129,21 @@ test('built-in models run through their own ONNX export unless the backend is "r
   const auto = await engine.explain('abc', { model: 'builtin:tiny-decoder' });
   assert.equal(auto.backend, 'reference', 'small presets stay in TypeScript on auto');
 });
+
+test('the long path: gpt2-shape through its ONNX export equals the reference, and a long input shows its first block early', async () => {
+  // A moderate length for the parity (the TypeScript reference of a 124 M model is slow), then a
+  // long one for the first-block path.
+  const text = 'Long inputs must give the same numbers on the fast path as on the readable reference.';
+  const reference = await engine.explain(text, { model: 'builtin:gpt2-shape', backend: 'reference' });
+  const onnxTrace = await engine.explain(text, { model: 'builtin:gpt2-shape', backend: 'wasm', threads: 2 });
+  compare(reference, onnxTrace);
+  const long = 'x'.repeat(300);
+  const partials: AttentionTrace[] = [];
+  const whole = await engine.explain(long, { model: 'builtin:gpt2-shape', backend: 'wasm', threads: 2 }, undefined, (partial) => partials.push(partial));
+  assert.equal(partials.length, 1, 'one partial trace before the whole one');
+  assert.equal(partials[0].blocks.length, 1);
+  assert.deepEqual(partials[0].blocks[0].probs, whole.blocks[0].probs, 'the first block is the same block');
+  assert.equal(partials[0].model.name, 'builtin:gpt2-shape');
+  assert.match(partials[0].notices.join(' '), /other 11 blocks are still being computed/);
+  assert.equal(whole.blocks.length, 12);
+});

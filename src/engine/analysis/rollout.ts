@@ -61,6 +61,8 @@ function streamRollout(trace: AttentionTrace, stream: StreamName): Rollout | nul
     .sort((a, b) => a.layer - b.layer); // Array.prototype.sort is stable: graph order breaks ties
   if (chain.length === 0) return null;
   const size = chain[0].queries;
+  // L products of T × T matrices cost L·T³: at 1024 tokens and 12 layers, seconds on the critical path.
+  if (size > MAX_ROLLOUT_TOKENS) return null;
   // A block that is not T × T (or of another length) cannot be chained: no rollout rather than a wrong one.
   if (!chain.every((block) => isSelfAttention(block) && block.queries === size)) return null;
   let rollout: Float64Array | null = null;
@@ -70,6 +72,9 @@ function streamRollout(trace: AttentionTrace, stream: StreamName): Rollout | nul
   }
   return { stream, tokens: size, values: Float32Array.from(rollout ?? []) };
 }
+
+/** Longest stream rollout is computed for (see the cost note in streamRollout). */
+export const MAX_ROLLOUT_TOKENS = 512;
 
 /** The rollout of each stream that has self-attention, in the trace's stream order. */
 export function computeRollout(trace: AttentionTrace): Rollout[] {

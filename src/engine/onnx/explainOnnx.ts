@@ -104,7 +104,35 @@ function describeTokenizer(name: string, source: string): string {
   return source === 'tokenizer.json beside the model' ? `${shown} (beside the model)` : `${shown} (${source})`;
 }
 
-export async function explainOnnx(cache: OnnxModelCache, modelPath: string, text: string, options: ExplainOptions, cancel: CancellationCheck): Promise<AttentionTrace> {
+/** The model as the trace describes it; layers are counted from the whole plan (also for a partial trace). */
+function describe(model: LoadedOnnxModel, modelPath: string, blocks: AttentionTrace['blocks']): ModelInfo {
+  const layersOf = (kind: string): number => new Set(model.plan.attention.filter((tap) => tap.kind === kind).map((tap) => tap.layer)).size;
+  return {
+    name: path.basename(modelPath),
+    kind: model.kind,
+    source: 'onnx',
+    path: path.resolve(modelPath),
+    encoderLayers: layersOf('encoder-self') + (model.kind === 'encoder' ? layersOf('self') : 0),
+    decoderLayers: layersOf('decoder-self') + (model.kind === 'decoder' ? layersOf('self') : 0),
+    heads: blocks[0]?.heads ?? 0,
+    dModel: model.dModel,
+    ...(model.vocabularySize !== null ? { vocabSize: model.vocabularySize } : {}),
+    weights: path.basename(modelPath),
+    tokenizer: model.tokenizer ? describeTokenizer(model.tokenizer.name, model.tokenizerSource) : 'none (tensor inputs)',
+  };
+}
+
+/** Inputs at least this long show the first block before the whole forward pass is done. */
+const FIRST_BLOCK_MIN_TOKENS = 256;
+
+export async function explainOnnx(
+  cache: OnnxModelCache,
+  modelPath: string,
+  text: string,
+  options: ExplainOptions,
+  cancel: CancellationCheck,
+  onPartial?: (trace: AttentionTrace) => void,
+): Promise<AttentionTrace> {
   const started = performance.now();
   const timings: StageTiming[] = [];
   const { model, loadedNow } = await cache.get(modelPath, options);
@@ -132,8 +160,28 @@ export async function explainOnnx(cache: OnnxModelCache, modelPath: string, text
   const runStart = performance.now();
   let outputs;
   try {
+    if (onPartial && model.firstBlock && ids.length >= FIRST_BLOCK_MIN_TOKENS) {
+      // A big model on a long input: layer 0 first (a fraction of the work), then everything.
+      const first = await model.firstBlock();
+      const partialOutputs = await first.session.run(feeds, tapOutputNames(first.plan));
+      cancel.throwIfCancelled();
+      const partial = readTaps(first.plan, partialOutputs);
+      onPartial({
+        formatVersion: TRACE_FORMAT_VERSION,
+        model: describe(model, modelPath, partial.blocks),
+        backend: first.session.backend,
+        streams: completeStreams(plan.streams, partial.blocks, {}),
+        blocks: partial.blocks,
+        residual: partial.residual,
+        timings: [...timings, { stage: 'first block', ms: performance.now() - runStart }],
+        truncation: plan.truncation,
+        notices: [...plan.notices, `Showing the first block; the other ${model.plan.attention.length - 1} blocks are still being computed.`],
+        createdAt: new Date().toISOString(),
+      });
+    }
     outputs = await model.session.run(feeds, tapOutputNames(model.plan));
   } catch (error) {
+    if (error instanceof UserFacingError || (error instanceof Error && error.name === 'CancelledError')) throw error;
     const message = error instanceof Error ? error.message : String(error);
     throw new UserFacingError(
       `The model failed to run on this input: ${message.replace(/\s+/g, ' ').slice(0, 500)}`,
@@ -159,20 +207,7 @@ export async function explainOnnx(cache: OnnxModelCache, modelPath: string, text
     if (role === 'decoder-ids') explicitIds.decoder = spec.values;
   }
   const streams = completeStreams(plan.streams, blocks, explicitIds);
-  const layersOf = (kind: string): number => new Set(blocks.filter((block) => block.kind === kind).map((block) => block.layer)).size;
-  const info: ModelInfo = {
-    name: path.basename(modelPath),
-    kind: model.kind,
-    source: 'onnx',
-    path: path.resolve(modelPath),
-    encoderLayers: layersOf('encoder-self') + (model.kind === 'encoder' ? layersOf('self') : 0),
-    decoderLayers: layersOf('decoder-self') + (model.kind === 'decoder' ? layersOf('self') : 0),
-    heads: blocks[0]?.heads ?? 0,
-    dModel: model.dModel,
-    ...(model.vocabularySize !== null ? { vocabSize: model.vocabularySize } : {}),
-    weights: path.basename(modelPath),
-    tokenizer: model.tokenizer ? describeTokenizer(model.tokenizer.name, model.tokenizerSource) : 'none (tensor inputs)',
-  };
+  const info = describe(model, modelPath, blocks);
   const notices = [...plan.notices, ...model.plan.notes];
   if (model.session.fallbackNote) notices.push(model.session.fallbackNote);
   return {

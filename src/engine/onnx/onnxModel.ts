@@ -14,6 +14,7 @@ import type { ModelKind, StreamName } from '../trace';
 import { type ModelInput, inputRole, modelInputs } from './inputs';
 import { decodeModel, encodeModel, externalDataFiles, type ModelProto } from './model';
 import { type BackendSetting, createSession, type OnnxSession } from './runtime';
+import { pruneToOutputs } from './prune';
 import type { TapPlan } from './tapPlan';
 import { analyzeAndTap } from './tapper';
 
@@ -39,6 +40,32 @@ export interface LoadedOnnxModel {
   metadata: Record<string, string>;
   tapMs: number;
   sessionMs: number;
+  /**
+   * For big models: a session of the model cut down to its first attention block (prune.ts), to
+   * show layer 0 while the whole forward pass runs. Created on first use; null for small models.
+   */
+  firstBlock: (() => Promise<{ session: OnnxSession; plan: TapPlan }>) | null;
+}
+
+/** Models with at least this many attention blocks get a first-block session for long inputs. */
+const FIRST_BLOCK_MIN_BLOCKS = 8;
+
+function firstBlockRunner(tappedModel: ModelProto, plan: TapPlan, options: OnnxLoadOptions, externalData: Array<{ path: string; data: Uint8Array }>): LoadedOnnxModel['firstBlock'] {
+  const first = plan.attention[0];
+  if (!first || plan.attention.length < FIRST_BLOCK_MIN_BLOCKS) return null;
+  const subPlan: TapPlan = {
+    attention: [first],
+    residual: plan.residual.filter((step) => step.stage === 'embedding' && step.stream === first.queryStream),
+    notes: [],
+  };
+  const outputs = [first.output, ...(first.mask ? [first.mask.output] : []), ...subPlan.residual.map((step) => step.output)];
+  // Cut now (the weights are shared, not copied); encode and open the session only when asked.
+  const pruned = pruneToOutputs(tappedModel, outputs);
+  let opened: Promise<{ session: OnnxSession; plan: TapPlan }> | undefined;
+  return () => {
+    opened ??= createSession(encodeModel(pruned), { backend: options.backend, threads: options.threads, externalData }).then((session) => ({ session, plan: subPlan }));
+    return opened;
+  };
 }
 
 export interface OnnxLoadOptions {
@@ -192,5 +219,6 @@ export async function loadOnnxModel(modelPath: string, options: OnnxLoadOptions)
     metadata,
     tapMs,
     sessionMs,
+    firstBlock: firstBlockRunner(tapped.model, tapped.plan, options, externalData),
   };
 }

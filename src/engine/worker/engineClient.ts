@@ -22,6 +22,7 @@ interface Pending {
   cancelFlag: Int32Array;
   /** Kept so the request can be sent again if its worker is replaced for another request's sake. */
   message: ToWorkerMessage;
+  onPartial?: (trace: AttentionTrace) => void;
 }
 
 /** An engine error with the fields the UI needs. */
@@ -66,6 +67,14 @@ export class EngineClient {
   private onMessage(message: FromWorkerMessage): void {
     const pending = this.pending.get(message.requestId);
     if (!pending) return;
+    if (message.type === 'partial') {
+      try {
+        pending.onPartial?.(decodeTrace(new Uint8Array(message.trace)));
+      } catch {
+        // A broken partial trace is not worth failing the run for: the whole trace follows.
+      }
+      return;
+    }
     this.pending.delete(message.requestId);
     // An idle worker must not keep a CLI process alive.
     if (this.pending.size === 0) this.worker?.unref();
@@ -115,7 +124,11 @@ export class EngineClient {
     void worker.terminate();
   }
 
-  explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal): Promise<AttentionTrace> {
+  /**
+   * @param onPartial receives a first, partial trace when a big model runs on a long input (the
+   *        first block), before the promise resolves with the whole trace
+   */
+  explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void): Promise<AttentionTrace> {
     if (this.disposed) return Promise.reject(new Error('the engine client is disposed'));
     if (signal?.aborted) return Promise.reject(new CancelledError());
     const worker = this.ensureWorker();
@@ -144,6 +157,7 @@ export class EngineClient {
         reject: (error) => { settle(); reject(error); },
         cancelFlag,
         message,
+        onPartial,
       });
       signal?.addEventListener('abort', onAbort, { once: true });
       worker.postMessage(message);

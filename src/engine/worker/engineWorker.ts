@@ -33,7 +33,10 @@ async function handle(message: ToWorkerMessage): Promise<void> {
   let transfer: ArrayBuffer[] = [];
   try {
     cancel.throwIfCancelled();
-    const trace = await engine.explain(message.text, message.options, cancel);
+    const trace = await engine.explain(message.text, message.options, cancel, (partial) => {
+      const partialBuffer = encodeTrace(partial).buffer as ArrayBuffer;
+      port!.postMessage({ type: 'partial', requestId: message.requestId, trace: partialBuffer } satisfies FromWorkerMessage, [partialBuffer]);
+    });
     const bytes = encodeTrace(trace);
     // encodeTrace's output owns its buffer exactly, so it can be transferred without a copy.
     const buffer = bytes.buffer as ArrayBuffer;

@@ -39,4 +39,11 @@ export interface ExplainErrorMessage {
   error: SerializedError;
 }
 
-export type FromWorkerMessage = ExplainResultMessage | ExplainErrorMessage;
+/** A first, partial trace (the first block of a big model) while the run goes on. */
+export interface ExplainPartialMessage {
+  type: 'partial';
+  requestId: number;
+  trace: ArrayBuffer;
+}
+
+export type FromWorkerMessage = ExplainResultMessage | ExplainErrorMessage | ExplainPartialMessage;
