@@ -14,12 +14,51 @@ export function headMatrix(probs: Float32Array, heads: number, queries: number, 
   if (head !== 'mean') return probs.subarray(head * size, (head + 1) * size);
   const mean = new Float32Array(size);
   if (heads <= 0) return mean;
-  for (let h = 0; h < heads; h++) {
-    const offset = h * size;
-    for (let i = 0; i < size; i++) mean[i] += probs[offset + i];
-  }
-  for (let i = 0; i < size; i++) mean[i] /= heads;
+  for (let i = 0; i < size; i++) mean[i] = meanAt(probs, i, size, heads);
   return mean;
+}
+
+/** The mean over heads of cell i (heads summed in a double, four at a time). */
+function meanAt(probs: Float32Array, i: number, size: number, heads: number): number {
+  const end = heads * size;
+  let sum = 0;
+  let offset = i;
+  for (; offset + 3 * size < end; offset += 4 * size) sum += probs[offset] + probs[offset + size] + probs[offset + 2 * size] + probs[offset + 3 * size];
+  for (; offset < end; offset += size) sum += probs[offset];
+  return sum / heads;
+}
+
+/**
+ * headMatrix and colorLimit together: for the mean of heads, in one pass over the heads (the mean's
+ * histogram is built as it is written), which matters for a 1024² block of many heads.
+ */
+export function headMatrixWithLimit(
+  probs: Float32Array, heads: number, queries: number, keys: number, head: HeadChoice, mask: Uint8Array | null,
+): { weights: Float32Array; max: number; clipped: boolean } {
+  if (head !== 'mean' || heads <= 0) {
+    const weights = headMatrix(probs, heads, queries, keys, head);
+    return { weights, ...colorLimit(weights, mask) };
+  }
+  const size = queries * keys;
+  const weights = new Float32Array(size);
+  const bits = new Uint32Array(weights.buffer);
+  const bins = quantileBins.fill(0);
+  let count = 0;
+  let maxBits = 0;
+  let negative = false;
+  for (let i = 0; i < size; i++) {
+    weights[i] = meanAt(probs, i, size, heads);
+    if (mask !== null && mask[i] === 0) continue;
+    const pattern = bits[i];
+    if (pattern < 0x7f800000) {
+      count++;
+      bins[pattern >>> 16]++;
+      if (pattern > maxBits) maxBits = pattern;
+    } else if (pattern >= 0x80000000 && pattern < 0xff800000) {
+      negative = true;
+    }
+  }
+  return { weights, ...(negative ? colorLimitSorted(weights, mask) : limitFromBins(weights, bits, mask, bins, count, maxBits)) };
 }
 
 /** Largest finite value (0 for an empty or all-NaN matrix). */
@@ -43,6 +82,54 @@ export const ROBUST_QUANTILE = 0.99;
  * exist (the legend then reads "≥ max").
  */
 export function colorLimit(weights: Float32Array, mask: Uint8Array | null): { max: number; clipped: boolean } {
+  // Exact, without sorting every cell (a 1024² block is a million). A non-negative float32's bit
+  // pattern orders like its value, so its top 16 bits are a histogram bin: one pass counts, bounds
+  // and bins the allowed finite weights, a second collects the one bin that holds the quantile,
+  // and only that bin is sorted. Negative weights (never probabilities) take a slower exact path.
+  const bits = new Uint32Array(weights.buffer, weights.byteOffset, weights.length);
+  const bins = quantileBins.fill(0);
+  let count = 0;
+  let maxBits = 0;
+  for (let i = 0; i < bits.length; i++) {
+    if (mask !== null && mask[i] === 0) continue;
+    const pattern = bits[i];
+    if (pattern < 0x7f800000) {
+      count++;
+      bins[pattern >>> 16]++;
+      if (pattern > maxBits) maxBits = pattern;
+    } else if (pattern >= 0x80000000 && pattern < 0xff800000) {
+      return colorLimitSorted(weights, mask);
+    }
+  }
+  return limitFromBins(weights, bits, mask, bins, count, maxBits);
+}
+
+/** colorLimit's end, from the histogram of the allowed finite (non-negative) weights' top 16 bits. */
+function limitFromBins(
+  weights: Float32Array, bits: Uint32Array, mask: Uint8Array | null, bins: Uint32Array, count: number, maxBits: number,
+): { max: number; clipped: boolean } {
+  patternScratch[0] = maxBits;
+  const trueMax = floatScratch[0];
+  if (count < ROBUST_MIN_CELLS || trueMax === 0) return { max: trueMax, clipped: false };
+  const rank = Math.min(count - 1, Math.floor(ROBUST_QUANTILE * (count - 1)));
+  let bin = 0;
+  let before = 0;
+  while (before + bins[bin] <= rank) before += bins[bin++];
+  const members = new Float32Array(bins[bin]);
+  let n = 0;
+  for (let i = 0; i < bits.length && n < members.length; i++) {
+    if ((mask === null || mask[i] !== 0) && bits[i] >>> 16 === bin) members[n++] = weights[i];
+  }
+  const limit = members.sort()[rank - before];
+  return limit > 0 && limit < trueMax ? { max: limit, clipped: true } : { max: trueMax, clipped: false };
+}
+
+const quantileBins = new Uint32Array(1 << 16);
+const floatScratch = new Float32Array(1);
+const patternScratch = new Uint32Array(floatScratch.buffer);
+
+/** colorLimit by sorting the allowed finite weights: any signs. */
+function colorLimitSorted(weights: Float32Array, mask: Uint8Array | null): { max: number; clipped: boolean } {
   const values: number[] = [];
   let trueMax = 0;
   for (let i = 0; i < weights.length; i++) {
@@ -106,7 +193,7 @@ export function expectedMask(kind: string, mask: Uint8Array | null, queries: num
   if (kind !== 'decoder-self') return mask;
   const cells = mask ? mask.slice() : new Uint8Array(queries * keys).fill(1);
   for (let q = 0; q < queries; q++) {
-    for (let k = q + 1; k < keys; k++) cells[q * keys + k] = 0;
+    if (q + 1 < keys) cells.fill(0, q * keys + q + 1, (q + 1) * keys);
   }
   return cells;
 }

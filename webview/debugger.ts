@@ -34,13 +34,28 @@ export function downsample(values: ArrayLike<number>, rows: number, cols: number
   const outRows = Math.max(1, Math.min(rows, maxSide));
   const outCols = Math.max(1, Math.min(cols, maxSide));
   const out = new Float32Array(outRows * outCols);
+  // Per output row: the source rows it covers summed column by column (one sequential pass over
+  // the source, the bulk of the work), then those column sums summed over each output column's span.
+  const columnEnds = new Int32Array(outCols);
+  const widths = new Float64Array(outCols);
+  for (let c = 0; c < outCols; c++) {
+    const [c0, c1] = span(c, outCols, cols);
+    columnEnds[c] = c1;
+    widths[c] = c1 - c0;
+  }
+  const columnSums = new Float64Array(cols);
   for (let r = 0; r < outRows; r++) {
     const [r0, r1] = span(r, outRows, rows);
+    columnSums.fill(0);
+    for (let y = r0; y < r1; y++) {
+      const row = y * cols;
+      for (let x = 0; x < cols; x++) columnSums[x] += values[row + x];
+    }
+    let x = 0;
     for (let c = 0; c < outCols; c++) {
-      const [c0, c1] = span(c, outCols, cols);
       let sum = 0;
-      for (let y = r0; y < r1; y++) for (let x = c0; x < c1; x++) sum += values[y * cols + x];
-      out[r * outCols + c] = sum / ((r1 - r0) * (c1 - c0));
+      for (const end = columnEnds[c]; x < end; x++) sum += columnSums[x];
+      out[r * outCols + c] = sum / ((r1 - r0) * widths[c]);
     }
   }
   return { values: out, rows: outRows, cols: outCols };

@@ -61,6 +61,13 @@ export class HeatmapView {
   private readonly tooltip = div('tooltip');
   private readonly legend = new Legend();
   private readonly measureContext = document.createElement('canvas').getContext('2d');
+  /** Label widths by text, for the font in `measuredFont` (a 1024-token axis has few distinct labels). */
+  private readonly widths = new Map<string, number>();
+  private measuredFont = '';
+  /** The cells' image, one pixel per cell, kept between draws of the same shape. */
+  private image: ImageData | undefined;
+  /** Where the image is scaled up from when cells are bigger than a device pixel. */
+  private readonly bitmap = document.createElement('canvas');
   private input: HeatmapInput | undefined;
   private layout: HeatmapLayout | undefined;
   private rowLabels = new Map<number, HTMLElement>();
@@ -120,8 +127,9 @@ export class HeatmapView {
     this.corner.hidden = layout.rowGutter < 28 || layout.columnGutter < 14;
     this.wrap.style.width = `${layout.width}px`;
     this.wrap.style.height = `${layout.height}px`;
-    this.canvas.width = layout.canvasWidthDevice;
-    this.canvas.height = layout.canvasHeightDevice;
+    // Resizing a canvas clears and reallocates it: only when the size changes (draw() repaints all).
+    if (this.canvas.width !== layout.canvasWidthDevice) this.canvas.width = layout.canvasWidthDevice;
+    if (this.canvas.height !== layout.canvasHeightDevice) this.canvas.height = layout.canvasHeightDevice;
     this.canvas.style.width = `${layout.width}px`;
     this.canvas.style.height = `${layout.height}px`;
     this.canvas.dataset.blockIndex = String(input.blockIndex);
@@ -135,6 +143,8 @@ export class HeatmapView {
     this.legend.update(input.scale, layout.height);
     if (input.weights === null) {
       delete this.canvas.dataset.drawn;
+      delete this.canvas.dataset.renderMs;
+      delete this.canvas.dataset.renderBlock;
       this.loading.hidden = false;
       this.canvas.getContext('2d')?.clearRect(0, 0, this.canvas.width, this.canvas.height);
     } else {
@@ -164,8 +174,26 @@ export class HeatmapView {
   private measure(theme: ThemeColors): Measure {
     const context = this.measureContext;
     if (!context) return (text) => Array.from(text).length * 7;
-    context.font = `${LABEL_FONT_SIZE}px ${theme.editorFontFamily}`;
-    return (text) => context.measureText(text).width;
+    const font = `${LABEL_FONT_SIZE}px ${theme.editorFontFamily}`;
+    if (font !== this.measuredFont || this.widths.size > 20_000) {
+      this.widths.clear();
+      this.measuredFont = font;
+    }
+    context.font = font;
+    return (text) => {
+      let width = this.widths.get(text);
+      if (width === undefined) {
+        width = context.measureText(text).width;
+        this.widths.set(text, width);
+      }
+      return width;
+    };
+  }
+
+  /** An ImageData of the cells' shape, reused while the shape stays (a 1024² one is 4 MB). */
+  private cellImage(context: CanvasRenderingContext2D, width: number, height: number): ImageData {
+    if (!this.image || this.image.width !== width || this.image.height !== height) this.image = context.createImageData(width, height);
+    return this.image;
   }
 
   private renderLabels(rowLabels: string[], columnLabels: string[], layout: HeatmapLayout, measure: Measure): void {
@@ -208,20 +236,28 @@ export class HeatmapView {
     const context = this.canvas.getContext('2d');
     if (!context) return;
     const blocked = mixRgb(theme.background, [128, 128, 128], theme.kind === 'light' || theme.kind === 'high-contrast-light' ? 0.08 : 0.12);
-    const bitmap = document.createElement('canvas');
-    bitmap.width = keys;
-    bitmap.height = queries;
-    const bitmapContext = bitmap.getContext('2d');
-    if (!bitmapContext) return;
-    const image = bitmapContext.createImageData(keys, queries);
+    const image = this.cellImage(context, keys, queries);
     paintCells(input.scale, weights, mask, blocked, image.data);
-    bitmapContext.putImageData(image, 0, 0);
-    context.imageSmoothingEnabled = false;
-    context.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    context.drawImage(bitmap, 0, 0, layout.canvasWidthDevice, layout.canvasHeightDevice);
-
     const size = layout.cellDevice;
-    if (mask !== null) {
+    if (size === 1) {
+      // One device pixel per cell: the image is the canvas, no scaling pass.
+      context.putImageData(image, 0, 0);
+    } else {
+      const bitmap = this.bitmap;
+      if (bitmap.width !== keys || bitmap.height !== queries) {
+        bitmap.width = keys;
+        bitmap.height = queries;
+      }
+      const bitmapContext = bitmap.getContext('2d');
+      if (!bitmapContext) return;
+      bitmapContext.putImageData(image, 0, 0);
+      context.imageSmoothingEnabled = false;
+      context.clearRect(0, 0, this.canvas.width, this.canvas.height);
+      context.drawImage(bitmap, 0, 0, layout.canvasWidthDevice, layout.canvasHeightDevice);
+    }
+
+    // Hatching shows from 3 device px a cell, leak outlines from 4: smaller cells skip the scan.
+    if (mask !== null && size >= 3) {
       // Hatch every blocked cell that carries no weight, as horizontal runs per row.
       const hatch = new Path2D();
       const leaks: Array<[number, number]> = [];
@@ -239,7 +275,7 @@ export class HeatmapView {
         }
       }
       const pattern = this.hatchPattern(context, theme);
-      if (pattern && size >= 3) {
+      if (pattern) {
         context.fillStyle = pattern;
         context.fill(hatch);
       }

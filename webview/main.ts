@@ -10,7 +10,7 @@ import type { TraceDiagnostic } from '../src/engine/analysis/types';
 import { DEFAULT_THRESHOLDS } from '../src/engine/analysis/types';
 import type { StreamName, Token } from '../src/engine/trace';
 import { type ColorMapName, type DefaultView, type FromWebviewMessage, type PanelCommand, parseToWebview, type ToWebviewMessage, type TraceOverview } from '../src/protocol';
-import { colorLimit, countBlocked, countLeaks, headMatrix, type HeadChoice, type LeakCount, expectedMask } from './attention';
+import { colorLimit, countBlocked, countLeaks, headMatrixWithLimit, type HeadChoice, type LeakCount, expectedMask } from './attention';
 import { type ColorScale, makeColorScale, mixRgb } from './colorScale';
 import { blockFamilies, type BlockFamily, countSeverities, diagnosticBlock, diagnosticSummary, exportName, heatmapSvg } from './debugger';
 import { heatmapPng, overviewPng } from './exportImage';
@@ -31,8 +31,9 @@ const vscode = acquireVsCodeApi<SavedView>();
 interface BlockData {
   probs: Float32Array;
   mask: Uint8Array | null;
-  leaks: LeakCount;
-  blocked: number;
+  /** Leaks and blocked cells, counted after the heatmap is drawn (null until then: see countsOf). */
+  leaks: LeakCount | null;
+  blocked: number | null;
   /** [queries, keys] matrices per head choice, computed on first use. */
   matrices: Map<HeadChoice, { weights: Float32Array; max: number; clipped: boolean }>;
 }
@@ -77,6 +78,8 @@ let theme: ThemeColors = readTheme();
 let nextRequestId = 1;
 let lastViewSent = '';
 let tab: ViewName = 'heatmap';
+/** performance.now() when the message being handled arrived (see the 'message' listener). */
+let messageArrivedAt = 0;
 
 // ---- DOM -------------------------------------------------------------------------------------
 
@@ -355,6 +358,8 @@ function onMessage(message: ToWebviewMessage): void {
 }
 
 window.addEventListener('message', (event: MessageEvent<unknown>) => {
+  // When the message reached the page: heatmap timings (data-render-ms) count from here.
+  messageArrivedAt = performance.now();
   const message = parseToWebview(event.data);
   if (message) onMessage(message);
 });
@@ -401,16 +406,51 @@ function receiveBlock(runId: number, blockIndex: number, probs: Float32Array, ma
   if (probs.length !== block.heads * size || (mask !== null && mask.length !== size)) return;
   // Judge (and hatch) by what the block must not see, not only by the mask the model applied.
   const expected = expectedMask(block.kind, mask, block.queries, block.keys);
-  current.blocks.set(blockIndex, {
-    probs, mask: expected, leaks: countLeaks(probs, expected, block.heads, block.queries, block.keys), blocked: countBlocked(expected), matrices: new Map(),
-  });
-  renderBlockOptions();
+  current.blocks.set(blockIndex, { probs, mask: expected, leaks: null, blocked: null, matrices: new Map() });
   if (blockIndex === current.blockIndex) {
-    renderBadges();
+    // Pixels first: the heatmap, then the badges (their leak count follows once the page is idle).
     renderHeatmap();
+    renderBadges(false);
+    // Speed instrumentation (bench/webview.ts, UI tests): data-render-ms is the ms from this
+    // blockData message's arrival to the end of the heatmap's drawing of it, everything the panel
+    // does with the data on the way included; data-render-block says which block it timed (a later
+    // redraw of the same data, e.g. on resize, leaves both as they are).
+    if (heatmap.canvas.dataset.drawn) {
+      heatmap.canvas.dataset.renderMs = (performance.now() - messageArrivedAt).toFixed(2);
+      heatmap.canvas.dataset.renderBlock = String(blockIndex);
+    }
     if (tab === 'heads') renderHeadView();
   }
   overview.blockArrived(blockIndex);
+  // The block picker lists the current layer's blocks with their leaks; other blocks (e.g. the
+  // overview's) are counted when they are first listed.
+  const group = current.groups.find((candidate) => candidate.blockIndices.includes(current.blockIndex));
+  if (group?.blockIndices.includes(blockIndex)) scheduleCounts(current, blockIndex);
+}
+
+/**
+ * Leaks (every head's masked cells) and blocked cells of a block: counted on first use, or when the
+ * page is next idle after the block arrived, so the heatmap is not kept waiting for them.
+ */
+function countsOf(current: Session, blockIndex: number): { leaks: LeakCount; blocked: number } | null {
+  const data = current.blocks.get(blockIndex);
+  const block = current.trace.blocks[blockIndex];
+  if (!data || !block) return null;
+  if (data.leaks === null || data.blocked === null) {
+    data.leaks = countLeaks(data.probs, data.mask, block.heads, block.queries, block.keys);
+    data.blocked = countBlocked(data.mask);
+  }
+  return { leaks: data.leaks, blocked: data.blocked };
+}
+
+function scheduleCounts(current: Session, blockIndex: number): void {
+  const run = (): void => {
+    if (session !== current || !countsOf(current, blockIndex)) return;
+    renderBlockOptions();
+    if (blockIndex === current.blockIndex) renderBadges();
+  };
+  if (typeof requestIdleCallback === 'function') requestIdleCallback(run, { timeout: 200 });
+  else setTimeout(run, 0);
 }
 
 function matrixOf(current: Session, blockIndex: number, head: HeadChoice): { weights: Float32Array; max: number; clipped: boolean } | null {
@@ -419,8 +459,7 @@ function matrixOf(current: Session, blockIndex: number, head: HeadChoice): { wei
   if (!data || !block) return null;
   let matrix = data.matrices.get(head);
   if (!matrix) {
-    const weights = headMatrix(data.probs, block.heads, block.queries, block.keys, head);
-    matrix = { weights, ...colorLimit(weights, data.mask) };
+    matrix = headMatrixWithLimit(data.probs, block.heads, block.queries, block.keys, head, data.mask);
     data.matrices.set(head, matrix);
   }
   return matrix;
@@ -549,7 +588,7 @@ function renderHeader(trace: TraceOverview): void {
 
 function blockOptionText(current: Session, blockIndex: number): string {
   const block = current.trace.blocks[blockIndex];
-  const leaks = current.blocks.get(blockIndex)?.leaks.total ?? 0;
+  const leaks = countsOf(current, blockIndex)?.leaks.total ?? 0;
   return `${blockTitle(block)}${leaks > 0 ? ` ⚠ ${leaks} leak${leaks === 1 ? '' : 's'}` : ''}`;
 }
 
@@ -598,7 +637,8 @@ function blockName(current: Session, blockIndex: number): string {
   return `${group?.label ?? `L${block.layer}`} ${blockTitle(block).toLowerCase()}`;
 }
 
-function renderBadges(): void {
+/** `count`: count the leaks now if they are not yet (false: show them as pending). */
+function renderBadges(count = true): void {
   const current = session;
   const block = current?.trace.blocks[current.blockIndex];
   if (!current || !block) {
@@ -609,14 +649,15 @@ function renderBadges(): void {
   maskBadge.textContent = `mask: ${block.maskKind}`;
   shapeBadge.textContent = `${block.heads} heads · ${block.queries} × ${block.keys}`;
   const data = current.blocks.get(current.blockIndex);
+  const counts = data && (count || data.leaks !== null) ? countsOf(current, current.blockIndex) : null;
   leakBadge.classList.remove('leak', 'ok');
-  if (!data) {
+  if (!data || !counts) {
     leakBadge.textContent = 'leaks: …';
     leakBadge.dataset.count = '';
-    leakBadge.title = 'Counting masked cells that carry weight once the block has loaded';
+    leakBadge.title = data ? 'Counting masked cells that carry weight' : 'Counting masked cells that carry weight once the block has loaded';
     return;
   }
-  const { total, perHead, maxLeak } = data.leaks;
+  const { total, perHead, maxLeak } = counts.leaks;
   leakBadge.dataset.count = String(total);
   leakBadge.dataset.blockIndex = String(current.blockIndex);
   if (total > 0) {
@@ -626,7 +667,7 @@ function renderBadges(): void {
     leakBadge.title = `Cells the mask blocks but whose weight exceeds 1e-6 (largest ${maxLeak.toExponential(2)}); ${heads}`;
   } else {
     leakBadge.classList.add('ok');
-    leakBadge.textContent = data.mask === null ? '0 leaks (no mask)' : `0 leaks in ${data.blocked} masked cells`;
+    leakBadge.textContent = data.mask === null ? '0 leaks (no mask)' : `0 leaks in ${counts.blocked} masked cells`;
     leakBadge.title = 'Masked cells that carry weight > 1e-6, over all heads of this block';
   }
 }
@@ -676,8 +717,13 @@ function renderChart(): void {
   }, theme, chartWidth());
 }
 
+/** The heatmap figure's width as the last layout left it (ResizeObserver), 0 when unknown or hidden. */
+let knownHeatmapWidth = 0;
+
 function heatmapWidth(): number {
-  return Math.max(120, heatmap.element.clientWidth || views.clientWidth || window.innerWidth - 24);
+  // The width from the last layout, when known: reading clientWidth after the DOM changed forces a
+  // layout of the whole panel, which costs more than drawing a 1024² heatmap.
+  return Math.max(120, knownHeatmapWidth || heatmap.element.clientWidth || views.clientWidth || window.innerWidth - 24);
 }
 
 function chartWidth(): number {
@@ -961,6 +1007,8 @@ function exportImage(format: 'png' | 'svg'): void {
 let lastWidths = '';
 let resizeFrame = 0;
 const resizeObserver = new ResizeObserver(() => {
+  // Layout is fresh while the observer runs: remember the figure's width for heatmapWidth().
+  knownHeatmapWidth = heatmap.element.clientWidth;
   if (resizeFrame !== 0) return;
   resizeFrame = requestAnimationFrame(() => {
     resizeFrame = 0;
@@ -974,6 +1022,7 @@ const resizeObserver = new ResizeObserver(() => {
   });
 });
 resizeObserver.observe(views);
+resizeObserver.observe(heatmap.element);
 resizeObserver.observe(rollout);
 resizeObserver.observe(headView.element);
 

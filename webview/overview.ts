@@ -59,6 +59,15 @@ export class OverviewView {
   private readonly drawn = new Set<number>();
   private active = false;
   private readonly observer: IntersectionObserver;
+  /**
+   * Speed instrumentation (bench/webview.ts): performance.now() when the overview started filling
+   * rows it shows (the first block request, or the first draw from already-received data, once rows
+   * are in view), or null when nothing is pending. When every cell of every row in view (the
+   * IntersectionObserver's, 120 px margin included) is drawn, #overview gets data-render-ms (that
+   * span: host round trips, the panel's handling of each block, downsampling and drawing) and
+   * data-render-cells (how many thumbnails that covers). Rows that scroll in later start a new span.
+   */
+  private fillStartedAt: number | null = null;
 
   constructor(private readonly callbacks: OverviewCallbacks) {
     this.element.id = 'overview';
@@ -95,6 +104,7 @@ export class OverviewView {
     this.observer.disconnect();
     this.visibleRows.clear();
     this.drawn.clear();
+    this.fillStartedAt = null;
     this.familyPicker.hidden = !input.encDec || input.families.length <= 1;
     this.familySelect.replaceChildren(...input.families.map((family) => {
       const option = el('option', undefined, family.label);
@@ -159,12 +169,15 @@ export class OverviewView {
   /** Shown or hidden: rows are loaded only while the overview is on screen. */
   setActive(active: boolean): void {
     this.active = active;
+    // A fill the user left before it finished is not timed.
+    if (!active) this.fillStartedAt = null;
     this.loadVisible();
   }
 
   /** A block arrived: draw its thumbnails if the grid shows it. */
   blockArrived(blockIndex: number): void {
-    this.drawBlock(blockIndex);
+    // Rows out of view (or the overview hidden) draw when they come into view (loadVisible).
+    if (this.active && this.visibleRows.has(blockIndex)) this.drawBlock(blockIndex);
   }
 
   /** New colours: redraw what is drawn. */
@@ -173,6 +186,7 @@ export class OverviewView {
     this.colorMap = colorMap;
     const drawn = [...this.drawn];
     this.drawn.clear();
+    if (drawn.length > 0 && this.active) this.startFill();
     for (const blockIndex of drawn) this.drawBlock(blockIndex);
   }
 
@@ -185,9 +199,30 @@ export class OverviewView {
     if (!this.active || !this.input) return;
     for (const blockIndex of [...this.visibleRows].sort((a, b) => a - b)) {
       if (this.drawn.has(blockIndex)) continue;
+      this.startFill();
       if (this.callbacks.data(blockIndex)) this.drawBlock(blockIndex);
       else this.callbacks.request(blockIndex);
     }
+  }
+
+  private startFill(): void {
+    if (this.fillStartedAt !== null) return;
+    this.fillStartedAt = performance.now();
+    delete this.element.dataset.renderMs;
+    delete this.element.dataset.renderCells;
+  }
+
+  /** After a block is drawn: is every row in view drawn now? Then the fill's time is recorded. */
+  private checkFilled(): void {
+    if (this.fillStartedAt === null || !this.active) return;
+    let cells = 0;
+    for (const blockIndex of this.visibleRows) {
+      if (!this.drawn.has(blockIndex)) return;
+      cells += this.input?.blocks[blockIndex]?.heads ?? 0;
+    }
+    this.element.dataset.renderMs = (performance.now() - this.fillStartedAt).toFixed(2);
+    this.element.dataset.renderCells = String(cells);
+    this.fillStartedAt = null;
   }
 
   private drawBlock(blockIndex: number): void {
@@ -217,6 +252,7 @@ export class OverviewView {
       cell.dataset.drawn = `${small.rows}x${small.cols}`;
     }
     this.drawn.add(blockIndex);
+    this.checkFilled();
   }
 
   /** Arrow keys move between cells (one tab stop for the grid); Enter/Space open (native button). */

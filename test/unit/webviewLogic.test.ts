@@ -6,8 +6,8 @@ import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { ExplainEngine } from '../../src/engine/explain';
 import { traceOverview, type TraceOverview } from '../../src/protocol';
-import { colorLimit, countBlocked, countLeaks, headMatrix, matrixMax, expectedMask } from '../../webview/attention';
-import { makeColorScale, paintCells, parseCssColor, sampleColorMap, scaleColor, themeKindFromClasses } from '../../webview/colorScale';
+import { colorLimit, countBlocked, countLeaks, headMatrix, headMatrixWithLimit, matrixMax, expectedMask } from '../../webview/attention';
+import { makeColorScale, paintCells, parseCssColor, sampleColorMap, scaleColor, scaleIndex, themeKindFromClasses } from '../../webview/colorScale';
 import { elide, fixedWidthMeasure, formatWeight, thinnedIndices, tokenLabel, visibleWhitespace } from '../../webview/labels';
 import { cellAt, computeLayout, MAX_CANVAS_SIDE } from '../../webview/layout';
 import { headFor, initialView, shapeKey } from '../../webview/state';
@@ -224,6 +224,56 @@ describe('attention numbers', () => {
     const limit = colorLimit(values, null);
     assert.equal(limit.clipped, true);
     assert.equal(limit.max, Math.fround(0.197));
+  });
+
+  test('fast paths agree with the plain definitions: quantile by sorting, mean by summing, colours by scaleColor', () => {
+    // A seeded generator, so a failure reproduces.
+    let seed = 12345;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const reference = (weights: Float32Array, mask: Uint8Array | null): { max: number; clipped: boolean } => {
+      const values: number[] = [];
+      for (let i = 0; i < weights.length; i++) if ((mask === null || mask[i] !== 0) && Number.isFinite(weights[i])) values.push(weights[i]);
+      const trueMax = values.reduce((max, value) => Math.max(max, value), 0);
+      if (values.length < 100 || trueMax === 0) return { max: trueMax, clipped: false };
+      const sorted = Float32Array.from(values).sort();
+      const limit = sorted[Math.floor(0.99 * (sorted.length - 1))];
+      return limit > 0 && limit < trueMax ? { max: limit, clipped: true } : { max: trueMax, clipped: false };
+    };
+    for (let trial = 0; trial < 60; trial++) {
+      const heads = 1 + (trial % 6);
+      const side = 5 + Math.floor(random() * 40);
+      const size = side * side;
+      const probs = new Float32Array(heads * size).map(() => {
+        const r = random();
+        if (trial % 5 === 0 && r < 0.02) return NaN;
+        if (trial % 7 === 0 && r < 0.05) return -r;
+        return r < 0.3 ? 0 : r < 0.4 ? 1 / (1 + Math.floor(random() * 8)) : random() ** 5;
+      });
+      const mask = trial % 2 === 0 ? null : expectedMask('decoder-self', null, side, side);
+      for (const head of ['mean', 0] as const) {
+        const plain = headMatrix(probs, heads, side, side, head);
+        const fused = headMatrixWithLimit(probs, heads, side, side, head, mask);
+        assert.deepEqual(Array.from(fused.weights), Array.from(plain), `trial ${trial} ${head}: weights`);
+        assert.deepEqual({ max: fused.max, clipped: fused.clipped }, reference(plain, mask), `trial ${trial} ${head}: limit`);
+        assert.deepEqual(colorLimit(plain, mask), reference(plain, mask), `trial ${trial} ${head}: colorLimit`);
+        // A view into a bigger buffer (as decoded traces are) reads its own cells only.
+        assert.deepEqual(colorLimit(probs.subarray(size, 2 * size), mask), reference(probs.subarray(size, 2 * size), mask));
+      }
+      const scale = makeColorScale('viridis', 'dark', 0.3);
+      const out = new Uint8ClampedArray(size * 4);
+      const weights = headMatrix(probs, heads, side, side, 'mean');
+      paintCells(scale, weights, mask, [9, 8, 7], out);
+      for (let i = 0; i < size; i++) {
+        const blocked = mask !== null && mask[i] === 0 && !(weights[i] > 1e-6);
+        const expected = blocked ? [9, 8, 7] : scaleColor(scale, weights[i]);
+        assert.deepEqual(Array.from(out.subarray(i * 4, i * 4 + 4)), [...expected, 255], `trial ${trial} cell ${i}`);
+      }
+    }
+    const scale = makeColorScale('gray', 'dark', 1);
+    assert.deepEqual([NaN, -1, 0, 0.5 / 255, 0.5, 1, 2, Infinity].map((w) => scaleIndex(scale, w)), [-1, 0, 0, 1, 128, 255, 255, 255]);
   });
 
   test('a real decoder block: causal cells carry nothing', async () => {

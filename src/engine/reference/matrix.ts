@@ -47,8 +47,24 @@ export function transpose(matrix: Matrix): Matrix {
 /**
  * C = A · Bᵀ, with A [M, K] and B [N, K] (so C [M, N]).
  *
- * 4x4 register blocking: each pass over k feeds 16 accumulators from 8 loads, instead of 1 from 2.
- * Edges that do not fill a 4x4 tile fall back to plain dot products.
+ * Why it is shaped this way (V8 does not vectorize, so this is all scalar float64 arithmetic):
+ * every typed-array read costs an index add, a sign extension and a bounds check, far more than
+ * the multiply-add it feeds, so the kernel is built around making reads cheap and few.
+ * - Both operands are copied ("packed") as float64 into one scratch array, in panels whose rows
+ *   are interleaved by k: a 2-row panel of A holds A[i][k], A[i+1][k] next to each other, a 5-row
+ *   panel of B likewise. The inner loop then walks each panel with a single index, reads no
+ *   float32 (no conversions), and touches one array (one set of length checks per step).
+ * - A 2x5 block of C is accumulated in 10 locals: 7 reads feed 10 multiply-adds. Bigger blocks
+ *   (4x4, 4x8) read less per multiply-add but run out of the 16 float registers and spill, and
+ *   unrolling k does the same; measured on 128x512 · (512x512)ᵀ, 2x5 beat 4x4, 3x4, 2x4, 2x6.
+ * - Indices are written `(p + 1) | 0`, which lets V8 drop the overflow checks on them.
+ * - Panels are zero-padded, so edge rows and columns run through the same kernel and only the
+ *   stores are guarded. Accumulation is in float64, as before.
+ * B is packed one 5-row panel at a time (it is reused for every A panel, from L1), so the scratch
+ * is M x K plus 5 x K floats even when B is a vocabulary-sized embedding.
+ * Caveat: once any ArrayBuffer in the process has been detached (a transfer to or from a worker;
+ * bench/run.ts's imports do it too), V8 adds a detached-buffer check to every typed-array read,
+ * and this kernel, like every blocking tried, runs about 20% slower.
  */
 export function matmulTransposed(a: Matrix, b: Matrix): Matrix {
   if (a.cols !== b.cols) {
@@ -57,65 +73,78 @@ export function matmulTransposed(a: Matrix, b: Matrix): Matrix {
   const M = a.rows;
   const N = b.rows;
   const K = a.cols;
-  const A = a.data;
-  const B = b.data;
   const out = zeros(M, N);
   const C = out.data;
-  const M4 = M - (M % 4);
-  const N4 = N - (N % 4);
+  const aPanels = Math.ceil(M / 2);
+  const bPanel = aPanels * 2 * K; // where the current panel of B lives in the scratch array
+  const P = new Float64Array(bPanel + 5 * K);
+  packPanels(a.data, 0, M, K, 2, P, 0);
 
-  for (let i = 0; i < M4; i += 4) {
-    const a0 = i * K;
-    const a1 = a0 + K;
-    const a2 = a1 + K;
-    const a3 = a2 + K;
-    for (let j = 0; j < N4; j += 4) {
-      const b0 = j * K;
-      const b1 = b0 + K;
-      const b2 = b1 + K;
-      const b3 = b2 + K;
-      let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-      let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-      let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-      let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-      for (let k = 0; k < K; k++) {
-        const x0 = A[a0 + k], x1 = A[a1 + k], x2 = A[a2 + k], x3 = A[a3 + k];
-        const y0 = B[b0 + k], y1 = B[b1 + k], y2 = B[b2 + k], y3 = B[b3 + k];
-        c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3;
-        c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3;
-        c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2; c23 += x2 * y3;
-        c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2; c33 += x3 * y3;
+  for (let j = 0; j < N; j += 5) {
+    const width = Math.min(5, N - j);
+    if (width === 5) {
+      packPanelOf5(b.data, j * K, K, P, bPanel);
+    } else {
+      P.fill(0, bPanel); // zero padding for the last, partial panel
+      packPanels(b.data, j, width, K, 5, P, bPanel);
+    }
+    for (let i = 0; i < M; i += 2) {
+      let pa = i * K;
+      let pb = bPanel;
+      const end = pa + 2 * K;
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c04 = 0;
+      let c10 = 0, c11 = 0, c12 = 0, c13 = 0, c14 = 0;
+      while (pa < end) {
+        const x0 = P[pa], x1 = P[(pa + 1) | 0];
+        const y0 = P[pb], y1 = P[(pb + 1) | 0], y2 = P[(pb + 2) | 0], y3 = P[(pb + 3) | 0], y4 = P[(pb + 4) | 0];
+        c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3; c04 += x0 * y4;
+        c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3; c14 += x1 * y4;
+        pa = (pa + 2) | 0;
+        pb = (pb + 5) | 0;
       }
-      const o0 = i * N + j;
-      const o1 = o0 + N;
-      const o2 = o1 + N;
-      const o3 = o2 + N;
-      C[o0] = c00; C[o0 + 1] = c01; C[o0 + 2] = c02; C[o0 + 3] = c03;
-      C[o1] = c10; C[o1 + 1] = c11; C[o1 + 2] = c12; C[o1 + 3] = c13;
-      C[o2] = c20; C[o2 + 1] = c21; C[o2 + 2] = c22; C[o2 + 3] = c23;
-      C[o3] = c30; C[o3 + 1] = c31; C[o3 + 2] = c32; C[o3 + 3] = c33;
-    }
-  }
-  // Right edge (columns N4..N) for the blocked rows, then the bottom rows for all columns.
-  for (let i = 0; i < M4; i++) {
-    for (let j = N4; j < N; j++) {
-      C[i * N + j] = dot(A, i * K, B, j * K, K);
-    }
-  }
-  for (let i = M4; i < M; i++) {
-    for (let j = 0; j < N; j++) {
-      C[i * N + j] = dot(A, i * K, B, j * K, K);
+      storeRow(C, i * N + j, width, c00, c01, c02, c03, c04);
+      if (i + 1 < M) storeRow(C, (i + 1) * N + j, width, c10, c11, c12, c13, c14);
     }
   }
   return out;
 }
 
-function dot(x: Float32Array, xOffset: number, y: Float32Array, yOffset: number, length: number): number {
-  let sum = 0;
-  for (let k = 0; k < length; k++) {
-    sum += x[xOffset + k] * y[yOffset + k];
+/**
+ * Copies rows [first, first + count) of `source` [*, K] into `target` from `offset` on, as panels
+ * of `height` rows interleaved by k: row r of a panel, column k, lands at panel start + k * height + r.
+ */
+function packPanels(
+  source: Float32Array, first: number, count: number, K: number, height: number, target: Float64Array, offset: number,
+): void {
+  for (let r = 0; r < count; r++) {
+    const panelStart = offset + Math.floor(r / height) * height * K + (r % height);
+    const rowStart = (first + r) * K;
+    for (let k = 0; k < K; k++) {
+      target[panelStart + k * height] = source[rowStart + k];
+    }
   }
-  return sum;
+}
+
+/** packPanels for one full panel of 5 rows starting at `start`, writing the panel sequentially. */
+function packPanelOf5(source: Float32Array, start: number, K: number, target: Float64Array, offset: number): void {
+  let q = offset;
+  for (let k = start; k < start + K; k++) {
+    target[q] = source[k];
+    target[q + 1] = source[k + K];
+    target[q + 2] = source[k + 2 * K];
+    target[q + 3] = source[k + 3 * K];
+    target[q + 4] = source[k + 4 * K];
+    q += 5;
+  }
+}
+
+/** Writes the first `width` (1-5) of five values to C from `offset` on. */
+function storeRow(C: Float32Array, offset: number, width: number, v0: number, v1: number, v2: number, v3: number, v4: number): void {
+  C[offset] = v0;
+  if (width > 1) C[offset + 1] = v1;
+  if (width > 2) C[offset + 2] = v2;
+  if (width > 3) C[offset + 3] = v3;
+  if (width > 4) C[offset + 4] = v4;
 }
 
 /** y = x · Wᵀ + b, the affine map of nn.Linear: x [T, in], W [out, in], b [out]. */
