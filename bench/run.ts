@@ -20,6 +20,7 @@ import { ExplainEngine } from '../src/engine/explain';
 import { execFileSync } from 'node:child_process';
 import { measureMatmul } from './matmul';
 import { EngineClient } from '../src/engine/worker/engineClient';
+import { machineFacts } from './machine';
 import { runVscodeBench } from './vscode';
 import { runWebviewBench } from './webview';
 import { exportBuiltinModel } from '../src/engine/exportModel';
@@ -32,17 +33,6 @@ import { createByteTokenizer } from '../src/engine/tokenizers/bytes';
 const root = path.resolve(__dirname, '..');
 const TEXT_128 = 'The quick brown fox jumps over the lazy dog while attention heads watch every token closely. Residual norms grow layer by layer!!'.slice(0, 128);
 
-function machineFacts(): Record<string, unknown> {
-  return {
-    date: new Date().toISOString(),
-    host: os.hostname(),
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    platform: `${os.platform()} ${os.arch()} ${os.release()}`,
-  };
-}
 
 /** Longest gap between 1 ms timer ticks while `work` runs: what a user would feel as a freeze. */
 async function longestStall(work: () => Promise<unknown>): Promise<{ maxGapMs: number; p99DelayMs: number }> {

@@ -17,6 +17,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { machineFacts } from './machine';
 import type { Browser, FrameLocator, Page } from 'playwright-core';
 import { launchBrowser } from '../test/runner/browser';
 import { type CodeServer, startCodeServer } from '../test/runner/codeServer';
@@ -82,18 +83,6 @@ interface RunFigures {
   transferMs: number | null;
 }
 
-function machineFacts(): Record<string, unknown> {
-  return {
-    date: new Date().toISOString(),
-    host: os.hostname(),
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    platform: `${os.platform()} ${os.arch()} ${os.release()}`,
-    codeServer: CODE_SERVER_VERSION,
-  };
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -416,7 +405,7 @@ export async function runVscodeBench(options: VscodeBenchOptions = {}): Promise<
     show('render (data-render-ms)', 'renderMs', summary.renderMs ? '' : ' (the webview does not set data-render-ms yet)');
 
     const results: Record<string, unknown> = {
-      machine: machineFacts(),
+      machine: machineFacts({ codeServer: CODE_SERVER_VERSION }),
       setup: {
         model: 'builtin:tiny-decoder', tokens: TOKENS, tokenizer: 'bytes', runs, warmups, view: 'side bar (default)',
         clock: 'Date.now() in the workbench page, the webview frame and the extension host (one machine clock)',

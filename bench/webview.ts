@@ -33,8 +33,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { machineFacts } from './machine';
 import * as esbuild from 'esbuild';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumPath, launchBrowser } from '../test/runner/browser';
 import { ExplainEngine } from '../src/engine/explain';
 import { encodeTrace } from '../src/engine/traceBinary';
 
@@ -43,16 +45,6 @@ const root = path.resolve(__dirname, '..');
 export const HEATMAP_TARGET_MS = 16;
 export const OVERVIEW_TARGET_MS = 300;
 
-/** The flags of the UI tests' Chromium (test/runner/browser.ts): no network, no background work. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 export interface WebviewBenchOptions {
   /** Page loads per heatmap view (each times 3 blocks: the cold first one and 2 warm). Default 5. */
@@ -67,13 +59,6 @@ export interface WebviewBenchOptions {
   only?: 'heatmap' | 'overview';
 }
 
-function chromiumPath(): string {
-  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter((p): p is string => Boolean(p));
-  const found = candidates.find((candidate) => existsSync(candidate));
-  if (!found) throw new Error(`No Chromium found (looked at ${candidates.join(', ')}). Install Debian's "chromium" package or set CHROMIUM_PATH.`);
-  return found;
-}
-
 function median(values: number[]): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
@@ -83,20 +68,6 @@ function median(values: number[]): number {
 
 const round = (value: number): number => Math.round(value * 100) / 100;
 
-function machineFacts(chromiumVersion: string): Record<string, unknown> {
-  return {
-    date: new Date().toISOString(),
-    host: os.hostname(),
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.cpus().length,
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    chromium: chromiumVersion,
-    platform: `${os.platform()} ${os.arch()} ${os.release()}`,
-    // These machines are shared: the load at the start says how much of the CPU the figures had.
-    loadAverage1m: Math.round(os.loadavg()[0] * 100) / 100,
-  };
-}
 
 /** Text of exactly `length` characters (one byte token each with the built-in byte tokenizer). */
 function textOf(length: number): string {
@@ -359,9 +330,9 @@ export async function runWebviewBench(options: WebviewBenchOptions = {}): Promis
   ]);
   if (gpt2) files.set('/data/gpt2-512.bin', { body: encodeTrace(gpt2), type: 'application/octet-stream' });
   const { server, origin } = await serve(files);
-  const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+  const browser = await launchBrowser();
   const errors: string[] = [];
-  const results: Record<string, unknown> = { machine: machineFacts(chromiumVersion) };
+  const results: Record<string, unknown> = { machine: machineFacts({ chromium: chromiumVersion }) };
   try {
     const heatmapPages = options.heatmapPages ?? 5;
     const heatmap: Record<string, unknown> = {

@@ -106,14 +106,7 @@ export async function pickQuickItem(page: Page, label: string): Promise<void> {
  * by its completion, so the path is typed key by key).
  */
 export async function answerOpenDialog(page: Page, absolutePath: string): Promise<void> {
-  const input = page.locator('.quick-input-widget input').filter({ visible: true }).first();
-  await input.waitFor();
-  await waitUntil(page, async () => (await input.inputValue()).startsWith('/'), 'the file dialog to show a folder');
-  // Select the folder the dialog shows and type over it (clearing it makes the dialog refill it).
-  await input.click();
-  await page.keyboard.press('Control+A');
-  await input.pressSequentially(absolutePath, { delay: 5 });
-  await waitUntil(page, async () => (await input.inputValue()) === absolutePath, `the file dialog to hold ${absolutePath}`);
+  await typePathIntoDialog(page, absolutePath);
   // The dialog lists the folder of the typed path; accepting before it has settled on the file
   // answers "Please select a file.", so wait for the file's row, then accept it.
   const fileRow = page.locator('.quick-input-list .monaco-list-row', { hasText: path.basename(absolutePath) }).first();
@@ -126,6 +119,17 @@ export async function answerOpenDialog(page: Page, absolutePath: string): Promis
     await fileRow.click();
     await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 20_000 });
   }
+}
+
+/** Types a whole path over what the simple file dialog suggests (clearing it makes it refill). */
+async function typePathIntoDialog(page: Page, absolutePath: string): Promise<void> {
+  const input = page.locator('.quick-input-widget input').filter({ visible: true }).first();
+  await input.waitFor();
+  await waitUntil(page, async () => (await input.inputValue()).startsWith('/'), 'the file dialog to show a path');
+  await input.click();
+  await page.keyboard.press('Control+A');
+  await input.pressSequentially(absolutePath, { delay: 5 });
+  await waitUntil(page, async () => (await input.inputValue()) === absolutePath, `the file dialog to hold ${absolutePath}`);
 }
 
 /** Polls `condition` every 100 ms until it holds, or fails after `timeoutMs` naming `what`. */
@@ -167,13 +171,7 @@ export async function notificationTexts(page: Page): Promise<string[]> {
  * takes the whole path typed over its suggestion.
  */
 export async function answerSaveDialog(page: Page, absolutePath: string): Promise<void> {
-  const input = page.locator('.quick-input-widget input').filter({ visible: true }).first();
-  await input.waitFor();
-  await waitUntil(page, async () => (await input.inputValue()).startsWith('/'), 'the save dialog to show a path');
-  await input.click();
-  await page.keyboard.press('Control+A');
-  await input.pressSequentially(absolutePath, { delay: 5 });
-  await waitUntil(page, async () => (await input.inputValue()) === absolutePath, `the save dialog to hold ${absolutePath}`);
+  await typePathIntoDialog(page, absolutePath);
   await page.keyboard.press('Enter');
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 20_000 });
 }
