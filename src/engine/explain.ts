@@ -50,6 +50,29 @@ export interface ExplainOptions {
   includeScores?: boolean;
   /** When diagnostics fire (defaults: analysis/types.ts DEFAULT_THRESHOLDS). */
   thresholds?: Partial<DiagnosticThresholds>;
+  /** Ceilings that protect the editor from a run it cannot hold (settings "attentionLens.limits.*"). */
+  limits?: ResourceLimits;
+}
+
+export interface ResourceLimits {
+  /** Largest ONNX or weights file loaded, in MB. Default 4096. */
+  maxModelMB?: number;
+  /** Largest attention a trace may hold (all blocks and heads, float32), in MB. Default 2048. */
+  maxTraceMB?: number;
+}
+
+export const DEFAULT_LIMITS: Required<ResourceLimits> = { maxModelMB: 4096, maxTraceMB: 2048 };
+
+/** Refuses a trace whose attention would pass the ceiling, naming the setting to raise. */
+export function checkTraceSize(trace: AttentionTrace, limits: ResourceLimits | undefined): void {
+  const ceiling = limits?.maxTraceMB ?? DEFAULT_LIMITS.maxTraceMB;
+  const bytes = trace.blocks.reduce((sum, block) => sum + block.probs.byteLength + (block.scores?.byteLength ?? 0), 0);
+  if (bytes / 2 ** 20 > ceiling) {
+    throw new UserFacingError(
+      `This run's attention takes ${(bytes / 2 ** 20).toFixed(0)} MB, over the ${ceiling} MB limit.`,
+      'Explain fewer tokens ("attentionLens.maxTokens"), or raise "attentionLens.limits.maxTraceMB" if the machine has the memory.',
+    );
+  }
 }
 
 function checkInteger(value: number | undefined, name: string, low: number, high: number): void {
@@ -63,6 +86,11 @@ export function validateOptions(options: ExplainOptions): void {
   checkInteger(options.padTo, 'padTo', 1, MAX_TOKENS_CEILING);
   checkInteger(options.seed, 'seed', 0, 0xffffffff);
   checkInteger(options.threads, 'threads', 1, 256);
+  for (const [name, value] of Object.entries(options.limits ?? {})) {
+    if (value !== undefined && !(typeof value === 'number' && value > 0)) {
+      throw new UserFacingError(`Invalid limit ${name}: ${String(value)}.`, 'Use a positive number of megabytes.');
+    }
+  }
   if (options.backend !== undefined && !(BACKEND_SETTINGS as readonly string[]).includes(options.backend)) {
     throw new UserFacingError(`Unknown backend "${String(options.backend)}".`, `Use ${BACKEND_SETTINGS.join(', ')}.`);
   }
@@ -94,6 +122,7 @@ export class ExplainEngine {
     if (!isBuiltinSpec(spec)) trace = await explainOnnx(this.onnxModels, spec, text, options, cancel, onPartial);
     else if (runsOnOnnxRuntime(parseBuiltinSpec(spec), options)) trace = await this.explainBuiltinOnOnnx(spec, text, options, cancel, onPartial);
     else trace = await this.explainBuiltin(spec, text, options, cancel);
+    checkTraceSize(trace, options.limits);
     // The debugger's statistics, rollout and diagnostics travel with the trace.
     const analysisStart = performance.now();
     trace.analysis = analyzeTrace(trace, { ...DEFAULT_THRESHOLDS, ...options.thresholds });

@@ -99,7 +99,7 @@ export function planStreams(tokenizer: TextTokenizer, kind: ModelKind, text: str
     if (plan.truncation) truncation.push(plan.truncation);
   }
   const notices = truncation.map((cut) =>
-    `The ${cut.stream} input was cut to its first ${cut.keptTokens} of ${cut.originalTokens} tokens (max tokens: ${cut.maxTokens}).`);
+    `The ${cut.stream} input was cut to its first ${cut.keptTokens} of ${cut.originalTokens} tokens (max tokens: ${cut.maxTokens}; raise "attentionLens.maxTokens", or --max-tokens, to see more).`);
   if (streams.find((s) => s.name === 'decoder')?.origin === 'shifted-selection') {
     notices.push('Decoder input: the selection shifted right behind the start token (teacher forcing).');
   }

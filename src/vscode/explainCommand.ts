@@ -10,6 +10,8 @@ import type { EngineClient } from '../engine/worker/engineClient';
 import type { AttentionViews, TraceOrigin } from './attentionViews';
 import type { ModelPicker } from './modelPicker';
 import { readExplainOptions } from './settings';
+import { workspaceFilesUsed } from './trust';
+import type { ExplainOptions } from '../engine/explain';
 import type { ModelStatusBar } from './statusBar';
 
 /** Runs shorter than this finish without a notification flashing up. */
@@ -105,6 +107,7 @@ export class ExplainController implements vscode.Disposable {
     let options;
     try {
       options = readExplainOptions(model);
+      this.checkTrust(options);
     } catch (error) {
       this.report(runId, error as Error);
       return;
@@ -145,6 +148,19 @@ export class ExplainController implements vscode.Disposable {
     }
   }
 
+  /** In a restricted workspace, files from the workspace are not loaded (trust.ts). */
+  private checkTrust(options: ExplainOptions): void {
+    if (vscode.workspace.isTrusted) return;
+    const folders = (vscode.workspace.workspaceFolders ?? []).filter((folder) => folder.uri.scheme === 'file').map((folder) => folder.uri.fsPath);
+    const refused = workspaceFilesUsed(options, folders);
+    if (refused.length > 0) {
+      throw new UserFacingError(
+        `This workspace is not trusted, so Attention Lens does not load files from it (${refused.map((entry) => `${vscode.workspace.asRelativePath(entry.file)} from "${entry.setting}"`).join(', ')}).`,
+        'Trust the workspace (Manage Workspace Trust) to run models from it; the built-in models work without trust.',
+      );
+    }
+  }
+
   private report(runId: number, error: Error): void {
     if (error instanceof CancelledError) {
       this.log.info(`run ${runId}: cancelled`);
@@ -156,10 +172,12 @@ export class ExplainController implements vscode.Disposable {
     this.log.error(`run ${runId}: ${error.stack ?? error.message}`);
     this.views.runFailed(runId, error.message, hint, false);
     this.finishedEmitter.fire({ runId, error });
-    const actions = ['Select Model...', 'Show Output'];
+    const untrusted = /not trusted/.test(error.message);
+    const actions = untrusted ? ['Manage Workspace Trust', 'Select Model...'] : ['Select Model...', 'Show Output'];
     void vscode.window.showErrorMessage(`Attention Lens: ${hint ? `${error.message} ${hint}` : error.message}`, ...actions).then((action) => {
       if (action === 'Select Model...') void vscode.commands.executeCommand('attentionLens.selectModel');
       if (action === 'Show Output') this.log.show(true);
+      if (action === 'Manage Workspace Trust') void vscode.commands.executeCommand('workbench.trust.manage');
     });
   }
 

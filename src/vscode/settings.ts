@@ -81,9 +81,12 @@ export function readExplainOptions(modelOverride?: string): ExplainOptions {
   const seed = config.get<number>('builtin.seed', 0);
   const inputs = readInputs(config, seed);
   const thresholds = config.get<Partial<DiagnosticThresholds>>('diagnostics', {});
+  const maxModelMB = config.get<number>('limits.maxModelSizeMB', 4096);
+  const maxTraceMB = config.get<number>('limits.maxTraceMB', 2048);
   return {
     model: isBuiltinSpec(model) ? model : resolvePath(model),
     thresholds: readThresholds(thresholds),
+    limits: { maxModelMB, maxTraceMB },
     backend: config.get<BackendSetting>('backend', 'auto'),
     ...(threads > 0 ? { threads } : {}),
     seed,

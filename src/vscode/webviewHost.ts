@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import type { AttentionTrace } from '../engine/trace';
 import { type FromWebviewMessage, parseFromWebview, type ToWebviewMessage } from '../protocol';
 import { makeNonce } from './nonce';
+import { webviewHtml } from './webviewHtml';
 
 /** What a host hands to its owner; each call says which host it came from. */
 export interface WebviewHostEvents {
@@ -96,32 +97,12 @@ export class WebviewHost implements vscode.Disposable {
   }
 
   static html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
-    const nonce = makeNonce();
-    const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js'));
-    const style = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css'));
-    const csp = [
-      "default-src 'none'",
-      `img-src ${webview.cspSource} data:`,
-      `style-src ${webview.cspSource}`,
-      `script-src 'nonce-${nonce}'`,
-      `font-src ${webview.cspSource}`,
-    ].join('; ');
-    return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style.toString()}">
-<title>Attention</title>
-</head>
-<body>
-<main id="app" data-state="empty">
-  <p id="status" role="status">Select text in an editor and run "Explain Attention".</p>
-</main>
-<script nonce="${nonce}" src="${script.toString()}"></script>
-</body>
-</html>`;
+    return webviewHtml({
+      cspSource: webview.cspSource,
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview.js')).toString(),
+      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css')).toString(),
+      nonce: makeNonce(),
+    });
   }
 
   dispose(): void {

@@ -37,7 +37,7 @@ export class OnnxModelCache {
       this.entries.set(key, cached);
       return { model: await cached, loadedNow: false };
     }
-    const loading = loadOnnxModel(modelPath, { backend: options.backend ?? 'auto', threads, tokenizer: options.tokenizer });
+    const loading = loadOnnxModel(modelPath, { backend: options.backend ?? 'auto', threads, tokenizer: options.tokenizer, maxModelMB: options.limits?.maxModelMB });
     loading.catch(() => this.entries.delete(key));
     this.entries.set(key, loading);
     while (this.entries.size > 2) {

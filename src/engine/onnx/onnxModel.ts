@@ -73,7 +73,11 @@ export interface OnnxLoadOptions {
   threads: number;
   /** "bytes" or a tokenizer.json path; otherwise tokenizer.json beside the model, then metadata. */
   tokenizer?: string;
+  /** Largest model (file plus external data) loaded, in MB; default 4096. */
+  maxModelMB?: number;
 }
+
+const DEFAULT_MAX_MODEL_MB = 4096;
 
 function metadataOf(model: ModelProto): Record<string, string> {
   const entries: Record<string, string> = {};
@@ -167,6 +171,13 @@ export async function loadOnnxModel(modelPath: string, options: OnnxLoadOptions)
     size = (await stat(modelPath)).size;
   } catch {
     throw new UserFacingError(`ONNX model not found: ${modelPath}`, 'Check the model path, or choose the model again with "Select Model...".');
+  }
+  const ceiling = options.maxModelMB ?? DEFAULT_MAX_MODEL_MB;
+  if (size / 2 ** 20 > ceiling) {
+    throw new UserFacingError(
+      `${path.basename(modelPath)} is ${(size / 2 ** 20).toFixed(0)} MB, over the ${ceiling} MB limit for models.`,
+      'Raise "attentionLens.limits.maxModelSizeMB" if the machine has the memory (onnxruntime-web holds at most 4 GiB).',
+    );
   }
   if (size >= PROTOBUF_LIMIT_BYTES) {
     throw new UserFacingError(
