@@ -15,7 +15,7 @@ import { DEFAULT_MAX_TOKENS, DEFAULT_MODEL, type ExplainOptions } from '../engin
 import type { AttentionTrace, Token } from '../engine/trace';
 import { findStream } from '../engine/trace';
 import { traceJsonChunks } from '../engine/traceJson';
-import { EngineClient } from '../engine/worker/engineClient';
+import { EngineClient, EngineError } from '../engine/worker/engineClient';
 import { exportBuiltinModel } from '../engine/exportModel';
 import { buildHtmlReport } from '../engine/report/htmlReport';
 import { EXPORT_FAULTS, type ExportFault } from '../engine/onnx/exportBuiltin';
@@ -283,6 +283,10 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof CancelledError) {
       process.stderr.write('Cancelled.\n');
       return 130;
+    }
+    if (error instanceof EngineError && !error.internal) {
+      process.stderr.write(`${error.message}\n`);
+      return 1;
     }
     process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
     return 3;

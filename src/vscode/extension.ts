@@ -27,7 +27,8 @@ export interface AttentionLensApi {
 
 export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   const log = vscode.window.createOutputChannel('Attention Lens', { log: true });
-  const engine = new EngineClient(context.asAbsolutePath('dist/engineWorker.js'));
+  const timeLimitSeconds = vscode.workspace.getConfiguration('attentionLens').get<number>('runTimeLimitSeconds', 300);
+  const engine = new EngineClient(context.asAbsolutePath('dist/engineWorker.js'), { timeLimitMs: timeLimitSeconds * 1000 });
   const views = new AttentionViews(context.extensionUri);
   const models = new ModelPicker(context.workspaceState);
   const statusBar = new ModelStatusBar();

@@ -1,7 +1,9 @@
 /**
  * @file The engine worker thread's entry (bundled as dist/engineWorker.js). The forward pass is
  * synchronous and long; running it here keeps the extension host's event loop free.
- * Requests run one at a time, in order.
+ * Requests run one at a time, in the order they arrive: the client relies on it (its oldest pending
+ * request is the one running, the one a crash is reported against). Each begins with a 'started'
+ * message, from which the client counts its time limit.
  */
 import { parentPort } from 'node:worker_threads';
 import { CancelledError, UserFacingError } from '../errors';
@@ -29,6 +31,7 @@ async function handle(message: ToWorkerMessage): Promise<void> {
       if (Atomics.load(flag, CANCEL_FLAG_INDEX) !== 0) throw new CancelledError();
     },
   };
+  port!.postMessage({ type: 'started', requestId: message.requestId } satisfies FromWorkerMessage);
   let reply: FromWorkerMessage;
   let transfer: ArrayBuffer[] = [];
   try {

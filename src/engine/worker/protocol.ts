@@ -46,4 +46,10 @@ export interface ExplainPartialMessage {
   trace: ArrayBuffer;
 }
 
-export type FromWorkerMessage = ExplainResultMessage | ExplainErrorMessage | ExplainPartialMessage;
+/** The worker begins this request (the ones before it are done): the client's time limit starts now. */
+export interface ExplainStartedMessage {
+  type: 'started';
+  requestId: number;
+}
+
+export type FromWorkerMessage = ExplainResultMessage | ExplainErrorMessage | ExplainPartialMessage | ExplainStartedMessage;
