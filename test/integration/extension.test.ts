@@ -3,6 +3,8 @@
  * "Explain Attention" on a selection that opens the Attention panel.
  */
 import * as assert from 'node:assert/strict';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import * as vscode from 'vscode';
 import type { AttentionTrace } from '../../src/engine/trace';
 import type { AttentionLensApi } from '../../src/vscode/extension';
@@ -122,5 +124,36 @@ describe('Attention Lens in the extension host', () => {
     const healthy = await explain('The cat sat on the mat.', new vscode.Selection(0, 0, 0, 23));
     assert.equal(healthy.error, undefined);
     assert.deepEqual(vscode.languages.getDiagnostics(model), [], 'a new run replaces the old findings');
+  });
+
+  it('soak: 200 runs on varying selections; the host heap returns near its level and no panels pile up', async function () {
+    this.timeout(300_000);
+    // A collectable heap makes the comparison about leaks, not about when the collector ran.
+    v8.setFlagsFromString('--expose-gc');
+    const collect = vm.runInNewContext('gc') as () => void;
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    const lines = Array.from({ length: 20 }, (_, i) => `Line ${i}: ${'attention '.repeat(1 + (i % 7))}${'x'.repeat(i)}`);
+    const document = await vscode.workspace.openTextDocument({ content: lines.join('\n'), language: 'plaintext' });
+    const editor = await vscode.window.showTextDocument(document);
+    const lens = await api();
+    const runOnce = async (index: number): Promise<void> => {
+      const line = index % lines.length;
+      editor.selection = new vscode.Selection(line, 0, line, lines[line].length - (index % 5));
+      const finished = lens.nextRun();
+      await vscode.commands.executeCommand('attentionLens.explainSelection');
+      const result = await finished;
+      assert.equal(result.error, undefined, `run ${index}: ${String(result.error)}`);
+    };
+    await runOnce(0);
+    collect();
+    const baseline = process.memoryUsage().heapUsed;
+    for (let i = 1; i < 200; i++) await runOnce(i);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    collect();
+    const after = process.memoryUsage().heapUsed;
+    console.log(`soak: host heap ${(baseline / 2 ** 20).toFixed(1)} MB after the first run, ${(after / 2 ** 20).toFixed(1)} MB after 200`);
+    assert.ok(after <= baseline * 1.1, `the host heap grew from ${baseline} to ${after} bytes`);
+    const attentionTabs = vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter((tab) => tab.input instanceof vscode.TabInputWebview);
+    assert.ok(attentionTabs.length <= 1, `${attentionTabs.length} webview panels are open`);
   });
 });

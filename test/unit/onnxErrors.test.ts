@@ -104,3 +104,27 @@ test('external data outside the model folder is refused', async () => {
   weight.externalData = [{ key: 'location', value: '../../etc/passwd' }, { key: 'offset', value: '0' }, { key: 'length', value: '100' }];
   await failsWith(file('escape.onnx', onnx.ModelProto.encode(model).finish()), /outside its folder/, /beside the model/);
 });
+
+test('external data reached through a link to outside the folder is refused', async () => {
+  const { symlinkSync } = await import('node:fs');
+  const bytes = await exportBuiltinModel({ model: 'builtin:tiny-decoder' });
+  const model = onnx.ModelProto.decode(bytes);
+  const weight = model.graph!.initializer!.find((tensor) => tensor.name === 'embedding.weight')!;
+  const outside = mkdtempSync(path.join(tmpdir(), 'al-outside-'));
+  writeFileSync(path.join(outside, 'secret.data'), weight.rawData!);
+  const folder = mkdtempSync(path.join(workDir, 'linked-'));
+  symlinkSync(path.join(outside, 'secret.data'), path.join(folder, 'model.onnx.data'));
+  const length = weight.rawData!.length;
+  weight.rawData = new Uint8Array(0);
+  weight.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+  weight.externalData = [{ key: 'location', value: 'model.onnx.data' }, { key: 'offset', value: '0' }, { key: 'length', value: String(length) }];
+  const file = path.join(folder, 'model.onnx');
+  writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  await failsWith(file, /links to a file outside its folder/, /not a link/);
+});
+
+test('a damaged tokenizer in an export\'s metadata gives a message', async () => {
+  const model = onnx.ModelProto.decode(await exportBuiltinModel({ model: 'builtin:tiny-decoder' }));
+  model.metadataProps = model.metadataProps!.map((entry) => (entry.key === 'attention_lens.tokenizer' ? { ...entry, value: '{"type": "bytes"' } : entry));
+  await failsWith(file('damaged-metadata.onnx', onnx.ModelProto.encode(model).finish()), /metadata .* is damaged/, /tokenizer\.json/);
+});

@@ -93,6 +93,7 @@ export class GraphIndex {
   private readonly typeMemo = new Map<string, number | undefined>();
   private readonly staticMemo = new Map<string, boolean>();
   private readonly constantMemo = new Map<string, ConstantValue | undefined>();
+  private readonly shapeVisiting = new Set<string>();
 
   constructor(graph: GraphProto) {
     this.graph = graph;
@@ -209,6 +210,7 @@ export class GraphIndex {
     if (this.constantMemo.has(value)) {
       return this.constantMemo.get(value);
     }
+    this.constantMemo.set(value, undefined); // cycle guard: Identity/Cast nodes that read each other
     let result: ConstantValue | undefined;
     const tensor = this.constantTensor(value);
     if (tensor) {
@@ -492,7 +494,11 @@ export class GraphIndex {
 
   /** Rank of a value, inferred through the common ops; undefined when unknown. */
   rank(value: string): number | undefined {
-    return this.memoized(this.rankMemo, value, (v) => this.inferRank(v));
+    return this.memoized(this.rankMemo, value, (v) => {
+      // A corrupted graph (a Squeeze of more axes than its input has) can infer a negative rank.
+      const rank = this.inferRank(v);
+      return rank !== undefined && Number.isInteger(rank) && rank >= 0 ? rank : undefined;
+    });
   }
 
   private inferRank(value: string): number | undefined {
@@ -620,9 +626,18 @@ export class GraphIndex {
    * computed at run time. Follows Concat of pieces and Cast, the forms exporters write.
    */
   shapeVector(value: string): (number | null)[] | undefined {
-    if (!value) {
-      return undefined;
+    if (!value || this.shapeVisiting.has(value)) {
+      return undefined; // a cycle (Concat of its own output) has no shape
     }
+    this.shapeVisiting.add(value);
+    try {
+      return this.inferShapeVector(value);
+    } finally {
+      this.shapeVisiting.delete(value);
+    }
+  }
+
+  private inferShapeVector(value: string): (number | null)[] | undefined {
     const constant = this.constant(value);
     if (constant) {
       return Array.from(constant.values);
@@ -631,7 +646,8 @@ export class GraphIndex {
     if (!node) {
       const info = this.valueInfos.get(value);
       const dims = info ? valueInfoDims(info) : undefined;
-      return dims && dims.length === 1 && dims[0] !== null ? new Array<number | null>(dims[0] as number).fill(null) : undefined;
+      // A shape vector has one entry per axis: a declared length beyond MAX_RANK is not one (or is corrupt).
+      return dims && dims.length === 1 && dims[0] !== null && dims[0] <= MAX_RANK ? new Array<number | null>(dims[0]).fill(null) : undefined;
     }
     const op = node.opType ?? '';
     if (op === 'Cast' || op === 'Identity') {
@@ -639,7 +655,7 @@ export class GraphIndex {
     }
     if (op === 'Shape') {
       const rank = this.rank(node.input?.[0] ?? '');
-      return rank !== undefined ? new Array<number | null>(rank).fill(null) : undefined;
+      return rank !== undefined && rank <= MAX_RANK ? new Array<number | null>(rank).fill(null) : undefined;
     }
     if (op === 'Unsqueeze' && this.rank(node.input?.[0] ?? '') === 0) {
       const scalar = this.scalarConstant(node.input?.[0] ?? '');
@@ -659,6 +675,9 @@ export class GraphIndex {
     return undefined;
   }
 }
+
+/** The most axes a tensor of a real model has (ONNX Runtime allows far fewer); longer shape vectors are not read. */
+const MAX_RANK = 64;
 
 /** com.microsoft fused normalisations whose outputs are views of one stream position. */
 const FUSED_NORMS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormalization', 'EmbedLayerNormalization']);

@@ -253,18 +253,67 @@ export function elementCount(dims: number[]): number {
   return dims.reduce((product, dim) => product * dim, 1);
 }
 
+/** Bytes per element of the types whose values can sit in `rawData` as fixed-width numbers. */
+const ELEMENT_BYTES: Record<number, number> = {
+  [ElemType.FLOAT]: 4,
+  [ElemType.UINT8]: 1,
+  [ElemType.INT8]: 1,
+  [ElemType.UINT16]: 2,
+  [ElemType.INT16]: 2,
+  [ElemType.INT32]: 4,
+  [ElemType.INT64]: 8,
+  [ElemType.BOOL]: 1,
+  [ElemType.FLOAT16]: 2,
+  [ElemType.DOUBLE]: 8,
+  [ElemType.UINT32]: 4,
+  [ElemType.UINT64]: 8,
+  [ElemType.BFLOAT16]: 2,
+};
+
+/**
+ * The most values tensorValues reads: graph analysis needs axes, shapes, scales and masks, never whole
+ * weight matrices, and a corrupted shape must not make it allocate gigabytes.
+ */
+const MAX_READ_VALUES = 1 << 22;
+
+/** A tensor whose stored bytes cannot be what its header says: the file is damaged. */
+function malformedTensor(tensor: TensorProto, why: string): UserFacingError {
+  return new UserFacingError(
+    `The model's tensor "${tensor.name || '(unnamed)'}" is malformed: ${why}. The file is damaged or was written by a broken exporter.`,
+    'Copy or download the model again, or export it again from its framework.',
+  );
+}
+
 /**
  * A tensor's values as numbers (int64 beyond 2^53 loses precision; bool as 0/1; fp16/bf16 widened).
- * Undefined for external data, strings and other types a graph analysis never needs to read.
+ * Undefined for external data, strings, other types a graph analysis never needs to read, and tensors
+ * of more than MAX_READ_VALUES values. A tensor whose shape is impossible (negative dims) or whose raw
+ * bytes do not match its shape and type is a UserFacingError.
  */
 export function tensorValues(tensor: TensorProto): Float64Array | undefined {
   if (tensor.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     return undefined;
   }
-  const count = elementCount(tensorDims(tensor));
+  const dims = tensorDims(tensor);
+  if (dims.some((dim) => !Number.isSafeInteger(dim) || dim < 0)) {
+    throw malformedTensor(tensor, `its shape [${dims.join(', ')}] has a negative or impossible dimension`);
+  }
+  const count = elementCount(dims);
   const raw = tensor.rawData && tensor.rawData.byteLength > 0 ? tensor.rawData : null;
-  const out = new Float64Array(count);
   const type = tensor.dataType ?? 0;
+  if (raw) {
+    const size = ELEMENT_BYTES[type];
+    if (size === undefined) {
+      return undefined;
+    }
+    if (raw.byteLength !== count * size) {
+      throw malformedTensor(tensor, `it holds ${raw.byteLength} bytes, but ${count} values of element type ${type} (shape [${dims.join(', ')}]) take ${count * size}`);
+    }
+  }
+  if (!Number.isSafeInteger(count) || count > MAX_READ_VALUES) {
+    return undefined;
+  }
+  const out = new Float64Array(count);
   if (raw) {
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     const read = rawReader(type, view);

@@ -3,7 +3,7 @@
  * open a session on the chosen backend, and find its tokenizer (an explicit one, tokenizer.json
  * beside the model, or the tokenizer an Attention Lens export carries in its metadata).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { UserFacingError } from '../errors';
 import { createByteTokenizer } from '../tokenizers/bytes';
@@ -100,8 +100,18 @@ async function readExternalData(model: ModelProto, modelPath: string): Promise<A
       );
     }
     try {
-      files.push({ path: location, data: await readFile(resolved) });
+      // A link inside the folder may point outside it: judge the real path, not the text.
+      const real = await realpath(resolved);
+      const realFolder = await realpath(folder);
+      if (real !== realFolder && !real.startsWith(`${realFolder}${path.sep}`)) {
+        throw new UserFacingError(
+          `The model's external data "${location}" links to a file outside its folder; Attention Lens does not read it.`,
+          'Keep the external data file itself (not a link) beside the model.',
+        );
+      }
+      files.push({ path: location, data: await readFile(real) });
     } catch (error) {
+      if (error instanceof UserFacingError) throw error;
       throw new UserFacingError(
         `The model's external data file ${location} cannot be read: ${(error as Error).message}.`,
         `Put ${path.basename(location)} beside ${path.basename(modelPath)}, as the exporter wrote it.`,
@@ -114,7 +124,15 @@ async function readExternalData(model: ModelProto, modelPath: string): Promise<A
 function tokenizerFromMetadata(metadata: Record<string, string>): TextTokenizer | null {
   const text = metadata['attention_lens.tokenizer'];
   if (!text) return null;
-  const parsed = JSON.parse(text) as { type?: string; json?: string };
+  let parsed: { type?: string; json?: string };
+  try {
+    parsed = JSON.parse(text) as { type?: string; json?: string };
+  } catch {
+    throw new UserFacingError(
+      'The tokenizer stored in this model\'s metadata (attention_lens.tokenizer) is damaged.',
+      'Put the model\'s tokenizer.json beside it or set "attentionLens.tokenizerPath" (CLI: --tokenizer), or export the model again.',
+    );
+  }
   if (parsed.type === 'bytes') return createByteTokenizer();
   if (parsed.type === 'huggingface' && parsed.json) return loadHuggingFaceTokenizer(JSON.parse(parsed.json) as object, undefined, 'embedded tokenizer.json');
   return null;
