@@ -112,11 +112,18 @@ function readBlock(tap: AttentionTap, outputs: Record<string, HostTensor>): Atte
   if (!tensor) throw new Error(`the run did not return the tapped output ${tap.output}`);
   const shape = shapeOf(tap.layout, tensor.dims, tap.heads, tap.node);
   const values = floatValues(tensor);
-  const probs = new Float32Array(shape.heads * shape.queries * shape.keys);
-  let offset = 0;
-  for (let h = 0; h < shape.heads; h++) {
-    for (let q = 0; q < shape.queries; q++) {
-      for (let k = 0; k < shape.keys; k++) probs[offset++] = values[shape.index(h, q, k)];
+  const size = shape.heads * shape.queries * shape.keys;
+  let probs: Float32Array;
+  if (tap.layout === 'BHQK' || tap.layout === '(BH)QK' || tap.layout === 'BQK' || tap.layout === 'QK') {
+    // Batch 0 is already [heads, queries, keys], contiguous at the start: one copy, no index math.
+    probs = values.slice(0, size);
+  } else {
+    probs = new Float32Array(size);
+    let offset = 0;
+    for (let h = 0; h < shape.heads; h++) {
+      for (let q = 0; q < shape.queries; q++) {
+        for (let k = 0; k < shape.keys; k++) probs[offset++] = values[shape.index(h, q, k)];
+      }
     }
   }
   let mask: Uint8Array | null = null;
