@@ -172,6 +172,24 @@ export async function notificationTexts(page: Page): Promise<string[]> {
  */
 export async function answerSaveDialog(page: Page, absolutePath: string): Promise<void> {
   await typePathIntoDialog(page, absolutePath);
+  // As with opening, the dialog may still be completing the typed path: give it a moment, and if
+  // Enter did not take, accept with its OK button.
+  await page.waitForTimeout(300);
   await page.keyboard.press('Enter');
-  await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 20_000 });
+  const widget = page.locator('.quick-input-widget');
+  try {
+    await widget.waitFor({ state: 'hidden', timeout: 3_000 });
+  } catch {
+    // Its validation can lag behind the typing ("The folder already exists" for the full file
+    // path): edit the end of the value to make it validate again, then accept.
+    const input = page.locator('.quick-input-widget input').filter({ visible: true }).first();
+    if ((await input.inputValue().catch(() => '')) !== absolutePath) await typePathIntoDialog(page, absolutePath);
+    await input.press('End');
+    await input.press('x');
+    await input.press('Backspace');
+    await waitUntil(page, async () => (await input.inputValue()) === absolutePath, `the save dialog to hold ${absolutePath}`);
+    await page.waitForTimeout(500);
+    await page.keyboard.press('Enter');
+    await widget.waitFor({ state: 'hidden', timeout: 20_000 });
+  }
 }
