@@ -1,0 +1,180 @@
+/**
+ * @file `npm run train`: trains the built-in decoder on the corpus of src/engine/training/corpus.ts
+ * and writes its safetensors weights and JSON card (default: media/models/, the shipped model).
+ *
+ *   npm run train                          the full run (~20 minutes on two cores)
+ *   npm run train -- --quick               a few seconds' smoke run, written to a temporary folder
+ *   npm run train -- --seed 1 --steps 300 --out /tmp/lens
+ *
+ * Options: --seed N, --steps N, --out DIR, --quick, --threads 1|2 (1: no worker threads; the
+ * weights are the same either way), and for experiments --batch N, --length N, --lr X, --warmup N.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { basename, join, relative, resolve } from 'node:path';
+import { countParameters } from '../src/engine/reference/config';
+import { parseSafetensors, serializeSafetensors } from '../src/engine/reference/safetensors';
+import { Transformer } from '../src/engine/reference/transformer';
+import { WeightStore } from '../src/engine/reference/weights';
+import { BYTE_VOCAB_SIZE } from '../src/engine/tokenizers/bytes';
+import type { ModelCard } from '../src/engine/training/card';
+import { loadCorpus } from '../src/engine/training/corpus';
+import { evaluationWindows } from '../src/engine/training/batches';
+import { lossFigures, referenceLoss, unigramCounts, unigramLoss, windowBatches } from '../src/engine/training/evaluate';
+import { probeHeads } from '../src/engine/training/headProbe';
+import { type GradientEngine, InProcessGradients, WorkerGradients } from '../src/engine/training/parallel';
+import { ParameterLayout } from '../src/engine/training/parameters';
+import { DEFAULT_RECIPE, TRAINED_CARD_PATH, TRAINED_DECODER_CONFIG, TRAINED_WEIGHTS_PATH, type TrainingRecipe } from '../src/engine/training/trainedModel';
+import { train } from '../src/engine/training/trainer';
+
+const ROOT = resolve(__dirname, '..');
+/** Held-out windows the card's test sample (and the tests) use. */
+const TEST_SAMPLE_WINDOWS = 16;
+
+interface Options {
+  recipe: TrainingRecipe;
+  out: string;
+  threads: number;
+  quick: boolean;
+}
+
+function usage(message: string): never {
+  console.error(`train: ${message}\nusage: npm run train -- [--seed N] [--steps N] [--out DIR] [--quick] [--threads 1|2] [--batch N] [--length N] [--lr X] [--warmup N]`);
+  process.exit(2);
+}
+
+function parseOptions(args: readonly string[]): Options {
+  const quick = args.includes('--quick');
+  let recipe: TrainingRecipe = quick
+    ? { ...DEFAULT_RECIPE, steps: 20, sequences: 4, length: 64, warmupSteps: 5, logEvery: 5, quickEvalWindows: 4 }
+    : { ...DEFAULT_RECIPE };
+  let out = quick ? join(tmpdir(), 'attention-lens-train-quick') : join(ROOT, 'media', 'models');
+  let threads = 2;
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i];
+    if (flag === '--quick') continue;
+    const value = args[++i];
+    if (value === undefined) usage(`${flag} needs a value`);
+    const number = Number(value);
+    const integer = (): number => {
+      if (!Number.isInteger(number) || number < 0) usage(`${flag} needs a non-negative integer (got ${value})`);
+      return number;
+    };
+    switch (flag) {
+      case '--seed': recipe = { ...recipe, seed: integer() }; break;
+      case '--steps': recipe = { ...recipe, steps: integer() }; break;
+      case '--batch': recipe = { ...recipe, sequences: integer() }; break;
+      case '--length': recipe = { ...recipe, length: integer() }; break;
+      case '--warmup': recipe = { ...recipe, warmupSteps: integer() }; break;
+      case '--lr': recipe = { ...recipe, peakLearningRate: number, finalLearningRate: number / 10 }; break;
+      case '--threads': threads = integer(); break;
+      case '--out': out = resolve(value); break;
+      default: usage(`unknown option ${flag}`);
+    }
+  }
+  if (threads !== 1 && threads !== 2) usage('--threads must be 1 or 2');
+  if (recipe.steps < 1 || recipe.sequences < recipe.shards) usage('need at least one step and one sequence per shard');
+  return { recipe, out, threads, quick };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const { recipe, out, threads, quick } = parseOptions(process.argv.slice(2));
+  const config = TRAINED_DECODER_CONFIG;
+  const corpus = loadCorpus(ROOT);
+  console.log(`corpus: ${corpus.files.length} files, ${corpus.train.length} training bytes, ${corpus.heldOut.length} held-out bytes`);
+  console.log(`model: ${config.decoderLayers} layers x ${config.heads} heads, d=${config.dModel}, ${countParameters(config)} parameters`);
+  console.log(`recipe: ${recipe.steps} steps x ${recipe.sequences} sequences x ${recipe.length} bytes, seed ${recipe.seed}, ${threads} thread(s)`);
+
+  const engine: GradientEngine = threads === 1 ? new InProcessGradients(config, recipe.shards) : new WorkerGradients(config, recipe.shards);
+  let result;
+  try {
+    result = await train(config, recipe, corpus.train, corpus.heldOut, engine, (point) => {
+      const rate = (point.step * recipe.sequences * recipe.length) / point.elapsedSeconds;
+      console.log(`step ${String(point.step).padStart(5)}  train ${point.trainLoss.toFixed(3)}  held-out ${point.heldOutLoss.toFixed(3)} nats/byte`
+        + `  lr ${point.learningRate.toExponential(2)}  |g| ${point.gradientNorm.toFixed(2)}  ${point.elapsedSeconds.toFixed(0)} s  ${rate.toFixed(0)} bytes/s`);
+    });
+    // Every held-out window, scored by the training forward in float64 on the worker threads.
+    const windows = evaluationWindows(corpus.heldOut, recipe.length, quick ? 32 : Infinity);
+    const batches = windowBatches(corpus.heldOut, windows, recipe.length, Math.ceil(recipe.sequences / recipe.shards));
+    const tokens = windows.length * recipe.length;
+    const heldOutModel = lossFigures(await engine.loss(batches, 1 / tokens), tokens);
+    const counts = unigramCounts(corpus.train, BYTE_VOCAB_SIZE);
+    const heldOutUnigram = unigramLoss(counts, batches);
+    console.log(`held-out (${windows.length} windows): model ${heldOutModel.bitsPerByte.toFixed(3)} bits/byte, unigram ${heldOutUnigram.bitsPerByte.toFixed(3)} bits/byte`);
+
+    const layout = new ParameterLayout(config);
+    const fileBytes = serializeSafetensors(layout.toFloat32Tensors(result.params), { format: 'pt', model: 'attention-lens lens-decoder', config: JSON.stringify(config) });
+    mkdirSync(out, { recursive: true });
+    const weightsFile = join(out, basename(TRAINED_WEIGHTS_PATH));
+    writeFileSync(weightsFile, fileBytes);
+
+    // The shipped float32 file, read back into the reference model the extension runs.
+    const store = WeightStore.fromSafetensors(config, parseSafetensors(fileBytes).tensors, weightsFile);
+    const transformer = new Transformer(config, store);
+    const sampleWindows = evaluationWindows(corpus.heldOut, recipe.length, TEST_SAMPLE_WINDOWS);
+    const sampleBatches = windowBatches(corpus.heldOut, sampleWindows, recipe.length, sampleWindows.length);
+    const sampleModel = referenceLoss(transformer, sampleBatches);
+    const sampleUnigram = unigramLoss(counts, sampleBatches);
+    const heads = probeHeads(transformer, Array.from(sampleBatches[0].ids.subarray(0, recipe.length)));
+    console.log(`test sample: model ${sampleModel.bitsPerByte.toFixed(3)} bits/byte, unigram ${sampleUnigram.bitsPerByte.toFixed(3)}; `
+      + `previous-token head L${heads.previousToken.layer} H${heads.previousToken.head} ${heads.previousToken.score.toFixed(3)}, `
+      + `induction head L${heads.induction.layer} H${heads.induction.head} ${heads.induction.score.toFixed(3)}`);
+
+    const card: ModelCard = {
+      name: 'lens-decoder',
+      description: 'A byte-level GPT-style decoder trained by `npm run train` on TypeScript declaration files, the default built-in model of Attention Lens.',
+      config,
+      parameterCount: countParameters(config),
+      weights: { file: basename(weightsFile), dtype: 'F32', bytes: fileBytes.byteLength, sha256: sha256(fileBytes) },
+      tokenizer: 'bytes (src/engine/tokenizers/bytes.ts): ids 0 <pad>, 1 <s>, 2 </s>, 3 <unk>, byte b -> 4 + b',
+      seed: recipe.seed,
+      recipe,
+      data: {
+        packages: corpus.packages,
+        synthetic: 'none: only the files listed',
+        separator: 'each file is followed by </s> (id 2); training windows are drawn uniformly over the joined training files',
+        split: 'by file: a file is held out when hashSeed(0x5eed, path) % 10 === 0 (src/engine/training/corpus.ts); held-out files are never trained on',
+        trainBytes: corpus.train.length,
+        heldOutBytes: corpus.heldOut.length,
+        files: corpus.files,
+        unigramCounts: counts,
+      },
+      lossCurve: result.curve,
+      heldOut: {
+        description: `every non-overlapping window of ${recipe.length + 1} ids of the held-out stream; each of its ${recipe.length} positions predicts the next id from the window's earlier ids (training forward, float64)`,
+        windows: windows.length, length: recipe.length, model: heldOutModel, unigram: heldOutUnigram,
+      },
+      testSample: {
+        description: `the first ${sampleWindows.length} held-out windows, scored by the reference Transformer on the float32 file (the tests repeat this)`,
+        windows: sampleWindows.length, length: recipe.length, model: sampleModel, unigram: sampleUnigram,
+      },
+      heads,
+      training: {
+        command: `npm run train -- ${process.argv.slice(2).join(' ')}`.trim(),
+        seconds: result.seconds,
+        totalSeconds: (performance.now() - started) / 1000,
+        tokensSeen: result.tokensSeen,
+        threads,
+        reproducibility: 'bit-for-bit for a seed: seeded init and batches, float64 arithmetic in a fixed order, shard gradients summed in shard order (the same with 1 or 2 threads); across Node/V8 versions Math.exp/tanh may differ in the last bit',
+      },
+      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, platform: `${process.platform} ${process.arch}` },
+    };
+    const cardFile = join(out, basename(TRAINED_CARD_PATH));
+    writeFileSync(cardFile, `${JSON.stringify(card, null, 2)}\n`);
+    console.log(`wrote ${relative(process.cwd(), weightsFile)} (${fileBytes.byteLength} bytes, sha256 ${card.weights.sha256}) and ${relative(process.cwd(), cardFile)}`);
+    console.log(`training ${result.seconds.toFixed(0)} s, total ${card.training.totalSeconds.toFixed(0)} s`);
+  } finally {
+    await engine.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack ?? error.message : String(error));
+  process.exit(1);
+});

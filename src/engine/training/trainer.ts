@@ -1,0 +1,82 @@
+/**
+ * @file The training loop: seeded init, seeded batches, gradients over the engine's shards,
+ * gradient clipping and AdamW with warm-up + cosine decay, and a loss curve with a quick
+ * held-out estimate at every log point.
+ */
+import type { TransformerConfig } from '../reference/config';
+import { AdamW } from './adamw';
+import { BatchSampler, evaluationWindows, splitBatch } from './batches';
+import { windowBatches } from './evaluate';
+import type { GradientEngine } from './parallel';
+import { ParameterLayout } from './parameters';
+import { learningRateAt } from './schedule';
+import type { TrainingRecipe } from './trainedModel';
+
+export interface LossPoint {
+  /** Steps done. */
+  step: number;
+  /** Mean training loss (nats per byte) over the steps since the previous point. */
+  trainLoss: number;
+  /** Loss on the first `quickEvalWindows` held-out windows (nats per byte). */
+  heldOutLoss: number;
+  learningRate: number;
+  /** Gradient L2 norm before clipping, at the last step of the interval. */
+  gradientNorm: number;
+  elapsedSeconds: number;
+}
+
+export interface TrainingResult {
+  /** The final parameters (a copy), in the layout of ParameterLayout(config). */
+  params: Float64Array;
+  curve: LossPoint[];
+  /** Training time, quick evaluations included. */
+  seconds: number;
+  tokensSeen: number;
+}
+
+export async function train(
+  config: TransformerConfig, recipe: TrainingRecipe, trainStream: Uint16Array, heldOutStream: Uint16Array,
+  engine: GradientEngine, onPoint: (point: LossPoint) => void = () => {},
+): Promise<TrainingResult> {
+  const started = performance.now();
+  const layout = new ParameterLayout(config);
+  layout.initialValues(recipe.seed, engine.params);
+  const optimizer = new AdamW(layout, recipe.optimizer);
+  const sampler = new BatchSampler(trainStream, recipe.seed);
+  const grads = new Float64Array(layout.size);
+  const shardSequences = Math.ceil(recipe.sequences / recipe.shards);
+  const quickWindows = evaluationWindows(heldOutStream, recipe.length, recipe.quickEvalWindows);
+  const quickBatches = windowBatches(heldOutStream, quickWindows, recipe.length, shardSequences);
+  const quickWeight = 1 / (quickWindows.length * recipe.length);
+  const schedule = { peak: recipe.peakLearningRate, floor: recipe.finalLearningRate, warmupSteps: recipe.warmupSteps, totalSteps: recipe.steps };
+  const weight = 1 / (recipe.sequences * recipe.length);
+  const curve: LossPoint[] = [];
+  let intervalLoss = 0;
+  let intervalSteps = 0;
+  for (let step = 0; step < recipe.steps; step++) {
+    const batch = sampler.next({ sequences: recipe.sequences, length: recipe.length });
+    const loss = await engine.gradients(splitBatch(batch, recipe.shards), weight, grads);
+    if (!Number.isFinite(loss)) throw new Error(`the loss is ${loss} at step ${step}; lower the learning rate`);
+    const learningRate = learningRateAt(schedule, step);
+    const gradientNorm = optimizer.update(engine.params, grads, learningRate);
+    intervalLoss += loss;
+    intervalSteps++;
+    if ((step + 1) % recipe.logEvery === 0 || step + 1 === recipe.steps) {
+      const heldOutLoss = quickBatches.length > 0 ? await engine.loss(quickBatches, quickWeight) : Number.NaN;
+      const point: LossPoint = {
+        step: step + 1, trainLoss: intervalLoss / intervalSteps, heldOutLoss, learningRate, gradientNorm,
+        elapsedSeconds: (performance.now() - started) / 1000,
+      };
+      curve.push(point);
+      onPoint(point);
+      intervalLoss = 0;
+      intervalSteps = 0;
+    }
+  }
+  return {
+    params: engine.params.slice(),
+    curve,
+    seconds: (performance.now() - started) / 1000,
+    tokensSeen: recipe.steps * recipe.sequences * recipe.length,
+  };
+}
