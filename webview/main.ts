@@ -10,7 +10,7 @@ import type { TraceDiagnostic } from '../src/engine/analysis/types';
 import { DEFAULT_THRESHOLDS } from '../src/engine/analysis/types';
 import type { StreamName, Token } from '../src/engine/trace';
 import { type ColorMapName, type DefaultView, type FromWebviewMessage, type PanelCommand, parseToWebview, type ToWebviewMessage, type TraceOverview } from '../src/protocol';
-import { colorLimit, countBlocked, countLeaks, headMatrixWithLimit, type HeadChoice, type LeakCount, expectedMask } from './attention';
+import { colorLimit, countBlocked, countLeaks, headMatrix, headMatrixWithLimit, type HeadChoice, type LeakCount, expectedMask } from './attention';
 import { type ColorScale, makeColorScale, mixRgb } from './colorScale';
 import { blockFamilies, type BlockFamily, countSeverities, diagnosticBlock, diagnosticSummary, exportName, heatmapSvg } from './debugger';
 import { heatmapPng, overviewPng } from './exportImage';
@@ -459,7 +459,12 @@ function matrixOf(current: Session, blockIndex: number, head: HeadChoice): { wei
   if (!data || !block) return null;
   let matrix = data.matrices.get(head);
   if (!matrix) {
-    matrix = headMatrixWithLimit(data.probs, block.heads, block.queries, block.keys, head, data.mask);
+    // The engine's limits (analysis.colorLimits) spare a 1024² block two scans before it is painted.
+    const limits = current.trace.analysis?.colorLimits?.[blockIndex];
+    const known = limits ? (head === 'mean' ? limits.mean : limits.heads[head]) : undefined;
+    matrix = known && typeof known.max === 'number' && typeof known.clipped === 'boolean'
+      ? { weights: headMatrix(data.probs, block.heads, block.queries, block.keys, head), max: known.max, clipped: known.clipped }
+      : headMatrixWithLimit(data.probs, block.heads, block.queries, block.keys, head, data.mask);
     data.matrices.set(head, matrix);
   }
   return matrix;

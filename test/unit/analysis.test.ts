@@ -402,3 +402,52 @@ describe('healthy built-in models raise no error', () => {
     });
   }
 });
+
+describe('colour limits computed by the engine', () => {
+  // Independent of colorLimits.ts: the allowed finite cells sorted, the 99th percentile taken from
+  // the sorted list; the allowed cells re-derived here from the block's kind and mask.
+  const sortedLimit = (values: Float32Array, allowed: (i: number) => boolean): { max: number; clipped: boolean } => {
+    const kept: number[] = [];
+    values.forEach((value, i) => {
+      if (allowed(i) && Number.isFinite(value)) kept.push(value);
+    });
+    const trueMax = kept.reduce((max, value) => Math.max(max, value), 0);
+    if (kept.length < 100 || trueMax === 0) return { max: trueMax, clipped: false };
+    const sorted = Float32Array.from(kept).sort();
+    const limit = sorted[Math.floor(0.99 * (sorted.length - 1))];
+    return limit > 0 && limit < trueMax ? { max: limit, clipped: true } : { max: trueMax, clipped: false };
+  };
+
+  for (const preset of ['tiny-decoder', 'tiny-encdec'] as const) {
+    test(`${preset}: every head's and every mean's limit equals the sorted 99th percentile of its allowed cells`, async () => {
+      const text = 'The quick brown fox jumps over the lazy dog, and the dog does not mind at all.';
+      const trace = await engine.explain(text, { model: `builtin:${preset}`, seed: 5, padTo: preset === 'tiny-encdec' ? 96 : undefined });
+      const limits = trace.analysis?.colorLimits;
+      assert.ok(limits, 'the analysis carries colour limits');
+      assert.equal(limits.length, trace.blocks.length);
+      let clipped = 0;
+      trace.blocks.forEach((block, b) => {
+        const { heads, queries, keys, probs, mask } = block;
+        const size = queries * keys;
+        const allowed = (i: number): boolean => {
+          const query = Math.floor(i / keys);
+          const key = i % keys;
+          if (mask && mask[i] === 0) return false;
+          return block.kind !== 'decoder-self' || key <= query;
+        };
+        for (let head = 0; head < heads; head++) {
+          assert.deepEqual(limits[b].heads[head], sortedLimit(probs.subarray(head * size, (head + 1) * size), allowed), `block ${b} head ${head}`);
+          if (limits[b].heads[head].clipped) clipped++;
+        }
+        const mean = new Float32Array(size);
+        for (let i = 0; i < size; i++) {
+          let sum = 0;
+          for (let head = 0; head < heads; head++) sum += probs[head * size + i];
+          mean[i] = sum / heads;
+        }
+        assert.deepEqual(limits[b].mean, sortedLimit(mean, allowed), `block ${b} mean`);
+      });
+      assert.ok(clipped > 0, 'some heads are clipped at the percentile, so the quantile path is exercised');
+    });
+  }
+});

@@ -3,6 +3,7 @@
  * thresholds they were judged by (so a reader of the result knows why something fired).
  */
 import type { AttentionTrace } from '../trace';
+import { computeColorLimits } from './colorLimits';
 import { diagnose } from './diagnostics';
 import { computeHeadStats } from './headStats';
 import { computeRollout } from './rollout';
@@ -10,5 +11,11 @@ import { DEFAULT_THRESHOLDS, type DiagnosticThresholds, type TraceAnalysis } fro
 
 export function analyzeTrace(trace: AttentionTrace, thresholds: DiagnosticThresholds = DEFAULT_THRESHOLDS): TraceAnalysis {
   const headStats = computeHeadStats(trace);
-  return { headStats, rollout: computeRollout(trace), diagnostics: diagnose(trace, headStats, thresholds), thresholds: { ...thresholds } };
+  return {
+    headStats,
+    colorLimits: computeColorLimits(trace),
+    rollout: computeRollout(trace),
+    diagnostics: diagnose(trace, headStats, thresholds),
+    thresholds: { ...thresholds },
+  };
 }

@@ -4,6 +4,7 @@
  * (`AttentionTrace.analysis`), computed in the engine worker right after the forward pass.
  */
 import type { BlockKind, StreamName } from '../trace';
+import type { BlockColorLimits } from './colorLimits';
 
 /** Statistics of one head of one attention block. Probabilities are averaged over query rows. */
 export interface HeadStats {
@@ -60,6 +61,8 @@ export interface Rollout {
 
 export interface TraceAnalysis {
   headStats: HeadStats[];
+  /** Per block, where the heatmap's colour scale tops out (colorLimits.ts); absent in older traces. */
+  colorLimits?: BlockColorLimits[];
   rollout: Rollout[];
   diagnostics: TraceDiagnostic[];
   thresholds: DiagnosticThresholds;
