@@ -183,6 +183,25 @@ function modelKind(plan: TapPlan): ModelKind {
   return 'encoder';
 }
 
+/** No input this engine feeds has 2^31 elements; ONNX Runtime would spend seconds before failing. */
+const MAX_INPUT_ELEMENTS = 2 ** 31 - 1;
+
+/**
+ * A graph input declared with a fixed size of 2^31 elements or more cannot be fed (ONNX Runtime Web
+ * spends 4-30 s on such a model before it fails with bad_alloc), so it is refused at once.
+ */
+function refuseOversizedInputs(inputs: readonly ModelInput[]): void {
+  for (const input of inputs) {
+    const elements = input.dims.reduce<number>((product, dim) => product * (typeof dim === 'number' ? Math.max(dim, 1) : 1), 1);
+    if (elements > MAX_INPUT_ELEMENTS) {
+      throw new UserFacingError(
+        `The ONNX model declares its input "${input.name}" with shape [${input.dims.map((dim) => dim ?? '?').join(', ')}]: ${elements} elements, more than ONNX Runtime can allocate.`,
+        'Re-export the model with symbolic (dynamic) or realistic input sizes.',
+      );
+    }
+  }
+}
+
 export async function loadOnnxModel(modelPath: string, options: OnnxLoadOptions): Promise<LoadedOnnxModel> {
   let size: number;
   try {
@@ -208,6 +227,7 @@ export async function loadOnnxModel(modelPath: string, options: OnnxLoadOptions)
   const externalData = await readExternalData(model, modelPath);
   const metadata = metadataOf(model);
   const inputs = modelInputs(model);
+  refuseOversizedInputs(inputs);
 
   const tapStart = performance.now();
   const tapped = analyzeAndTap(model);
