@@ -9,6 +9,7 @@
  *   onnx         paper-base exported to ONNX, 128 tokens: ms per forward on WASM (all cores) with
  *                and without the attention/residual taps (target: taps cost < 5%), native if present
  *   scale        gpt2-shape on 1024 tokens through the worker: first block, whole trace, host stall, memory
+ *   webgpu       paper-base and gpt2-shape at 512 tokens, WebGPU against WASM, on a real GPU (bench/webgpu.ts)
  *   webview      heatmap and overview drawing in headless Chromium (bench/webview.ts)
  *   vscode       command → painted heatmap in the real VS Code, with stages (bench/vscode.ts)
  */
@@ -22,6 +23,7 @@ import { measureMatmul } from './matmul';
 import { EngineClient } from '../src/engine/worker/engineClient';
 import { machineFacts } from './machine';
 import { runVscodeBench } from './vscode';
+import { runWebGpuBench } from './webgpu';
 import { runWebviewBench } from './webview';
 import { exportBuiltinModel } from '../src/engine/exportModel';
 import { decodeModel, encodeModel } from '../src/engine/onnx/model';
@@ -245,6 +247,7 @@ async function main(): Promise<void> {
 
   results.onnx = await benchOnnx(forward['paper-base'].medianMs);
   results.scale = await benchScale();
+  results.webgpu = await runWebGpuBench();
   // The panel in headless Chromium, and the whole path in the real VS Code (bench/webview.ts,
   // bench/vscode.ts write their own result files too; the second needs `npm run setup:vscode`).
   results.webview = await runWebviewBench();

@@ -1,7 +1,7 @@
 // Bundles every runtime with esbuild: the extension host (CommonJS, vscode external), the engine
 // worker, the CLI, and the webview (browser). Usage: node scripts/build.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
-import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
@@ -18,15 +18,34 @@ const node = {
   logLevel: 'warning',
   // onnxruntime-node is optional and native: resolved at run time when the user installed it.
   external: ['vscode', 'onnxruntime-node'],
+  // Native addons (Dawn's dawn.node) are loaded by path at run time, never bundled.
+  loader: { '.node': 'empty' },
 };
 
 /** onnxruntime-web's WebAssembly runtime, copied beside the bundles that load it (see runtime.ts). */
 function copyOrtWasm() {
   const require = createRequire(import.meta.url);
   const dist = path.dirname(require.resolve('onnxruntime-web'));
-  for (const file of ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs']) {
-    copyFileSync(path.join(dist, file), path.join('dist', file));
+  // The plain build runs WASM; the asyncify build is the one onnxruntime-web's WebGPU provider needs.
+  const files = ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.asyncify.wasm', 'ort-wasm-simd-threaded.asyncify.mjs'];
+  for (const file of files) copyFileSync(path.join(dist, file), path.join('dist', file));
+}
+
+/**
+ * Dawn's Node bindings (npm `webgpu`) for this platform, copied to dist/webgpu/<platform>/ where the
+ * engine worker loads them (src/engine/onnx/webgpu.ts). The package holds every platform's binary
+ * (130 MB); a .vsix carries the one it is built on (`vsce package --target` per platform).
+ */
+function copyDawn() {
+  const require = createRequire(import.meta.url);
+  const platform = process.platform === 'darwin' ? 'darwin-universal' : `${process.platform}-${process.arch}`;
+  const source = path.join(path.dirname(require.resolve('webgpu')), 'dist', platform);
+  if (!existsSync(path.join(source, 'dawn.node'))) {
+    console.warn(`webgpu: no Dawn binary for ${platform}; the WebGPU backend will fall back to WASM`);
+    return;
   }
+  mkdirSync(path.join('dist', 'webgpu', platform), { recursive: true });
+  for (const file of readdirSync(source)) copyFileSync(path.join(source, file), path.join('dist', 'webgpu', platform, file));
 }
 
 const builds = [
@@ -62,6 +81,7 @@ const builds = [
 
 mkdirSync('dist', { recursive: true });
 copyOrtWasm();
+copyDawn();
 if (watch) {
   for (const options of builds) {
     const context = await esbuild.context(options);

@@ -77,7 +77,7 @@ export function formatSummary(trace: AttentionTrace): string {
     model.decoderLayers > 0 ? `${model.decoderLayers} decoder` : '',
   ].filter(Boolean).join(' + ');
   const forward = trace.timings.find((timing) => timing.stage === 'forward');
-  lines.push(`${model.name}: ${model.kind}, ${stacks} layers x ${model.heads} heads, d_model=${model.dModel ?? '?'}, ${model.weights ?? ''}; backend ${trace.backend}${forward ? `, forward ${forward.ms.toFixed(1)} ms` : ''}`);
+  lines.push(`${model.name}: ${model.kind}, ${stacks} layers x ${model.heads} heads, d_model=${model.dModel ?? '?'}, ${model.weights ?? ''}; backend ${trace.backend}${trace.adapter ? ` (${trace.adapter})` : ''}${forward ? `, forward ${forward.ms.toFixed(1)} ms` : ''}`);
   for (const stream of trace.streams) {
     lines.push(`${stream.name} tokens (${stream.tokens.length}, ${model.tokenizer}, ${stream.origin}): ${stream.tokens.map(label).join(' ')}`);
   }

@@ -154,6 +154,8 @@ export interface AttentionTrace {
   formatVersion: number;
   model: ModelInfo;
   backend: Backend;
+  /** The GPU adapter when the backend is webgpu, e.g. "nvidia ampere, NVIDIA H200". */
+  adapter?: string;
   streams: TokenStream[];
   blocks: AttentionBlock[];
   residual: ResidualStep[];

@@ -42,6 +42,8 @@ export interface TraceJson {
   formatVersion: number;
   createdAt: string;
   backend: AttentionTrace['backend'];
+  /** The GPU adapter, when the backend is webgpu. */
+  adapter?: string;
   model: AttentionTrace['model'];
   streams: Partial<Record<StreamName, { text: string; origin: TokenStream['origin'] }>>;
   tokens: Partial<Record<StreamName, Token[]>>;
@@ -99,6 +101,7 @@ export function traceToJson(trace: AttentionTrace): TraceJson {
     formatVersion: trace.formatVersion,
     createdAt: trace.createdAt,
     backend: trace.backend,
+    ...(trace.adapter ? { adapter: trace.adapter } : {}),
     model: trace.model,
     streams,
     tokens,

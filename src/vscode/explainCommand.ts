@@ -138,7 +138,8 @@ export class ExplainController implements vscode.Disposable {
       this.log.info(`run ${runId}: timing command→engine ${(engineStart - commandStart).toFixed(1)} ms, engine ${(traceAt - engineStart).toFixed(1)} ms, `
         + `trace→posted ${(postedAt - traceAt).toFixed(1)} ms, command→posted ${(postedAt - commandStart).toFixed(1)} ms `
         + `(command at ${commandAt}, posted at ${commandAt + Math.round(postedAt - commandStart)})`);
-      this.statusBar.update(model, trace.backend, trace.notices.find((notice) => /ran instead/.test(notice)));
+      const backendNotice = trace.notices.find((notice) => /ran instead|WebGPU|WASM ran/.test(notice));
+      this.statusBar.update(model, trace.backend, backendNotice, trace.adapter);
       this.finishedEmitter.fire({ runId, trace });
     } catch (error) {
       if (runId !== this.runId) return;

@@ -9,6 +9,7 @@ import type { Backend } from '../engine/trace';
 export class ModelStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('attentionLens.model', vscode.StatusBarAlignment.Right, 100);
   private backend: Backend | undefined;
+  private adapter: string | undefined;
   private model = '';
 
   constructor() {
@@ -16,14 +17,21 @@ export class ModelStatusBar implements vscode.Disposable {
     this.item.command = 'attentionLens.selectModel';
   }
 
-  update(model: string, backend?: Backend, detail?: string): void {
-    if (model !== this.model) this.backend = undefined;
+  /** `adapter`: the GPU of a WebGPU run ("nvidia ampere, …"), shown in the tooltip. */
+  update(model: string, backend?: Backend, detail?: string, adapter?: string): void {
+    if (model !== this.model) {
+      this.backend = undefined;
+      this.adapter = undefined;
+    }
     this.model = model;
-    if (backend) this.backend = backend;
+    if (backend) {
+      this.backend = backend;
+      this.adapter = adapter;
+    }
     const shown = model.startsWith('builtin:') ? model.slice('builtin:'.length) : path.basename(model);
     this.item.text = `$(eye) ${shown}${this.backend ? ` · ${this.backend}` : ''}`;
     this.item.tooltip = new vscode.MarkdownString(
-      `**Attention Lens**\n\nModel: \`${model}\`${this.backend ? `\n\nBackend of the last run: ${this.backend}` : ''}${detail ? `\n\n${detail}` : ''}\n\nClick to select a model.`,
+      `**Attention Lens**\n\nModel: \`${model}\`${this.backend ? `\n\nBackend of the last run: ${this.backend}${this.adapter ? ` on ${this.adapter}` : ''}` : ''}${detail ? `\n\n${detail}` : ''}\n\nClick to select a model.`,
     );
     this.item.show();
   }

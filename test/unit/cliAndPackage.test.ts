@@ -129,7 +129,7 @@ test('the .vsix builds and holds the bundles, not the sources or tests', () => {
   const vsix = path.join(work, 'attention-lens.vsix');
   execFileSync(process.execPath, [path.join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--no-rewrite-relative-links', '--out', vsix], { cwd: work, stdio: 'pipe', timeout: 180_000 });
   const names = zipEntryNames(vsix);
-  for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/reportHost.js', 'extension/dist/cli.js', 'extension/dist/ort-wasm-simd-threaded.wasm', 'extension/dist/ort-wasm-simd-threaded.mjs', 'extension/package.json', 'extension/media/panel.css']) {
+  for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/reportHost.js', 'extension/dist/cli.js', 'extension/dist/ort-wasm-simd-threaded.wasm', 'extension/dist/ort-wasm-simd-threaded.mjs', 'extension/dist/ort-wasm-simd-threaded.asyncify.wasm', 'extension/dist/ort-wasm-simd-threaded.asyncify.mjs', `extension/dist/webgpu/${process.platform}-${process.arch}/dawn.node`, 'extension/package.json', 'extension/media/panel.css']) {
     assert.ok(names.includes(bundle), `${bundle} missing from the vsix: ${names.join(', ')}`);
   }
   const leaked = names.filter((name) => /^extension\/(src|test|webview|scripts|bench|node_modules)\//.test(name) || name.endsWith('.ts') || name.endsWith('.map'));

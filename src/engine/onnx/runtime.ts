@@ -4,16 +4,22 @@
  *
  * Backends:
  *   wasm   onnxruntime-web's WebAssembly build, always there (the .wasm ships beside the bundle)
- *   webgpu onnxruntime-web's WebGPU provider, where `navigator.gpu` exists
+ *   webgpu onnxruntime-web's WebGPU provider, on Dawn's Node bindings (webgpu.ts); nodes it has no
+ *          kernel for (shape arithmetic) run on its CPU provider, in the same WASM module
  *   native onnxruntime-node, when the user installed it and it loads (it is optional)
- *   auto   native if it loads, else webgpu if a GPU adapter exists, else wasm
+ *   auto   native if it loads; else WebGPU if a real (non-software) adapter is present and, on the
+ *          first run, it beats WASM and agrees with it; else wasm
+ * Any WebGPU failure (no adapter, session creation, a run) falls back to WASM with a one-line
+ * notice: never a failed run.
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ort = require('onnxruntime-web');
 import { UserFacingError } from '../errors';
 import type { Backend } from '../trace';
+import { adapterLabel, type GpuAdapterDescription, probeWebGpu } from './webgpu';
 
 /** 'reference' runs built-in models in TypeScript; for ONNX files it means 'auto'. */
 export type BackendSetting = 'auto' | 'reference' | 'wasm' | 'webgpu' | 'native';
@@ -27,9 +33,12 @@ export interface HostTensor {
 }
 
 export interface OnnxSession {
-  backend: Backend;
+  /** The backend of the last run (before any, the one that will run first). */
+  readonly backend: Backend;
+  /** The WebGPU adapter of the last run, when it ran on WebGPU ("nvidia ampere, …"). */
+  readonly adapter: string | null;
   /** Why the backend differs from the one asked for, if it does. */
-  fallbackNote: string | null;
+  readonly fallbackNote: string | null;
   inputNames: readonly string[];
   outputNames: readonly string[];
   run(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>>;
@@ -86,14 +95,6 @@ export function loadNativeRuntime(): NativeRuntime | null {
   return nativeRuntime;
 }
 
-function hasWebGpu(): boolean {
-  return typeof (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu !== 'undefined';
-}
-
-function toOrtTensor(tensor: HostTensor): ort.Tensor {
-  return new ort.Tensor(tensor.type as 'float32', tensor.data as Float32Array, [...tensor.dims]);
-}
-
 function fromOrtTensor(tensor: ort.Tensor | { type: string; data: unknown; dims: readonly number[] }): HostTensor {
   return { type: tensor.type as HostTensor['type'], data: tensor.data as HostTensor['data'], dims: [...tensor.dims] };
 }
@@ -107,9 +108,9 @@ function describeLoadError(error: unknown): UserFacingError {
 }
 
 async function createWebSession(model: Uint8Array, options: SessionOptions, provider: 'wasm' | 'webgpu'): Promise<ort.InferenceSession> {
-  configureWasm(options.threads);
+  const runtime = provider === 'webgpu' ? webGpuRuntime() : (configureWasm(options.threads), ort);
   try {
-    return await ort.InferenceSession.create(model, {
+    return await runtime.InferenceSession.create(model, {
       executionProviders: [provider],
       graphOptimizationLevel: 'all',
       logSeverityLevel: 3,
@@ -123,19 +124,26 @@ async function createWebSession(model: Uint8Array, options: SessionOptions, prov
 function wrapWeb(session: ort.InferenceSession, backend: Backend, fallbackNote: string | null): OnnxSession {
   return {
     backend,
+    adapter: null,
     fallbackNote,
     inputNames: session.inputNames,
     outputNames: session.outputNames,
-    async run(feeds, outputNames) {
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(tensor);
-      const results = outputNames ? await session.run(ortFeeds, [...outputNames]) : await session.run(ortFeeds);
-      const out: Record<string, HostTensor> = {};
-      for (const [name, tensor] of Object.entries(results)) out[name] = fromOrtTensor(tensor);
-      return out;
-    },
+    run: (feeds, outputNames) => runWeb(session, backend === 'webgpu' ? webGpuTensorType() : ort.Tensor, feeds, outputNames),
     release: () => session.release(),
   };
+}
+
+type TensorConstructor = typeof ort.Tensor;
+
+async function runWeb(
+  session: ort.InferenceSession, Tensor: TensorConstructor, feeds: Record<string, HostTensor>, outputNames?: readonly string[],
+): Promise<Record<string, HostTensor>> {
+  const ortFeeds: Record<string, ort.Tensor> = {};
+  for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = new Tensor(tensor.type as 'float32', tensor.data as Float32Array, [...tensor.dims]);
+  const results = outputNames ? await session.run(ortFeeds, [...outputNames]) : await session.run(ortFeeds);
+  const out: Record<string, HostTensor> = {};
+  for (const [name, tensor] of Object.entries(results)) out[name] = fromOrtTensor(tensor);
+  return out;
 }
 
 async function createNativeSession(runtime: NativeRuntime, model: Uint8Array, options: SessionOptions): Promise<OnnxSession> {
@@ -152,6 +160,7 @@ async function createNativeSession(runtime: NativeRuntime, model: Uint8Array, op
   }
   return {
     backend: 'native',
+    adapter: null,
     fallbackNote: null,
     inputNames: session.inputNames,
     outputNames: session.outputNames,
@@ -176,16 +185,243 @@ export async function createSession(model: Uint8Array, options: SessionOptions):
       return wrapWeb(await createWebSession(model, options, 'wasm'), 'wasm', 'onnxruntime-node is not installed (or does not load here), so WASM ran instead.');
     }
   }
-  if (options.backend === 'webgpu' || (options.backend === 'auto' && hasWebGpu())) {
-    if (hasWebGpu()) {
+  if (options.backend === 'webgpu') return createWebGpuSession(model, options);
+  if (options.backend === 'auto') return createAutoSession(model, options);
+  return wrapWeb(await createWebSession(model, options, 'wasm'), 'wasm', null);
+}
+
+// ---- WebGPU ------------------------------------------------------------------------------------
+
+type OrtModule = typeof ort;
+let webGpuOrt: OrtModule | undefined;
+
+/**
+ * onnxruntime-web's WebGPU build: a second ORT instance with its own WASM module (the asyncify build,
+ * which the WebGPU provider needs), loaded only when WebGPU is used, so WASM runs keep the smaller,
+ * faster plain build.
+ */
+function webGpuRuntime(): OrtModule {
+  if (webGpuOrt) return webGpuOrt;
+  const runtime = require('onnxruntime-web/webgpu') as OrtModule;
+  runtime.env.logLevel = 'error';
+  // One thread: the GPU does the work (its CPU side is shape arithmetic), and this browser build,
+  // multi-threaded, fetches its worker script as a blob, which Node's fetch cannot do for file: URLs.
+  runtime.env.wasm.numThreads = 1;
+  // The bundle's copy sits beside this file (scripts/build.mjs); under the test runner, the package's.
+  const folder = existsSync(path.join(__dirname, ASYNCIFY_WASM))
+    ? __dirname
+    : path.dirname(createRequire(__filename).resolve('onnxruntime-web/webgpu'));
+  runtime.env.wasm.wasmPaths = pathToFileURL(`${folder}${path.sep}`).href;
+  webGpuOrt = runtime;
+  return runtime;
+}
+
+const ASYNCIFY_WASM = 'ort-wasm-simd-threaded.asyncify.wasm';
+
+function webGpuTensorType(): TensorConstructor {
+  return (webGpuOrt ?? ort).Tensor;
+}
+
+function reasonOf(error: unknown): string {
+  const message = error instanceof UserFacingError || error instanceof Error ? error.message : String(error);
+  return message.replace(/\s+/g, ' ').slice(0, 200);
+}
+
+/**
+ * A session on WebGPU that falls back to WASM for good at its first failure (creation or run), so a
+ * lost device or a kernel the adapter cannot run costs one notice, never a failed explain.
+ */
+class WebGpuSession implements OnnxSession {
+  backend: Backend = 'webgpu';
+  adapter: string | null;
+  fallbackNote: string | null;
+  private wasm: ort.InferenceSession | null = null;
+
+  private constructor(
+    private gpu: ort.InferenceSession | null,
+    private readonly model: Uint8Array,
+    private readonly options: SessionOptions,
+    adapter: GpuAdapterDescription,
+    note: string | null,
+  ) {
+    this.adapter = adapterLabel(adapter);
+    this.fallbackNote = note;
+  }
+
+  static async create(model: Uint8Array, options: SessionOptions, adapter: GpuAdapterDescription, note: string | null): Promise<OnnxSession> {
+    try {
+      return new WebGpuSession(await createWebSession(model, options, 'webgpu'), model, options, adapter, note);
+    } catch (error) {
+      return wrapWeb(await createWebSession(model, options, 'wasm'), 'wasm', `WebGPU could not load this model (${reasonOf(error)}), so WASM ran instead.`);
+    }
+  }
+
+  get inputNames(): readonly string[] {
+    return (this.gpu ?? this.wasm)?.inputNames ?? [];
+  }
+
+  get outputNames(): readonly string[] {
+    return (this.gpu ?? this.wasm)?.outputNames ?? [];
+  }
+
+  async run(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
+    if (this.gpu) {
       try {
-        return wrapWeb(await createWebSession(model, options, 'webgpu'), 'webgpu', null);
+        return await runWeb(this.gpu, webGpuTensorType(), feeds, outputNames);
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        return wrapWeb(await createWebSession(model, options, 'wasm'), 'wasm', `WebGPU failed (${reason.slice(0, 200)}), so WASM ran instead.`);
+        const failed = this.gpu;
+        this.gpu = null;
+        void failed.release().catch(() => undefined);
+        this.fallbackNote = `WebGPU failed while running (${reasonOf(error)}), so WASM ran instead.`;
       }
     }
-    return wrapWeb(await createWebSession(model, options, 'wasm'), 'wasm', 'No WebGPU adapter is available here, so WASM ran instead.');
+    this.backend = 'wasm';
+    this.adapter = null;
+    this.wasm ??= await createWebSession(this.model, this.options, 'wasm');
+    return runWeb(this.wasm, ort.Tensor, feeds, outputNames);
   }
-  return wrapWeb(await createWebSession(model, options, 'wasm'), 'wasm', null);
+
+  async release(): Promise<void> {
+    await Promise.all([this.gpu?.release(), this.wasm?.release()]);
+  }
+}
+
+/** `webgpu` asked for by name: used whenever an adapter exists, a software one included. */
+async function createWebGpuSession(model: Uint8Array, options: SessionOptions): Promise<OnnxSession> {
+  const probe = await probeWebGpu();
+  if (!probe.available) {
+    return wrapWeb(await createWebSession(model, options, 'wasm'), 'wasm', `WebGPU is not available here (${probe.reason}), so WASM ran instead.`);
+  }
+  const note = probe.adapter.software
+    ? `WebGPU runs on ${adapterLabel(probe.adapter)}, a CPU implementation: correct, but slower than WASM.`
+    : null;
+  return WebGpuSession.create(model, options, probe.adapter, note);
+}
+
+/** Largest difference the auto trial accepts between WebGPU's and WASM's float outputs. */
+export const AUTO_AGREEMENT_TOLERANCE = 1e-3;
+
+/**
+ * The auto trial's verdict, from one timed run of each backend (after a WebGPU warm-up) and the
+ * largest difference between their outputs. Pure, so it is tested without a GPU.
+ */
+export function chooseAutoBackend(trial: { wasmMs: number; webGpuMs: number; maxDifference: number }): { backend: 'webgpu' | 'wasm'; reason: string } {
+  const times = `${trial.webGpuMs.toFixed(0)} ms on WebGPU, ${trial.wasmMs.toFixed(0)} ms on WASM`;
+  if (!(trial.maxDifference <= AUTO_AGREEMENT_TOLERANCE)) {
+    return { backend: 'wasm', reason: `WebGPU's results differ from WASM's by up to ${trial.maxDifference.toPrecision(3)} on this model, so WASM runs it (${times}).` };
+  }
+  if (trial.webGpuMs < trial.wasmMs) return { backend: 'webgpu', reason: `WebGPU beat WASM on this model (${times}).` };
+  return { backend: 'wasm', reason: `WASM was faster than WebGPU on this model (${times}), so WASM runs it.` };
+}
+
+/** The largest absolute difference between two runs' float outputs (NaN where one is NaN and not both). */
+function maxOutputDifference(first: Record<string, HostTensor>, second: Record<string, HostTensor>): number {
+  let max = 0;
+  for (const [name, tensor] of Object.entries(first)) {
+    const other = second[name];
+    if (!other || other.data.length !== tensor.data.length) return Number.POSITIVE_INFINITY;
+    if (tensor.type !== 'float32') continue;
+    const a = tensor.data as Float32Array;
+    const b = other.data as Float32Array;
+    for (let i = 0; i < a.length; i++) {
+      const difference = Math.abs(a[i] - b[i]);
+      if (difference > max) max = difference;
+      else if (Number.isNaN(difference) && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return Number.NaN;
+    }
+  }
+  return max;
+}
+
+/**
+ * `auto`: WASM unless a real GPU is there. With one, the first run is a trial: WASM runs (its result
+ * is returned), then WebGPU warms up and runs again; WebGPU is kept for later runs only if it was
+ * faster and its outputs agree with WASM's. Software adapters are never tried (SwiftShader is far
+ * slower than WASM), unless ATTENTION_LENS_WEBGPU_TRY_SOFTWARE=1, which the tests use.
+ */
+async function createAutoSession(model: Uint8Array, options: SessionOptions): Promise<OnnxSession> {
+  const probe = await probeWebGpu();
+  const wasm = await createWebSession(model, options, 'wasm');
+  const trySoftware = process.env.ATTENTION_LENS_WEBGPU_TRY_SOFTWARE === '1';
+  if (!probe.available || (probe.adapter.software && !trySoftware)) {
+    const why = probe.available ? `its only adapter is ${adapterLabel(probe.adapter)}` : probe.reason;
+    return wrapWeb(wasm, 'wasm', `WASM ran: WebGPU was not used because ${why}.`);
+  }
+  return new AutoSession(wasm, model, options, probe.adapter);
+}
+
+class AutoSession implements OnnxSession {
+  backend: Backend = 'wasm';
+  adapter: string | null = null;
+  fallbackNote: string | null = null;
+  private gpu: OnnxSession | null = null;
+  private decided = false;
+
+  constructor(
+    private wasm: ort.InferenceSession | null,
+    private readonly model: Uint8Array,
+    private readonly options: SessionOptions,
+    private readonly gpuAdapter: GpuAdapterDescription,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.wasm?.inputNames ?? this.gpu?.inputNames ?? [];
+  }
+
+  get outputNames(): readonly string[] {
+    return this.wasm?.outputNames ?? this.gpu?.outputNames ?? [];
+  }
+
+  async run(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
+    if (this.decided) return this.runDecided(feeds, outputNames);
+    this.decided = true;
+    const wasm = this.wasm as ort.InferenceSession;
+    const wasmStart = performance.now();
+    const result = await runWeb(wasm, ort.Tensor, feeds, outputNames);
+    const wasmMs = performance.now() - wasmStart;
+    this.backend = 'wasm';
+    try {
+      const gpu = await WebGpuSession.create(this.model, this.options, this.gpuAdapter, null);
+      if (gpu.backend !== 'webgpu') {
+        this.fallbackNote = gpu.fallbackNote;
+        await gpu.release();
+        return result;
+      }
+      await gpu.run(feeds, outputNames); // warm-up: shader compilation and buffer allocation
+      const gpuStart = performance.now();
+      const gpuResult = await gpu.run(feeds, outputNames);
+      const webGpuMs = performance.now() - gpuStart;
+      const verdict = gpu.backend === 'webgpu'
+        ? chooseAutoBackend({ wasmMs, webGpuMs, maxDifference: maxOutputDifference(result, gpuResult) })
+        : { backend: 'wasm' as const, reason: gpu.fallbackNote ?? 'WebGPU failed, so WASM runs this model.' };
+      this.fallbackNote = verdict.reason;
+      if (verdict.backend === 'webgpu') {
+        this.gpu = gpu;
+        this.wasm = null;
+        await wasm.release();
+      } else {
+        await gpu.release();
+      }
+    } catch (error) {
+      this.fallbackNote = `WebGPU failed (${reasonOf(error)}), so WASM runs this model.`;
+    }
+    return result;
+  }
+
+  private async runDecided(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
+    if (this.gpu) {
+      const result = await this.gpu.run(feeds, outputNames);
+      this.backend = this.gpu.backend;
+      this.adapter = this.gpu.adapter;
+      if (this.gpu.fallbackNote) this.fallbackNote = this.gpu.fallbackNote;
+      return result;
+    }
+    this.wasm ??= await createWebSession(this.model, this.options, 'wasm');
+    this.backend = 'wasm';
+    this.adapter = null;
+    return runWeb(this.wasm, ort.Tensor, feeds, outputNames);
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.gpu?.release(), this.wasm?.release()]);
+  }
 }
