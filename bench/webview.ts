@@ -112,7 +112,7 @@ window.acquireVsCodeApi = () => ({
       tracePromise.then((trace) => {
         const block = trace.blocks[message.blockIndex];
         if (!block) return;
-        deliver({ type: 'blockData', requestId: message.requestId, runId: 1, blockIndex: message.blockIndex, probs: block.probs, mask: block.mask ?? null }, (start, end) => {
+        deliver({ type: 'blockData', requestId: message.requestId, runId: 1, blockIndex: message.blockIndex, probs: block.probs, mask: block.mask ?? null, mean: block.meanProbs ?? null }, (start, end) => {
           stats.handlerMs[message.blockIndex] = end - start;
           // Canvas drawing is recorded and rasterised later; a 1-pixel read-back forces that now.
           const canvas = document.getElementById('heatmap');

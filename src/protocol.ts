@@ -8,7 +8,7 @@
 import type { AttentionBlock, AttentionTrace, StreamName } from './engine/trace';
 
 /** A block without its arrays: what the webview needs to lay out pickers and axes. */
-export type BlockOverview = Omit<AttentionBlock, 'probs' | 'scores' | 'mask'>;
+export type BlockOverview = Omit<AttentionBlock, 'probs' | 'scores' | 'mask' | 'meanProbs'>;
 
 /** The trace minus the attention arrays (residual norms are small and travel as Float32Array). */
 export interface TraceOverview extends Omit<AttentionTrace, 'blocks'> {
@@ -24,7 +24,7 @@ export function traceOverview(trace: AttentionTrace): TraceOverview {
     ...trace,
     residual: trace.residual.map((step) => ({ ...step, norms: step.norms.slice() })),
     ...(trace.analysis ? { analysis: { ...trace.analysis, rollout: trace.analysis.rollout.map((r) => ({ ...r, values: r.values.slice() })) } } : {}),
-    blocks: trace.blocks.map(({ probs: _probs, scores: _scores, mask: _mask, ...rest }) => rest),
+    blocks: trace.blocks.map(({ probs: _probs, scores: _scores, mask: _mask, meanProbs: _meanProbs, ...rest }) => rest),
   };
 }
 
@@ -64,6 +64,8 @@ export interface BlockDataMessage {
   probs: Float32Array;
   /** [queries, keys] 1 allowed / 0 blocked, or null. */
   mask: Uint8Array | null;
+  /** [queries, keys] the mean over heads when the engine computed it (absent: the panel averages). */
+  mean?: Float32Array | null;
 }
 
 /** Display settings (from "attentionLens.*"), sent at load and whenever they change. */
@@ -268,7 +270,8 @@ export function parseToWebview(value: unknown): ToWebviewMessage | null {
       return isNonNegativeInteger(value.runId) && typeof value.message === 'string' ? (value as unknown as RunFailedMessage) : null;
     case 'blockData':
       return isNonNegativeInteger(value.runId) && isNonNegativeInteger(value.blockIndex) && value.probs instanceof Float32Array
-        && (value.mask === null || value.mask instanceof Uint8Array) ? (value as unknown as BlockDataMessage) : null;
+        && (value.mask === null || value.mask instanceof Uint8Array)
+        && (value.mean === undefined || value.mean === null || value.mean instanceof Float32Array) ? (value as unknown as BlockDataMessage) : null;
     case 'configure':
       return (COLOR_MAPS as readonly unknown[]).includes(value.colorMap) && (DEFAULT_VIEWS as readonly unknown[]).includes(value.defaultView)
         ? (value as unknown as ConfigureMessage) : null;

@@ -31,6 +31,8 @@ const vscode = acquireVsCodeApi<SavedView>();
 interface BlockData {
   probs: Float32Array;
   mask: Uint8Array | null;
+  /** [queries, keys] the engine's mean over heads, when it sent one. */
+  mean: Float32Array | null;
   /** Leaks and blocked cells, counted after the heatmap is drawn (null until then: see countsOf). */
   leaks: LeakCount | null;
   blocked: number | null;
@@ -338,7 +340,7 @@ function onMessage(message: ToWebviewMessage): void {
       }
       break;
     case 'blockData':
-      receiveBlock(message.runId, message.blockIndex, message.probs, message.mask);
+      receiveBlock(message.runId, message.blockIndex, message.probs, message.mask, message.mean ?? null);
       break;
     case 'step':
       if (tab !== 'heatmap' && tab !== 'heads') setTab('heatmap');
@@ -395,7 +397,7 @@ function loadTrace(runId: number, trace: TraceOverview): void {
   setTab(tab);
 }
 
-function receiveBlock(runId: number, blockIndex: number, probs: Float32Array, mask: Uint8Array | null): void {
+function receiveBlock(runId: number, blockIndex: number, probs: Float32Array, mask: Uint8Array | null, mean: Float32Array | null): void {
   const current = session;
   if (!current || runId !== current.runId) return;
   const block = current.trace.blocks[blockIndex];
@@ -406,7 +408,8 @@ function receiveBlock(runId: number, blockIndex: number, probs: Float32Array, ma
   if (probs.length !== block.heads * size || (mask !== null && mask.length !== size)) return;
   // Judge (and hatch) by what the block must not see, not only by the mask the model applied.
   const expected = expectedMask(block.kind, mask, block.queries, block.keys);
-  current.blocks.set(blockIndex, { probs, mask: expected, leaks: null, blocked: null, matrices: new Map() });
+  const engineMean = mean !== null && mean.length === size ? mean : null;
+  current.blocks.set(blockIndex, { probs, mask: expected, mean: engineMean, leaks: null, blocked: null, matrices: new Map() });
   if (blockIndex === current.blockIndex) {
     // Pixels first: the heatmap, then the badges (their leak count follows once the page is idle).
     renderHeatmap();
@@ -463,7 +466,7 @@ function matrixOf(current: Session, blockIndex: number, head: HeadChoice): { wei
     const limits = current.trace.analysis?.colorLimits?.[blockIndex];
     const known = limits ? (head === 'mean' ? limits.mean : limits.heads[head]) : undefined;
     matrix = known && typeof known.max === 'number' && typeof known.clipped === 'boolean'
-      ? { weights: headMatrix(data.probs, block.heads, block.queries, block.keys, head), max: known.max, clipped: known.clipped }
+      ? { weights: head === 'mean' && data.mean ? data.mean : headMatrix(data.probs, block.heads, block.queries, block.keys, head), max: known.max, clipped: known.clipped }
       : headMatrixWithLimit(data.probs, block.heads, block.queries, block.keys, head, data.mask);
     data.matrices.set(head, matrix);
   }

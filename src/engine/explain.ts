@@ -3,6 +3,7 @@
  * and assemble the trace. This runs inside the engine worker (and directly in tests).
  */
 import { analyzeTrace } from './analysis/analyze';
+import { headMatrix } from './analysis/colorLimits';
 import { MAX_ROLLOUT_TOKENS } from './analysis/rollout';
 import { DEFAULT_THRESHOLDS, type DiagnosticThresholds } from './analysis/types';
 import { BuiltinExportFiles } from './builtinExports';
@@ -125,6 +126,7 @@ export class ExplainEngine {
     checkTraceSize(trace, options.limits);
     // The debugger's statistics, rollout and diagnostics travel with the trace.
     const analysisStart = performance.now();
+    for (const block of trace.blocks) block.meanProbs = headMatrix(block.probs, block.heads, block.queries, block.keys, 'mean');
     trace.analysis = analyzeTrace(trace, { ...DEFAULT_THRESHOLDS, ...options.thresholds });
     if (trace.streams.some((stream) => stream.tokens.length > MAX_ROLLOUT_TOKENS)) {
       trace.notices.push(`Attention rollout is computed up to ${MAX_ROLLOUT_TOKENS} tokens (its cost grows with the cube of the length).`);

@@ -117,6 +117,11 @@ export interface AttentionBlock {
   probs: Float32Array;
   /** [heads, queries, keys], scaled logits before masking; optional. */
   scores?: Float32Array;
+  /**
+   * [queries, keys], the mean over heads: the panel's default view, computed once by the engine
+   * after the run so a 1024² block is painted without first averaging its heads. Optional.
+   */
+  meanProbs?: Float32Array;
   maskKind: MaskKind;
   /** [queries, keys], 1 allowed / 0 blocked; null when nothing was masked. */
   mask: Uint8Array | null;

@@ -68,6 +68,7 @@ export class WebviewHost implements vscode.Disposable {
           blockIndex: message.blockIndex,
           probs: block.probs.slice(),
           mask: block.mask ? block.mask.slice() : null,
+          mean: block.meanProbs ? block.meanProbs.slice() : null,
         });
         break;
       }

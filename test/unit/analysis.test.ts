@@ -403,6 +403,13 @@ describe('healthy built-in models raise no error', () => {
   }
 });
 
+const maxAbsDifference = (a: Float32Array, b: Float32Array): number => {
+  assert.equal(a.length, b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+};
+
 describe('colour limits computed by the engine', () => {
   // Independent of colorLimits.ts: the allowed finite cells sorted, the 99th percentile taken from
   // the sorted list; the allowed cells re-derived here from the block's kind and mask.
@@ -446,6 +453,9 @@ describe('colour limits computed by the engine', () => {
           mean[i] = sum / heads;
         }
         assert.deepEqual(limits[b].mean, sortedLimit(mean, allowed), `block ${b} mean`);
+        // The mean the engine sends the panel (its default view) is the same average.
+        assert.ok(block.meanProbs, `block ${b} carries its mean over heads`);
+        assert.ok(maxAbsDifference(block.meanProbs, mean) <= 1e-7, `block ${b}: meanProbs`);
       });
       assert.ok(clipped > 0, 'some heads are clipped at the percentile, so the quantile path is exercised');
     });

@@ -202,7 +202,9 @@ export function computeColorLimits(trace: AttentionTrace): BlockColorLimits[] {
     const mask = expectedMask(block.kind, block.mask, queries, keys);
     const perHead: ColorLimit[] = [];
     for (let head = 0; head < heads; head++) perHead.push(colorLimit(probs.subarray(head * size, (head + 1) * size), mask));
-    const { max, clipped } = headMatrixWithLimit(probs, heads, queries, keys, 'mean', mask);
+    const { max, clipped } = block.meanProbs
+      ? colorLimit(block.meanProbs, mask)
+      : headMatrixWithLimit(probs, heads, queries, keys, 'mean', mask);
     return { heads: perHead, mean: { max, clipped } };
   });
 }
