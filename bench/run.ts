@@ -265,7 +265,16 @@ async function main(): Promise<void> {
   console.log(`results written to ${path.relative(root, file)}`);
 }
 
-main().catch((error: unknown) => {
+/** `--only onnx` or `--only scale`: that part alone, printed and not written (a quick re-measure). */
+async function only(part: string): Promise<void> {
+  if (part === 'onnx') await benchOnnx(Number.NaN);
+  else if (part === 'scale') await benchScale();
+  else throw new Error('--only takes onnx or scale');
+  process.exit(0);
+}
+
+const onlyAt = process.argv.indexOf('--only');
+(onlyAt > 0 ? only(process.argv[onlyAt + 1] ?? '') : main()).catch((error: unknown) => {
   console.error(error);
   process.exitCode = 1;
 });
