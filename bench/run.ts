@@ -57,7 +57,8 @@ async function longestStall(work: () => Promise<unknown>): Promise<{ maxGapMs: n
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /** Median ms of `runs` calls of `work`, after one warm-up call. */
@@ -246,6 +247,7 @@ async function main(): Promise<void> {
     + `(target ≤ 50), ${onMainThread.maxGapMs.toFixed(0)} ms if run on the main thread`);
 
   results.onnx = await benchOnnx(forward['paper-base'].medianMs);
+  results.onnxPaired = await benchPaired();
   results.scale = await benchScale();
   results.webgpu = await runWebGpuBench();
   // The panel in headless Chromium, and the whole path in the real VS Code (bench/webview.ts,
@@ -265,11 +267,46 @@ async function main(): Promise<void> {
   console.log(`results written to ${path.relative(root, file)}`);
 }
 
-/** `--only onnx` or `--only scale`: that part alone, printed and not written (a quick re-measure). */
+/**
+ * explain() against a bare run, in pairs: each explain() of the paper-base export right after a bare
+ * run of the same tapped model, so both see the same machine load (single runs here swing ±30%).
+ * Ratio: explain's forward + reading the taps over the bare run.
+ */
+async function benchPaired(pairs = 6): Promise<{ ratios: number[]; median: number }> {
+  const bytes = await exportBuiltinModel({ model: 'builtin:paper-base' });
+  const tapped = analyzeAndTap(decodeModel(bytes));
+  const ids = createByteTokenizer().encode(TEXT_128).map((token) => token.id);
+  const int64 = (values: number[]): HostTensor => ({ type: 'int64', data: BigInt64Array.from(values.map(BigInt)), dims: [1, values.length] });
+  const feeds = { input_ids: int64(ids), attention_mask: int64(ids.map(() => 1)), decoder_input_ids: int64([1, ...ids.slice(0, -1)]) };
+  const threads = os.cpus().length;
+  const file = path.join(os.tmpdir(), `attention-lens-bench-paired-${process.pid}.onnx`);
+  writeFileSync(file, bytes);
+  const engine = new ExplainEngine();
+  const bare = await createSession(encodeModel(tapped.model), { backend: 'wasm', threads });
+  const taps = tapOutputNames(tapped.plan);
+  await engine.explain(TEXT_128, { model: file, backend: 'wasm', threads }); // load and warm up both
+  await bare.run(feeds, taps);
+  const ratios: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    const start = performance.now();
+    await bare.run(feeds, taps);
+    const bareMs = performance.now() - start;
+    const trace = await engine.explain(TEXT_128, { model: file, backend: 'wasm', threads });
+    const stage = (name: string): number => trace.timings.find((timing) => timing.stage === name)?.ms ?? 0;
+    ratios.push((stage('forward') + stage('read taps')) / bareMs);
+  }
+  await bare.release();
+  rmSync(file, { force: true });
+  console.log(`explain() over a bare run, ${pairs} pairs: ${ratios.map((ratio) => ratio.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)} (target ≤ 1.05)`);
+  return { ratios, median: median(ratios) };
+}
+
+/** `--only onnx|scale|paired`: that part alone, printed and not written (a quick re-measure). */
 async function only(part: string): Promise<void> {
   if (part === 'onnx') await benchOnnx(Number.NaN);
   else if (part === 'scale') await benchScale();
-  else throw new Error('--only takes onnx or scale');
+  else if (part === 'paired') await benchPaired();
+  else throw new Error('--only takes onnx, scale or paired');
   process.exit(0);
 }
 
