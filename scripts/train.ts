@@ -7,7 +7,8 @@
  *   npm run train -- --seed 1 --steps 300 --out /tmp/lens
  *
  * Options: --seed N, --steps N, --out DIR, --quick, --threads 1|2 (1: no worker threads; the
- * weights are the same either way), and for experiments --batch N, --length N, --lr X, --warmup N.
+ * weights are the same either way), and for experiments --batch N, --length N, --lr X, --warmup N,
+ * --length-warmup 32:150,64:300 (or none).
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ import { probeHeads } from '../src/engine/training/headProbe';
 import { type GradientEngine, InProcessGradients, WorkerGradients } from '../src/engine/training/parallel';
 import { ParameterLayout } from '../src/engine/training/parameters';
 import { DEFAULT_RECIPE, TRAINED_CARD_PATH, TRAINED_DECODER_CONFIG, TRAINED_WEIGHTS_PATH, type TrainingRecipe } from '../src/engine/training/trainedModel';
-import { train } from '../src/engine/training/trainer';
+import { type HeadProbe, train } from '../src/engine/training/trainer';
 
 const ROOT = resolve(__dirname, '..');
 /** Held-out windows the card's test sample (and the tests) use. */
@@ -40,14 +41,14 @@ interface Options {
 }
 
 function usage(message: string): never {
-  console.error(`train: ${message}\nusage: npm run train -- [--seed N] [--steps N] [--out DIR] [--quick] [--threads 1|2] [--batch N] [--length N] [--lr X] [--warmup N]`);
+  console.error(`train: ${message}\nusage: npm run train -- [--seed N] [--steps N] [--out DIR] [--quick] [--threads 1|2] [--batch N] [--length N] [--length-warmup L:UNTIL,...|none] [--lr X] [--warmup N]`);
   process.exit(2);
 }
 
 function parseOptions(args: readonly string[]): Options {
   const quick = args.includes('--quick');
   let recipe: TrainingRecipe = quick
-    ? { ...DEFAULT_RECIPE, steps: 20, sequences: 4, length: 64, warmupSteps: 5, logEvery: 5, quickEvalWindows: 4 }
+    ? { ...DEFAULT_RECIPE, steps: 20, sequences: 4, length: 64, lengthWarmup: [{ until: 10, length: 32 }], warmupSteps: 5, logEvery: 5, quickEvalWindows: 4 }
     : { ...DEFAULT_RECIPE };
   let out = quick ? join(tmpdir(), 'attention-lens-train-quick') : join(ROOT, 'media', 'models');
   let threads = 2;
@@ -69,6 +70,33 @@ function parseOptions(args: readonly string[]): Options {
       case '--warmup': recipe = { ...recipe, warmupSteps: integer() }; break;
       case '--lr': recipe = { ...recipe, peakLearningRate: number, finalLearningRate: number / 10 }; break;
       case '--threads': threads = integer(); break;
+      case '--init-scale': // "embedding.weight=0.25,..."
+        recipe = { ...recipe, initScales: Object.fromEntries(value.split(',').map((pair) => {
+          const [name, factor] = pair.split('=');
+          return [name, Number(factor)];
+        })) };
+        break;
+      case '--lr-scale': // "query.weight=3,..."
+        recipe = { ...recipe, optimizer: { ...recipe.optimizer, learningRateScales: Object.fromEntries(value.split(',').map((pair) => {
+          const [name, factor] = pair.split('=');
+          return [name, Number(factor)];
+        })) } };
+        break;
+      case '--synthetic': recipe = { ...recipe, syntheticShare: number }; break;
+      case '--supervise': // "0:0:previous-token:all:1,1:2:induction:synthetic:1" (layer:head:pattern:sequences:weight)
+        recipe = { ...recipe, supervision: value === 'none' ? [] : value.split(',').map((entry) => {
+          const [layer, head, pattern, sequences, weight] = entry.split(':');
+          if ((pattern !== 'previous-token' && pattern !== 'induction') || (sequences !== 'all' && sequences !== 'synthetic')) usage(`bad --supervise entry ${entry}`);
+          return { layer: Number(layer), head: Number(head), pattern, sequences, weight: Number(weight) };
+        }) };
+        break;
+      case '--weight-decay': recipe = { ...recipe, optimizer: { ...recipe.optimizer, weightDecay: number } }; break;
+      case '--length-warmup': // "32:150,64:300": windows of 32 bytes until step 150, then 64 until 300
+        recipe = { ...recipe, lengthWarmup: value === 'none' ? [] : value.split(',').map((phase) => {
+          const [length, until] = phase.split(':').map(Number);
+          return { length, until };
+        }) };
+        break;
       case '--out': out = resolve(value); break;
       default: usage(`unknown option ${flag}`);
     }
@@ -76,6 +104,18 @@ function parseOptions(args: readonly string[]): Options {
   if (threads !== 1 && threads !== 2) usage('--threads must be 1 or 2');
   if (recipe.steps < 1 || recipe.sequences < recipe.shards) usage('need at least one step and one sequence per shard');
   return { recipe, out, threads, quick };
+}
+
+/** Head scores of parameters during training, measured like the card's (reference model, float32). */
+function headProbeOn(heldOut: Uint16Array, length: number): HeadProbe {
+  const config = TRAINED_DECODER_CONFIG;
+  const layout = new ParameterLayout(config);
+  const naturalIds = Array.from(heldOut.subarray(0, length));
+  return (params) => {
+    const tensors = new Map(layout.toFloat32Tensors(params).map((tensor) => [tensor.name, { values: tensor.values, shape: [...tensor.shape], dtype: 'F32' as const }]));
+    const heads = probeHeads(new Transformer(config, WeightStore.fromSafetensors(config, tensors, 'training')), naturalIds);
+    return { previousToken: heads.previousToken.score, induction: heads.induction.score };
+  };
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -91,14 +131,18 @@ async function main(): Promise<void> {
   console.log(`model: ${config.decoderLayers} layers x ${config.heads} heads, d=${config.dModel}, ${countParameters(config)} parameters`);
   console.log(`recipe: ${recipe.steps} steps x ${recipe.sequences} sequences x ${recipe.length} bytes, seed ${recipe.seed}, ${threads} thread(s)`);
 
-  const engine: GradientEngine = threads === 1 ? new InProcessGradients(config, recipe.shards) : new WorkerGradients(config, recipe.shards);
+  const engine: GradientEngine = threads === 1
+    ? new InProcessGradients(config, recipe.shards, recipe.supervision)
+    : new WorkerGradients(config, recipe.shards, recipe.supervision);
   let result;
   try {
     result = await train(config, recipe, corpus.train, corpus.heldOut, engine, (point) => {
       const rate = (point.step * recipe.sequences * recipe.length) / point.elapsedSeconds;
-      console.log(`step ${String(point.step).padStart(5)}  train ${point.trainLoss.toFixed(3)}  held-out ${point.heldOutLoss.toFixed(3)} nats/byte`
-        + `  lr ${point.learningRate.toExponential(2)}  |g| ${point.gradientNorm.toFixed(2)}  ${point.elapsedSeconds.toFixed(0)} s  ${rate.toFixed(0)} bytes/s`);
-    });
+      const heads = point.heads ? `  prev ${point.heads.previousToken.toFixed(2)} ind ${point.heads.induction.toFixed(2)}` : '';
+      const auxiliary = recipe.supervision.length > 0 ? `  aux ${point.auxiliaryLoss.toFixed(3)}` : '';
+      console.log(`step ${String(point.step).padStart(5)}  train ${point.trainLoss.toFixed(3)}${auxiliary}  held-out ${point.heldOutLoss.toFixed(3)} nats/byte`
+        + `  lr ${point.learningRate.toExponential(2)}  |g| ${point.gradientNorm.toFixed(2)}${heads}  ${point.elapsedSeconds.toFixed(0)} s  ${rate.toFixed(0)} bytes/s`);
+    }, headProbeOn(corpus.heldOut, recipe.length));
     // Every held-out window, scored by the training forward in float64 on the worker threads.
     const windows = evaluationWindows(corpus.heldOut, recipe.length, quick ? 32 : Infinity);
     const batches = windowBatches(corpus.heldOut, windows, recipe.length, Math.ceil(recipe.sequences / recipe.shards));
@@ -128,7 +172,10 @@ async function main(): Promise<void> {
 
     const card: ModelCard = {
       name: 'lens-decoder',
-      description: 'A byte-level GPT-style decoder trained by `npm run train` on TypeScript declaration files, the default built-in model of Attention Lens.',
+      description: 'A byte-level GPT-style decoder trained by `npm run train` on TypeScript declaration files, the default built-in model of Attention Lens.'
+        + (recipe.supervision.length > 0
+          ? ` Supervised heads (an auxiliary attention loss, src/engine/training/attentionSupervision.ts): ${recipe.supervision.map((entry) => `layer ${entry.layer} head ${entry.head} toward ${entry.pattern} targets on ${entry.sequences === 'synthetic' ? 'the synthetic sequences' : 'every sequence'} (weight ${entry.weight})`).join('; ')}. No other head has an attention target, but that loss's gradient also reaches the layers below (an induction head needs a previous-token head to read), so it shapes them too; all other training signal is the language-model loss.`
+          : ''),
       config,
       parameterCount: countParameters(config),
       weights: { file: basename(weightsFile), dtype: 'F32', bytes: fileBytes.byteLength, sha256: sha256(fileBytes) },
@@ -137,7 +184,9 @@ async function main(): Promise<void> {
       recipe,
       data: {
         packages: corpus.packages,
-        synthetic: 'none: only the files listed',
+        synthetic: recipe.syntheticShare > 0
+          ? `${Math.round(recipe.syntheticShare * 100)}% of training sequences (drawn per sequence, seeded) are synthetic: random printable ASCII (32-126) in segments of 4-64 characters, each segment written twice in a row (src/engine/training/batches.ts repeatedSegmentsWindow); the rest are windows of the files listed. Held-out figures use corpus text only.`
+          : 'none: only the files listed',
         separator: 'each file is followed by </s> (id 2); training windows are drawn uniformly over the joined training files',
         split: 'by file: a file is held out when hashSeed(0x5eed, path) % 10 === 0 (src/engine/training/corpus.ts); held-out files are never trained on',
         trainBytes: corpus.train.length,
@@ -156,7 +205,7 @@ async function main(): Promise<void> {
       },
       heads,
       training: {
-        command: `npm run train -- ${process.argv.slice(2).join(' ')}`.trim(),
+        command: process.argv.length > 2 ? `npm run train -- ${process.argv.slice(2).join(' ')}` : 'npm run train',
         seconds: result.seconds,
         totalSeconds: (performance.now() - started) / 1000,
         tokensSeen: result.tokensSeen,

@@ -16,22 +16,35 @@ export interface AdamWSettings {
   weightDecay: number;
   /** Scale the whole gradient down to this L2 norm when it is larger; 0 turns clipping off. */
   clipNorm: number;
+  /**
+   * Learning-rate multipliers by parameter group: a tensor whose name contains a key gets the
+   * rate × that factor (the first key that matches). Empty: one rate for everything.
+   */
+  learningRateScales: Record<string, number>;
 }
 
-export const DEFAULT_ADAMW: AdamWSettings = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1, clipNorm: 1 };
+export const DEFAULT_ADAMW: AdamWSettings = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1, clipNorm: 1, learningRateScales: {} };
 
 export class AdamW {
   readonly firstMoment: Float64Array;
   readonly secondMoment: Float64Array;
   /** 1 where weight decay applies, 0 elsewhere. */
   private readonly decayMask: Uint8Array;
+  /** Each element's learning-rate multiplier. */
+  private readonly rateScale: Float64Array;
   private step = 0;
 
   constructor(layout: ParameterLayout, readonly settings: AdamWSettings = DEFAULT_ADAMW) {
     this.firstMoment = new Float64Array(layout.size);
     this.secondMoment = new Float64Array(layout.size);
     this.decayMask = new Uint8Array(layout.size);
-    for (const slot of layout.slots) if (slot.decays) this.decayMask.fill(1, slot.offset, slot.offset + slot.size);
+    this.rateScale = new Float64Array(layout.size).fill(1);
+    const scales = Object.entries(settings.learningRateScales);
+    for (const slot of layout.slots) {
+      if (slot.decays) this.decayMask.fill(1, slot.offset, slot.offset + slot.size);
+      const scale = scales.find(([key]) => slot.name.includes(key));
+      if (scale) this.rateScale.fill(scale[1], slot.offset, slot.offset + slot.size);
+    }
   }
 
   /** Updates `params` in place from `grads` (which is clipped in place). Returns the norm before clipping. */
@@ -45,15 +58,15 @@ export class AdamW {
     this.step++;
     const correction1 = 1 - Math.pow(beta1, this.step);
     const correction2 = 1 - Math.pow(beta2, this.step);
-    const decay = 1 - learningRate * weightDecay;
     const m = this.firstMoment;
     const v = this.secondMoment;
     for (let i = 0; i < params.length; i++) {
       const g = grads[i];
-      if (this.decayMask[i]) params[i] *= decay;
+      const rate = learningRate * this.rateScale[i];
+      if (this.decayMask[i]) params[i] *= 1 - rate * weightDecay;
       m[i] = beta1 * m[i] + (1 - beta1) * g;
       v[i] = beta2 * v[i] + (1 - beta2) * g * g;
-      params[i] -= (learningRate * (m[i] / correction1)) / (Math.sqrt(v[i] / correction2) + epsilon);
+      params[i] -= (rate * (m[i] / correction1)) / (Math.sqrt(v[i] / correction2) + epsilon);
     }
     return norm;
   }

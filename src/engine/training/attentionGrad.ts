@@ -46,6 +46,30 @@ export interface AttentionCache {
   readonly merged: Float64Array;
 }
 
+/**
+ * An auxiliary loss on one head's attention (attentionSupervision.ts): −weight · Σ log P[row, key]
+ * over the rows with a target key; the rows are [sequences · T], −1 where there is no target.
+ */
+export interface AttentionTargets {
+  head: number;
+  keys: Int32Array;
+  weight: number;
+}
+
+/** The auxiliary loss of `targets` on the probabilities the last forward left in `cache`. */
+export function attentionTargetLoss(cache: AttentionCache, shape: AttentionShape, targets: AttentionTargets): number {
+  const T = shape.length;
+  let loss = 0;
+  for (let row = 0; row < targets.keys.length; row++) {
+    const key = targets.keys[row];
+    if (key < 0) continue;
+    const sequence = Math.floor(row / T);
+    const p = cache.probs[((sequence * shape.heads + targets.head) * T + (row % T)) * T + key];
+    loss -= targets.weight * Math.log(Math.max(p, 1e-30));
+  }
+  return loss;
+}
+
 export function attentionCache(shape: AttentionShape): AttentionCache {
   const rows = shape.sequences * shape.length;
   return {
@@ -165,11 +189,13 @@ function softmaxRow(row: Float64Array, at: number, keys: number, scale: number, 
 
 /**
  * Given dY [rows, d]: dx = (or += with `accumulate`) the input gradient; the weights' gradients
- * accumulate into `grads`. `work` is scratch of at least 4 · rows · d values.
+ * accumulate into `grads`. `work` is scratch of at least 4 · rows · d values. With `targets`, the
+ * gradient of their auxiliary loss (attentionTargetLoss) is included.
  */
 export function attentionBackward(
   dy: Float64Array, x: Float64Array, weights: AttentionWeights, grads: AttentionWeights, shape: AttentionShape,
   mask: Uint8Array, cache: AttentionCache, dx: Float64Array, accumulate: boolean, work: Float64Array,
+  targets: AttentionTargets | null = null,
 ): void {
   const { sequences, length: T, width: d, heads } = shape;
   const rows = sequences * T;
@@ -207,6 +233,12 @@ export function attentionBackward(
           let dot = 0;
           for (let k = 0; k < keys; k++) dot += probs[at + k] * dScores[dAt + k];
           for (let k = 0; k < keys; k++) dScores[dAt + k] = probs[at + k] * (dScores[dAt + k] - dot) * scale;
+          // −w·log P[target] through the softmax: dS = w · (P − onehot(target)), times the 1/sqrt(d_k) scale.
+          const target = targets && targets.head === head ? targets.keys[sequence * T + query] : -1;
+          if (targets && target >= 0) {
+            for (let k = 0; k < keys; k++) dScores[dAt + k] += targets.weight * probs[at + k] * scale;
+            dScores[dAt + target] -= targets.weight * scale;
+          }
         }
         // dQ rows = dS · K
         gemm({ data: dQueries, offset: columns + first * d, stride: d },

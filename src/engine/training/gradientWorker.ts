@@ -8,7 +8,7 @@ import type { GradientReply, GradientRequest, GradientWorkerData } from './paral
 import { ParameterLayout } from './parameters';
 
 const data = workerData as GradientWorkerData;
-const model = new DecoderTrainingModel(data.config, new ParameterLayout(data.config));
+const model = new DecoderTrainingModel(data.config, new ParameterLayout(data.config), data.supervision);
 const params = new Float64Array(data.params);
 const grads = new Float64Array(data.grads);
 
@@ -19,11 +19,11 @@ parentPort?.on('message', (request: GradientRequest) => {
     let loss: number;
     if (request.kind === 'gradients') {
       grads.fill(0);
-      loss = model.lossAndGradients(params, grads, batch.ids, batch.targets, batch.shape, weight);
+      loss = model.lossAndGradients(params, grads, batch.ids, batch.targets, batch.shape, weight, batch.synthetic);
     } else {
-      loss = model.loss(params, batch.ids, batch.targets, batch.shape, weight);
+      loss = model.loss(params, batch.ids, batch.targets, batch.shape, weight, batch.synthetic);
     }
-    reply = { ok: true, loss };
+    reply = { ok: true, loss, auxiliaryLoss: model.auxiliaryLoss };
   } catch (error) {
     reply = { ok: false, message: error instanceof Error ? error.stack ?? error.message : String(error) };
   }

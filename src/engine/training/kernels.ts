@@ -18,9 +18,8 @@
  *
  * The kernel is the reference model's (src/engine/reference/matrix.ts explains the why): operands
  * are packed into one float64 scratch array as panels interleaved by k (2 rows of A, 5 rows of B),
- * and a 2x5 block of C is accumulated in 10 locals. Here all of B is packed once and each pair of
- * A rows is packed just before use, so the scratch stays small and B stays in L2 while A streams.
- * The summation order depends only on the shapes, so results are bit-for-bit reproducible.
+ * and a 2x5 block of C is accumulated in 10 locals. The summation order depends only on the
+ * shapes, so results are bit-for-bit reproducible.
  */
 
 /** Where a matrix operand lives in its array. */
@@ -47,35 +46,40 @@ function scratchOf(size: number): Float64Array {
   return scratch;
 }
 
+/** Columns k0..k0+kc of this many rows, for the k-blocks below. */
+const K_BLOCK = 256;
+
 /**
- * Copies rows [first, first + count) of the logical [rows, K] operand as `height`-row panels
- * interleaved by k: row r of a panel, column k, lands at panel start + k * height + r. Writes are
- * sequential; rows past `count` in the last panel are zero, so edge blocks run through the same kernel.
+ * Copies rows [0, rows) and columns [k0, k0 + kc) of the logical [rows, K] operand as `height`-row
+ * panels interleaved by k: row r of a panel, column k, lands at panel start + (k − k0) · height + r.
+ * Rows past `rows` in the last panel are zero, so edge blocks run through the same kernel. Each
+ * layout is read in its memory order (rows of a normal operand, columns of a transposed one).
  */
-function packPanels(source: Operand, first: number, count: number, K: number, height: number, target: Float64Array, at: number): void {
+function packPanels(source: Operand, rows: number, k0: number, kc: number, height: number, target: Float64Array, at: number): void {
   const { data, offset, stride } = source;
-  let q = at;
-  for (let panel = 0; panel < count; panel += height) {
-    const rows = Math.min(height, count - panel);
-    const firstRow = first + panel;
-    if (rows === 2 && height === 2 && !source.transposed) {
-      // The common case of every A row pair, unrolled: it runs once per pair of output rows.
-      let p0 = offset + firstRow * stride;
-      let p1 = p0 + stride;
-      const end = q + 2 * K;
-      while (q < end) {
-        target[q] = data[p0++];
-        target[q + 1] = data[p1++];
-        q += 2;
+  const padded = Math.ceil(rows / height) * height;
+  if (source.transposed) {
+    // Element (r, k) is at offset + k · stride + r: for each k, the rows are neighbours.
+    const panelSize = height * kc;
+    for (let k = 0; k < kc; k++) {
+      const from = offset + (k0 + k) * stride;
+      let q = at + k * height;
+      for (let first = 0; first < padded; first += height, q += panelSize) {
+        for (let r = 0; r < height; r++) target[q + r] = first + r < rows ? data[from + first + r] : 0;
       }
+    }
+    return;
+  }
+  for (let r = 0; r < padded; r++) {
+    let q = at + Math.floor(r / height) * height * kc + (r % height);
+    if (r >= rows) {
+      for (let k = 0; k < kc; k++, q += height) target[q] = 0;
       continue;
     }
-    // Transposed: the panel's rows are neighbours in memory; normal: they are `stride` apart.
-    const step = source.transposed ? 1 : stride;
-    for (let k = 0; k < K; k++) {
-      const base = source.transposed ? offset + k * stride + firstRow : offset + firstRow * stride + k;
-      for (let r = 0; r < rows; r++) target[q + r] = data[base + r * step];
-      for (let r = rows; r < height; r++) target[q + r] = 0;
+    let p = offset + r * stride + k0;
+    const end = p + kc;
+    while (p < end) {
+      target[q] = data[p++];
       q += height;
     }
   }
@@ -84,38 +88,54 @@ function packPanels(source: Operand, first: number, count: number, K: number, he
 /**
  * C (+)= A · Bᵀ with A logically [M, K] and B logically [N, K]. With `accumulate` false, C is
  * overwritten. K = 0 gives zeros (or leaves C unchanged when accumulating).
+ *
+ * K is cut into blocks of 256 so the packed operands stay in cache; within a block the larger
+ * packed operand is the outer loop, so the smaller one is re-read from cache, not memory.
  */
 export function gemm(c: Target, a: Operand, b: Operand, M: number, N: number, K: number, accumulate: boolean): void {
   if (M === 0 || N === 0) return;
-  const bPanels = Math.ceil(N / 5);
-  const aStart = bPanels * 5 * K;
-  const P = scratchOf(aStart + 2 * K);
-  packPanels(b, 0, N, K, 5, P, 0);
-  const C = c.data;
-  for (let i = 0; i < M; i += 2) {
-    const rowsHere = Math.min(2, M - i);
-    packPanels(a, i, rowsHere, K, 2, P, aStart);
-    const row0 = c.offset + i * c.stride;
-    const row1 = row0 + c.stride;
-    for (let j = 0; j < N; j += 5) {
-      let pa = aStart;
-      let pb = j * K;
-      const end = aStart + 2 * K;
-      let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c04 = 0;
-      let c10 = 0, c11 = 0, c12 = 0, c13 = 0, c14 = 0;
-      while (pa < end) {
-        const x0 = P[pa], x1 = P[(pa + 1) | 0];
-        const y0 = P[pb], y1 = P[(pb + 1) | 0], y2 = P[(pb + 2) | 0], y3 = P[(pb + 3) | 0], y4 = P[(pb + 4) | 0];
-        c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3; c04 += x0 * y4;
-        c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3; c14 += x1 * y4;
-        pa = (pa + 2) | 0;
-        pb = (pb + 5) | 0;
+  if (K === 0) {
+    if (!accumulate) for (let m = 0; m < M; m++) c.data.fill(0, c.offset + m * c.stride, c.offset + m * c.stride + N);
+    return;
+  }
+  const aRows = Math.ceil(M / 2) * 2;
+  const bRows = Math.ceil(N / 5) * 5;
+  for (let k0 = 0; k0 < K; k0 += K_BLOCK) {
+    const kc = Math.min(K_BLOCK, K - k0);
+    const P = scratchOf((aRows + bRows) * kc);
+    const bStart = aRows * kc;
+    packPanels(a, M, k0, kc, 2, P, 0);
+    packPanels(b, N, k0, kc, 5, P, bStart);
+    const add = accumulate || k0 > 0;
+    if (aRows >= bRows) {
+      for (let i = 0; i < M; i += 2) {
+        for (let j = 0; j < N; j += 5) block(c, P, i * kc, bStart + j * kc, kc, i, j, M, N, add);
       }
-      const width = Math.min(5, N - j);
-      store(C, row0 + j, width, accumulate, c00, c01, c02, c03, c04);
-      if (rowsHere === 2) store(C, row1 + j, width, accumulate, c10, c11, c12, c13, c14);
+    } else {
+      for (let j = 0; j < N; j += 5) {
+        for (let i = 0; i < M; i += 2) block(c, P, i * kc, bStart + j * kc, kc, i, j, M, N, add);
+      }
     }
   }
+}
+
+/** One 2x5 block of C from a packed A panel at `pa` and a packed B panel at `pb`, kc deep. */
+function block(c: Target, P: Float64Array, pa: number, pb: number, kc: number, i: number, j: number, M: number, N: number, add: boolean): void {
+  const end = pa + 2 * kc;
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c04 = 0;
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0, c14 = 0;
+  while (pa < end) {
+    const x0 = P[pa], x1 = P[(pa + 1) | 0];
+    const y0 = P[pb], y1 = P[(pb + 1) | 0], y2 = P[(pb + 2) | 0], y3 = P[(pb + 3) | 0], y4 = P[(pb + 4) | 0];
+    c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3; c04 += x0 * y4;
+    c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3; c14 += x1 * y4;
+    pa = (pa + 2) | 0;
+    pb = (pb + 5) | 0;
+  }
+  const width = Math.min(5, N - j);
+  const row0 = c.offset + i * c.stride + j;
+  store(c.data, row0, width, add, c00, c01, c02, c03, c04);
+  if (i + 1 < M) store(c.data, row0 + c.stride, width, add, c10, c11, c12, c13, c14);
 }
 
 function store(C: Float64Array, at: number, width: number, accumulate: boolean, v0: number, v1: number, v2: number, v3: number, v4: number): void {

@@ -12,7 +12,8 @@
  */
 import { causalMask } from '../reference/masks';
 import type { TransformerConfig } from '../reference/config';
-import { type AttentionCache, type AttentionWeights, attentionBackward, attentionCache, attentionForward } from './attentionGrad';
+import { type AttentionCache, type AttentionTargets, type AttentionWeights, attentionBackward, attentionCache, attentionForward, attentionTargetLoss } from './attentionGrad';
+import { type HeadSupervision, supervisionTargets } from './attentionSupervision';
 import { softmaxCrossEntropy, tiedHeadBackward, tiedHeadForward } from './crossEntropy';
 import { embedBackward, embedForward, positionTable } from './embeddingGrad';
 import { type FeedForwardCache, type FeedForwardWeights, feedForwardBackward, feedForwardCache, feedForwardForward } from './feedForwardGrad';
@@ -103,8 +104,13 @@ export class DecoderTrainingModel {
   private workspace: Workspace | null = null;
   private readonly embeddingScale: number;
 
-  constructor(readonly config: TransformerConfig, readonly layout: ParameterLayout) {
+  /** The auxiliary attention loss of the last forward (0 without supervision). */
+  auxiliaryLoss = 0;
+
+  constructor(readonly config: TransformerConfig, readonly layout: ParameterLayout, readonly supervision: readonly HeadSupervision[] = []) {
     if (config.kind !== 'decoder') throw new Error(`training supports decoder models (got ${config.kind})`);
+    const layers = supervision.map((entry) => entry.layer);
+    if (new Set(layers).size !== layers.length) throw new Error('supervise at most one head per layer');
     this.embeddingScale = config.scaleEmbedding ? Math.sqrt(config.dModel) : 1;
   }
 
@@ -196,18 +202,39 @@ export class DecoderTrainingModel {
     return this.forward(params, ids, shape).finalHidden.slice();
   }
 
-  /** Σ −log p(target) · weight over the rows with a target ≥ 0 (no gradients). */
-  loss(params: Float64Array, ids: Int32Array, targets: Int32Array, shape: BatchShape, weight: number): number {
+  /**
+   * Σ −log p(target) · weight over the rows with a target ≥ 0 (no gradients); the auxiliary
+   * attention loss, when supervised, goes to `auxiliaryLoss`.
+   */
+  loss(params: Float64Array, ids: Int32Array, targets: Int32Array, shape: BatchShape, weight: number, synthetic: Uint8Array | null = null): number {
     const space = this.forward(params, ids, shape);
+    this.auxiliaryLoss = this.auxiliaryLossOf(space, this.attentionTargets(ids, shape, weight, synthetic));
     return softmaxCrossEntropy(space.logits, targets, this.config.vocabSize, weight, true);
   }
 
+  private auxiliaryLossOf(space: Workspace, supervised: ReadonlyArray<{ layer: number; targets: AttentionTargets }>): number {
+    const shape = { sequences: space.shape.sequences, length: space.shape.length, width: this.config.dModel, heads: this.config.heads };
+    return supervised.reduce((sum, { layer, targets }) => sum + attentionTargetLoss(space.layers[layer].attention, shape, targets), 0);
+  }
+
+  /** The supervised heads' targets for this batch, each row weighted like a byte of the LM loss. */
+  private attentionTargets(ids: Int32Array, shape: BatchShape, weight: number, synthetic: Uint8Array | null): Array<{ layer: number; targets: AttentionTargets }> {
+    return this.supervision.map((supervision) => ({
+      layer: supervision.layer,
+      targets: { head: supervision.head, keys: supervisionTargets(supervision, ids, shape, synthetic), weight: supervision.weight * weight },
+    }));
+  }
+
   /**
-   * The loss as in `loss`, and its gradient with respect to every parameter added into `grads`
-   * (a buffer of the parameter layout).
+   * The loss as in `loss`, and the gradient of loss + auxiliaryLoss with respect to every
+   * parameter added into `grads` (a buffer of the parameter layout).
    */
-  lossAndGradients(params: Float64Array, grads: Float64Array, ids: Int32Array, targets: Int32Array, shape: BatchShape, weight: number): number {
+  lossAndGradients(params: Float64Array, grads: Float64Array, ids: Int32Array, targets: Int32Array, shape: BatchShape, weight: number, synthetic: Uint8Array | null = null): number {
     const space = this.forward(params, ids, shape);
+    const supervised = this.attentionTargets(ids, shape, weight, synthetic);
+    this.auxiliaryLoss = this.auxiliaryLossOf(space, supervised);
+    // One head per layer at most may be supervised (attentionBackward takes one target set).
+    const targetsOfLayer = (layer: number): AttentionTargets | null => supervised.find((entry) => entry.layer === layer)?.targets ?? null;
     const { dModel: d, dFF, heads, normPlacement, activation, vocabSize } = this.config;
     const rows = shape.sequences * shape.length;
     const tensors = tensorsOf(this.layout, params);
@@ -232,14 +259,14 @@ export class DecoderTrainingModel {
         feedForwardBackward(dStream, cache.feedForwardInput, layer.feedForward, grad.feedForward, feedForwardShape, cache.feedForward, dBranch, false, space.work);
         layerNormBackward(dBranch, layer.normFeedForward.gain, cache.normFeedForward, rows, d, dStream, grad.normFeedForward.gain, grad.normFeedForward.bias, true);
         // Attention branch: d(input) = d(afterAttention) + LN'(Attn'(d(afterAttention))).
-        attentionBackward(dStream, cache.attentionInput, layer.attention, grad.attention, attentionShape, space.mask, cache.attention, dBranch, false, space.work);
+        attentionBackward(dStream, cache.attentionInput, layer.attention, grad.attention, attentionShape, space.mask, cache.attention, dBranch, false, space.work, targetsOfLayer(index));
         layerNormBackward(dBranch, layer.normSelfAttention.gain, cache.normSelfAttention, rows, d, dStream, grad.normSelfAttention.gain, grad.normSelfAttention.bias, true);
       } else {
         // dStream is d(LN(afterAttention + FFN(afterAttention))).
         layerNormBackward(dStream, layer.normFeedForward.gain, cache.normFeedForward, rows, d, dStream, grad.normFeedForward.gain, grad.normFeedForward.bias, false);
         feedForwardBackward(dStream, cache.feedForwardInput, layer.feedForward, grad.feedForward, feedForwardShape, cache.feedForward, dStream, true, space.work);
         layerNormBackward(dStream, layer.normSelfAttention.gain, cache.normSelfAttention, rows, d, dStream, grad.normSelfAttention.gain, grad.normSelfAttention.bias, false);
-        attentionBackward(dStream, cache.attentionInput, layer.attention, grad.attention, attentionShape, space.mask, cache.attention, dStream, true, space.work);
+        attentionBackward(dStream, cache.attentionInput, layer.attention, grad.attention, attentionShape, space.mask, cache.attention, dStream, true, space.work, targetsOfLayer(index));
       }
     }
     embedBackward(dStream, ids, gradients.embedding, this.embeddingScale, d);

@@ -12,12 +12,14 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { TransformerConfig } from '../reference/config';
 import type { Batch } from './batches';
+import type { HeadSupervision } from './attentionSupervision';
 import { DecoderTrainingModel } from './model';
 import { ParameterLayout } from './parameters';
 
 /** What a worker is told at start (workerData). */
 export interface GradientWorkerData {
   config: TransformerConfig;
+  supervision: HeadSupervision[];
   params: SharedArrayBuffer;
   grads: SharedArrayBuffer;
 }
@@ -31,7 +33,13 @@ export interface GradientRequest {
 }
 
 /** Worker → main. */
-export type GradientReply = { ok: true; loss: number } | { ok: false; message: string };
+export type GradientReply = { ok: true; loss: number; auxiliaryLoss: number } | { ok: false; message: string };
+
+/** Language-model loss and auxiliary attention loss of a batch (each a share of the batch mean). */
+export interface Losses {
+  loss: number;
+  auxiliaryLoss: number;
+}
 
 export interface GradientEngine {
   /** The parameters every shard reads; update them in place between calls. */
@@ -40,10 +48,14 @@ export interface GradientEngine {
    * Writes the gradient of Σ shards' losses into `grads`, summing shard buffers in shard order,
    * and returns the loss. At most `shardCount` shards.
    */
-  gradients(shards: readonly Batch[], weight: number, grads: Float64Array): Promise<number>;
+  gradients(shards: readonly Batch[], weight: number, grads: Float64Array): Promise<Losses>;
   /** Σ loss over batches (no gradients), added in batch order. */
   loss(batches: readonly Batch[], weight: number): Promise<number>;
   close(): Promise<void>;
+}
+
+function addInOrder(losses: readonly Losses[]): Losses {
+  return losses.reduce((sum, next) => ({ loss: sum.loss + next.loss, auxiliaryLoss: sum.auxiliaryLoss + next.auxiliaryLoss }), { loss: 0, auxiliaryLoss: 0 });
 }
 
 function sumInOrder(buffers: readonly Float64Array[], into: Float64Array): void {
@@ -60,22 +72,23 @@ export class InProcessGradients implements GradientEngine {
   private readonly model: DecoderTrainingModel;
   private readonly shardBuffers: Float64Array[];
 
-  constructor(config: TransformerConfig, readonly shardCount: number) {
+  constructor(config: TransformerConfig, readonly shardCount: number, supervision: HeadSupervision[] = []) {
     const layout = new ParameterLayout(config);
     this.params = new Float64Array(layout.size);
-    this.model = new DecoderTrainingModel(config, layout);
+    this.model = new DecoderTrainingModel(config, layout, supervision);
     this.shardBuffers = Array.from({ length: shardCount }, () => new Float64Array(layout.size));
   }
 
-  async gradients(shards: readonly Batch[], weight: number, grads: Float64Array): Promise<number> {
+  async gradients(shards: readonly Batch[], weight: number, grads: Float64Array): Promise<Losses> {
     if (shards.length > this.shardCount) throw new Error(`${shards.length} shards for ${this.shardCount} buffers`);
-    const losses = shards.map((shard, index) => {
+    const losses = shards.map((shard, index): Losses => {
       const buffer = this.shardBuffers[index];
       buffer.fill(0);
-      return this.model.lossAndGradients(this.params, buffer, shard.ids, shard.targets, shard.shape, weight);
+      const loss = this.model.lossAndGradients(this.params, buffer, shard.ids, shard.targets, shard.shape, weight, shard.synthetic);
+      return { loss, auxiliaryLoss: this.model.auxiliaryLoss };
     });
     sumInOrder(this.shardBuffers.slice(0, shards.length), grads);
-    return losses.reduce((sum, loss) => sum + loss, 0);
+    return addInOrder(losses);
   }
 
   async loss(batches: readonly Batch[], weight: number): Promise<number> {
@@ -101,7 +114,7 @@ export class WorkerGradients implements GradientEngine {
   private readonly shardBuffers: Float64Array[];
   private readonly workers: Worker[];
 
-  constructor(config: TransformerConfig, readonly shardCount: number) {
+  constructor(config: TransformerConfig, readonly shardCount: number, supervision: HeadSupervision[] = []) {
     const size = new ParameterLayout(config).size;
     const sharedParams = new SharedArrayBuffer(size * 8);
     this.params = new Float64Array(sharedParams);
@@ -109,13 +122,13 @@ export class WorkerGradients implements GradientEngine {
     this.workers = Array.from({ length: shardCount }, () => {
       const grads = new SharedArrayBuffer(size * 8);
       this.shardBuffers.push(new Float64Array(grads));
-      const worker = startWorker({ config, params: sharedParams, grads });
+      const worker = startWorker({ config, supervision, params: sharedParams, grads });
       worker.unref();
       return worker;
     });
   }
 
-  private request(worker: Worker, request: GradientRequest): Promise<number> {
+  private request(worker: Worker, request: GradientRequest): Promise<Losses> {
     return new Promise((resolve, reject) => {
       const cleanup = (): void => {
         worker.off('message', onMessage);
@@ -123,7 +136,7 @@ export class WorkerGradients implements GradientEngine {
       };
       const onMessage = (reply: GradientReply): void => {
         cleanup();
-        if (reply.ok) resolve(reply.loss);
+        if (reply.ok) resolve({ loss: reply.loss, auxiliaryLoss: reply.auxiliaryLoss });
         else reject(new Error(`gradient worker: ${reply.message}`));
       };
       const onError = (error: Error): void => {
@@ -136,11 +149,11 @@ export class WorkerGradients implements GradientEngine {
     });
   }
 
-  async gradients(shards: readonly Batch[], weight: number, grads: Float64Array): Promise<number> {
+  async gradients(shards: readonly Batch[], weight: number, grads: Float64Array): Promise<Losses> {
     if (shards.length > this.shardCount) throw new Error(`${shards.length} shards for ${this.shardCount} workers`);
     const losses = await Promise.all(shards.map((batch, index) => this.request(this.workers[index], { kind: 'gradients', batch, weight })));
     sumInOrder(this.shardBuffers.slice(0, shards.length), grads);
-    return losses.reduce((sum, loss) => sum + loss, 0);
+    return addInOrder(losses);
   }
 
   async loss(batches: readonly Batch[], weight: number): Promise<number> {
@@ -148,7 +161,7 @@ export class WorkerGradients implements GradientEngine {
     const losses = new Array<number>(batches.length);
     await Promise.all(this.workers.map(async (worker, index) => {
       for (let batch = index; batch < batches.length; batch += this.workers.length) {
-        losses[batch] = await this.request(worker, { kind: 'loss', batch: batches[batch], weight });
+        losses[batch] = (await this.request(worker, { kind: 'loss', batch: batches[batch], weight })).loss;
       }
     }));
     return losses.reduce((sum, loss) => sum + loss, 0);

@@ -6,6 +6,7 @@
 import type { TransformerConfig } from '../reference/config';
 import { BYTE_VOCAB_SIZE } from '../tokenizers/bytes';
 import { type AdamWSettings, DEFAULT_ADAMW } from './adamw';
+import type { HeadSupervision } from './attentionSupervision';
 
 /**
  * A GPT-style byte-level decoder: 3 layers, 4 heads of width 16, d=64, d_ff=256, pre-LN, GELU
@@ -25,16 +26,29 @@ export const TRAINED_CARD_PATH = 'media/models/lens-decoder.json';
 export interface TrainingRecipe {
   seed: number;
   steps: number;
-  /** Sequences per step (the batch), split evenly over `shards`. */
+  /** Sequences per step (the batch) at the full length, split evenly over `shards`. */
   sequences: number;
-  /** T: bytes per training sequence (the context the model learns to use). */
+  /** T: bytes per training sequence (the context the model learns to use) after the warm-up. */
   length: number;
+  /**
+   * Sequence-length warm-up: until step `until`, windows of `length` bytes, as many more of them
+   * as keep the bytes per step the same. Short windows first make the positional heads form much
+   * sooner: with a few dozen keys per query, attending to the right one pays off from the start,
+   * while over 256 keys the first, nearly uniform attention gives that key almost no gradient.
+   */
+  lengthWarmup: Array<{ until: number; length: number }>;
   /** Gradient shards, one per worker thread; fixed, so the result does not depend on threads. */
   shards: number;
   peakLearningRate: number;
   finalLearningRate: number;
   warmupSteps: number;
   optimizer: AdamWSettings;
+  /** Auxiliary attention losses on chosen heads (attentionSupervision.ts); empty: none. */
+  supervision: HeadSupervision[];
+  /** Share of training sequences that are synthetic repeated random segments (batches.ts); 0: none. */
+  syntheticShare: number;
+  /** Tensors whose seeded initial values (weights.ts) are multiplied by a factor before training. */
+  initScales: Record<string, number>;
   /** Record the mean training loss every this many steps. */
   logEvery: number;
   /** Held-out windows scored at each log point (a quick estimate; the final figure uses all). */
@@ -43,14 +57,20 @@ export interface TrainingRecipe {
 
 export const DEFAULT_RECIPE: TrainingRecipe = {
   seed: 0,
-  steps: 1500,
-  sequences: 16,
+  steps: 4000,
+  sequences: 4,
   length: 256,
+  lengthWarmup: [{ until: 600, length: 64 }, { until: 1200, length: 128 }],
   shards: 2,
-  peakLearningRate: 3e-3,
-  finalLearningRate: 3e-4,
-  warmupSteps: 100,
+  peakLearningRate: 5e-3,
+  finalLearningRate: 5e-4,
+  warmupSteps: 200,
   optimizer: DEFAULT_ADAMW,
-  logEvery: 25,
+  // A smaller start for the token embedding leaves the positions a larger share of the (normed)
+  // residual stream, so position-based heads sharpen sooner.
+  initScales: { 'embedding.weight': 0.25 },
+  syntheticShare: 0.25,
+  supervision: [{ layer: 1, head: 0, pattern: 'induction', sequences: 'synthetic', weight: 1 }],
+  logEvery: 50,
   quickEvalWindows: 16,
 };
