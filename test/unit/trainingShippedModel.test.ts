@@ -35,7 +35,7 @@ describe('the shipped trained decoder', () => {
     assert.deepEqual(card.config, config);
     assert.equal(card.parameterCount, countParameters(config));
     // The corpus on this machine is the one trained on (npm ci installs the locked versions).
-    assert.deepEqual(corpus.files, card.data.files);
+    assert.deepEqual(corpus.files, card.data.files, 'the corpus files in node_modules differ from the card\'s (a dependency update?): run `npm ci`, or retrain with `npm run train`');
     assert.equal(card.data.trainBytes, corpus.train.length);
     assert.equal(card.data.heldOutBytes, corpus.heldOut.length);
     assert.equal(card.data.unigramCounts.reduce((sum, count) => sum + count, 0), corpus.train.length);

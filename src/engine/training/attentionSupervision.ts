@@ -3,12 +3,16 @@
  * "attend to the token after the last earlier occurrence of this one" (an induction head), with the
  * same targets analysis/headStats.ts scores heads by.
  *
- * Why it exists: on two cores for 30 minutes (a few million bytes), these circuits do not form by
- * themselves in this model (see the card: without supervision the best previous-token head reached
- * ~0.6 and no induction head formed). The auxiliary loss is added to the language-model loss with a
- * small weight; the heads still compute their attention from the learned Q·K like every other head,
- * so the pattern a user sees is what the weights do on any text. The card says which heads were
- * supervised, so nobody mistakes them for emergent ones.
+ * Why it exists: on two cores in under 30 minutes (~4 M bytes), an induction head does not form by
+ * itself in this model. Measured with the shipped recipe minus the supervision (4500 steps, 25%
+ * synthetic repeated segments): the best previous-token head reached 0.59 and the best induction
+ * score stayed at 0.03; toy runs on repeated segments alone stayed on their loss plateau for
+ * thousands of steps, even with a previous-token head given. With the induction head supervised on
+ * the synthetic sequences, it forms within ~600 steps, and a sharp previous-token head (0.998)
+ * forms below it without a target of its own, because the induction head's keys need it.
+ * The auxiliary loss is added to the language-model loss; a supervised head still computes its
+ * attention from the learned Q·K like every other head, so the pattern a user sees is what the
+ * weights do on any text. The card names the supervised heads.
  */
 import type { BatchShape } from './model';
 

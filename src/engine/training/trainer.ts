@@ -1,7 +1,9 @@
 /**
- * @file The training loop: seeded init, seeded batches, gradients over the engine's shards,
- * gradient clipping and AdamW with warm-up + cosine decay, and a loss curve with a quick
- * held-out estimate at every log point.
+ * @file The training loop: seeded init (the reference's, times the recipe's init scales), seeded
+ * batches (shorter windows during the sequence-length warm-up, a share of them synthetic),
+ * gradients over the engine's shards (with the auxiliary attention loss of supervised heads),
+ * gradient clipping and AdamW with warm-up + cosine decay, and a loss curve with a quick held-out
+ * estimate and head scores at every log point.
  */
 import type { TransformerConfig } from '../reference/config';
 import { AdamW } from './adamw';
