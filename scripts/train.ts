@@ -2,13 +2,14 @@
  * @file `npm run train`: trains the built-in decoder on the corpus of src/engine/training/corpus.ts
  * and writes its safetensors weights and JSON card (default: media/models/, the shipped model).
  *
- *   npm run train                          the full run (~20 minutes on two cores)
+ *   npm run train                          the full run (15-17 minutes on two cores)
  *   npm run train -- --quick               a few seconds' smoke run, written to a temporary folder
  *   npm run train -- --seed 1 --steps 300 --out /tmp/lens
  *
  * Options: --seed N, --steps N, --out DIR, --quick, --threads 1|2 (1: no worker threads; the
  * weights are the same either way), and for experiments --batch N, --length N, --lr X, --warmup N,
- * --length-warmup 32:150,64:300 (or none).
+ * --length-warmup 32:150,64:300 (or none), --synthetic SHARE, --supervise ... (or none),
+ * --supervise-steps N (or all), --init-scale, --lr-scale, --weight-decay, --probe-length N.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -38,10 +39,12 @@ interface Options {
   out: string;
   threads: number;
   quick: boolean;
+  /** Bytes of held-out text the previous-token probe reads at each log point (default: the recipe's length). */
+  probeLength: number;
 }
 
 function usage(message: string): never {
-  console.error(`train: ${message}\nusage: npm run train -- [--seed N] [--steps N] [--out DIR] [--quick] [--threads 1|2] [--batch N] [--length N] [--length-warmup L:UNTIL,...|none] [--lr X] [--warmup N]`);
+  console.error(`train: ${message}\nusage: npm run train -- [--seed N] [--steps N] [--out DIR] [--quick] [--threads 1|2] [--batch N] [--length N] [--length-warmup L:UNTIL,...|none] [--lr X] [--warmup N] [--synthetic SHARE] [--supervise L:H:PATTERN:SEQUENCES:W,...|none] [--supervise-steps N|all] [--init-scale NAME=X,...] [--lr-scale NAME=X,...] [--weight-decay X] [--probe-length N]`);
   process.exit(2);
 }
 
@@ -52,6 +55,7 @@ function parseOptions(args: readonly string[]): Options {
     : { ...DEFAULT_RECIPE };
   let out = quick ? join(tmpdir(), 'attention-lens-train-quick') : join(ROOT, 'media', 'models');
   let threads = 2;
+  let probeLength = 0;
   for (let i = 0; i < args.length; i++) {
     const flag = args[i];
     if (flag === '--quick') continue;
@@ -90,6 +94,7 @@ function parseOptions(args: readonly string[]): Options {
           return { layer: Number(layer), head: Number(head), pattern, sequences, weight: Number(weight) };
         }) };
         break;
+      case '--supervise-steps': recipe = { ...recipe, supervisionSteps: value === 'all' ? null : integer() }; break;
       case '--weight-decay': recipe = { ...recipe, optimizer: { ...recipe.optimizer, weightDecay: number } }; break;
       case '--length-warmup': // "32:150,64:300": windows of 32 bytes until step 150, then 64 until 300
         recipe = { ...recipe, lengthWarmup: value === 'none' ? [] : value.split(',').map((phase) => {
@@ -98,12 +103,13 @@ function parseOptions(args: readonly string[]): Options {
         }) };
         break;
       case '--out': out = resolve(value); break;
+      case '--probe-length': probeLength = integer(); break;
       default: usage(`unknown option ${flag}`);
     }
   }
   if (threads !== 1 && threads !== 2) usage('--threads must be 1 or 2');
   if (recipe.steps < 1 || recipe.sequences < recipe.shards) usage('need at least one step and one sequence per shard');
-  return { recipe, out, threads, quick };
+  return { recipe, out, threads, quick, probeLength: probeLength || recipe.length };
 }
 
 /** Head scores of parameters during training, measured like the card's (reference model, float32). */
@@ -124,7 +130,7 @@ function sha256(bytes: Uint8Array): string {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const { recipe, out, threads, quick } = parseOptions(process.argv.slice(2));
+  const { recipe, out, threads, quick, probeLength } = parseOptions(process.argv.slice(2));
   const config = TRAINED_DECODER_CONFIG;
   const corpus = loadCorpus(ROOT);
   console.log(`corpus: ${corpus.files.length} files, ${corpus.train.length} training bytes, ${corpus.heldOut.length} held-out bytes`);
@@ -142,7 +148,7 @@ async function main(): Promise<void> {
       const auxiliary = recipe.supervision.length > 0 ? `  aux ${point.auxiliaryLoss.toFixed(3)}` : '';
       console.log(`step ${String(point.step).padStart(5)}  train ${point.trainLoss.toFixed(3)}${auxiliary}  held-out ${point.heldOutLoss.toFixed(3)} nats/byte`
         + `  lr ${point.learningRate.toExponential(2)}  |g| ${point.gradientNorm.toFixed(2)}${heads}  ${point.elapsedSeconds.toFixed(0)} s  ${rate.toFixed(0)} bytes/s`);
-    }, headProbeOn(corpus.heldOut, recipe.length));
+    }, headProbeOn(corpus.heldOut, probeLength));
     // Every held-out window, scored by the training forward in float64 on the worker threads.
     const windows = evaluationWindows(corpus.heldOut, recipe.length, quick ? 32 : Infinity);
     const batches = windowBatches(corpus.heldOut, windows, recipe.length, Math.ceil(recipe.sequences / recipe.shards));
@@ -174,7 +180,7 @@ async function main(): Promise<void> {
       name: 'lens-decoder',
       description: 'A byte-level GPT-style decoder trained by `npm run train` on TypeScript declaration files, the default built-in model of Attention Lens.'
         + (recipe.supervision.length > 0
-          ? ` Supervised heads (an auxiliary attention loss, src/engine/training/attentionSupervision.ts): ${recipe.supervision.map((entry) => `layer ${entry.layer} head ${entry.head} toward ${entry.pattern} targets on ${entry.sequences === 'synthetic' ? 'the synthetic sequences' : 'every sequence'} (weight ${entry.weight})`).join('; ')}. No other head has an attention target, but that loss's gradient also reaches the layers below (an induction head needs a previous-token head to read), so it shapes them too; all other training signal is the language-model loss.`
+          ? ` Supervised heads (an auxiliary attention loss, src/engine/training/attentionSupervision.ts): ${recipe.supervision.map((entry) => `layer ${entry.layer} head ${entry.head} toward ${entry.pattern} targets on ${entry.sequences === 'synthetic' ? 'the synthetic sequences' : 'every sequence'} (weight ${entry.weight})`).join('; ')}${recipe.supervisionSteps === null ? ', for the whole run' : `, for the first ${recipe.supervisionSteps} of ${recipe.steps} steps only: the last ${recipe.steps - recipe.supervisionSteps} steps trained every weight on the language-model loss alone`}. No other head has an attention target, but that loss's gradient also reaches the layers below (an induction head needs a previous-token head to read), so it shapes them too; all other training signal is the language-model loss.`
           : ''),
       config,
       parameterCount: countParameters(config),

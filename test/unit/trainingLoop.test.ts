@@ -40,7 +40,7 @@ function toyStream(seed: number, words: number): Uint16Array {
 function toyRecipe(steps: number): TrainingRecipe {
   return {
     seed: 0, steps, sequences: 4, length: 32, lengthWarmup: [{ until: 3, length: 16 }], shards: 2, warmupSteps: 5,
-    peakLearningRate: 1e-2, finalLearningRate: 1e-3, optimizer: DEFAULT_ADAMW, initScales: {}, syntheticShare: 0, supervision: [],
+    peakLearningRate: 1e-2, finalLearningRate: 1e-3, optimizer: DEFAULT_ADAMW, initScales: {}, syntheticShare: 0, supervision: [], supervisionSteps: null,
     logEvery: 10, quickEvalWindows: 4,
   };
 }
@@ -194,4 +194,32 @@ describe('training runs', () => {
     const otherSeed = await train(TOY_CONFIG, { ...recipe, seed: 1 }, stream, stream, new InProcessGradients(TOY_CONFIG, 2, supervision));
     assert.notDeepEqual(otherSeed.params, runs[0].params);
   });
+
+  test('supervision that ends early: after supervisionSteps only the language-model loss trains, on threads too', async () => {
+    const stream = toyStream(3, 100);
+    const supervision = [{ layer: 1, head: 0, pattern: 'induction' as const, sequences: 'synthetic' as const, weight: 1 }];
+    const recipe: TrainingRecipe = { ...toyRecipe(6), syntheticShare: 0.5, supervision, logEvery: 3 };
+    // Ending at step 0 is no supervision at all, bit for bit.
+    const never = await train(TOY_CONFIG, { ...recipe, supervisionSteps: 0 }, stream, stream, new InProcessGradients(TOY_CONFIG, 2, supervision));
+    const unsupervised = await train(TOY_CONFIG, { ...recipe, supervision: [], supervisionSteps: null }, stream, stream, new InProcessGradients(TOY_CONFIG, 2, []));
+    assert.deepEqual(never.params, unsupervised.params);
+    assert.deepEqual(never.curve.map((point) => point.auxiliaryLoss), [0, 0]);
+    // Supervised for the first 3 steps: the first interval has an auxiliary loss, the second none.
+    const early = { ...recipe, supervisionSteps: 3 };
+    const inProcess = await train(TOY_CONFIG, early, stream, stream, new InProcessGradients(TOY_CONFIG, 2, supervision));
+    const workers = new WorkerGradients(TOY_CONFIG, 2, supervision);
+    let threaded;
+    try {
+      threaded = await train(TOY_CONFIG, early, stream, stream, workers);
+    } finally {
+      await workers.close();
+    }
+    assert.deepEqual(threaded.params, inProcess.params);
+    assert.ok(inProcess.curve[0].auxiliaryLoss > 0);
+    assert.equal(inProcess.curve[1].auxiliaryLoss, 0);
+    const always = await train(TOY_CONFIG, recipe, stream, stream, new InProcessGradients(TOY_CONFIG, 2, supervision));
+    assert.notDeepEqual(inProcess.params, always.params);
+    assert.notDeepEqual(inProcess.params, never.params);
+  });
 });
+

@@ -13,6 +13,11 @@
  * The auxiliary loss is added to the language-model loss; a supervised head still computes its
  * attention from the learned Q·K like every other head, so the pattern a user sees is what the
  * weights do on any text. The card names the supervised heads.
+ *
+ * The shipped recipe uses it as a hint for the first 1500 of 4000 steps only (recipe
+ * `supervisionSteps`). Once it stops, the language-model loss alone keeps the circuit: the
+ * induction score settles from 0.72 to 0.43 and stays there, the previous-token head at 0.997, and
+ * the model's copying of a repeated sequence improves (the shipped-model test ablates both heads).
  */
 import type { BatchShape } from './model';
 

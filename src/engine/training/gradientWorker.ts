@@ -19,7 +19,7 @@ parentPort?.on('message', (request: GradientRequest) => {
     let loss: number;
     if (request.kind === 'gradients') {
       grads.fill(0);
-      loss = model.lossAndGradients(params, grads, batch.ids, batch.targets, batch.shape, weight, batch.synthetic);
+      loss = model.lossAndGradients(params, grads, batch.ids, batch.targets, batch.shape, weight, batch.synthetic, request.supervise);
     } else {
       loss = model.loss(params, batch.ids, batch.targets, batch.shape, weight, batch.synthetic);
     }

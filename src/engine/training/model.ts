@@ -227,11 +227,12 @@ export class DecoderTrainingModel {
 
   /**
    * The loss as in `loss`, and the gradient of loss + auxiliaryLoss with respect to every
-   * parameter added into `grads` (a buffer of the parameter layout).
+   * parameter added into `grads` (a buffer of the parameter layout). `supervise` false leaves the
+   * auxiliary loss out (0).
    */
-  lossAndGradients(params: Float64Array, grads: Float64Array, ids: Int32Array, targets: Int32Array, shape: BatchShape, weight: number, synthetic: Uint8Array | null = null): number {
+  lossAndGradients(params: Float64Array, grads: Float64Array, ids: Int32Array, targets: Int32Array, shape: BatchShape, weight: number, synthetic: Uint8Array | null = null, supervise = true): number {
     const space = this.forward(params, ids, shape);
-    const supervised = this.attentionTargets(ids, shape, weight, synthetic);
+    const supervised = supervise ? this.attentionTargets(ids, shape, weight, synthetic) : [];
     this.auxiliaryLoss = this.auxiliaryLossOf(space, supervised);
     // One head per layer at most may be supervised (attentionBackward takes one target set).
     const targetsOfLayer = (layer: number): AttentionTargets | null => supervised.find((entry) => entry.layer === layer)?.targets ?? null;

@@ -30,6 +30,8 @@ export interface GradientRequest {
   batch: Batch;
   /** Each token's share of the loss (1 / tokens of the whole batch). */
   weight: number;
+  /** Whether the supervised heads' auxiliary loss applies (gradients only). */
+  supervise: boolean;
 }
 
 /** Worker → main. */
@@ -46,9 +48,10 @@ export interface GradientEngine {
   readonly params: Float64Array;
   /**
    * Writes the gradient of Σ shards' losses into `grads`, summing shard buffers in shard order,
-   * and returns the loss. At most `shardCount` shards.
+   * and returns the loss. At most `shardCount` shards. `supervise` false: the language-model loss
+   * alone, even for an engine with supervised heads (the recipe's supervision may end early).
    */
-  gradients(shards: readonly Batch[], weight: number, grads: Float64Array): Promise<Losses>;
+  gradients(shards: readonly Batch[], weight: number, grads: Float64Array, supervise?: boolean): Promise<Losses>;
   /** Σ loss over batches (no gradients), added in batch order. */
   loss(batches: readonly Batch[], weight: number): Promise<number>;
   close(): Promise<void>;
@@ -79,12 +82,12 @@ export class InProcessGradients implements GradientEngine {
     this.shardBuffers = Array.from({ length: shardCount }, () => new Float64Array(layout.size));
   }
 
-  async gradients(shards: readonly Batch[], weight: number, grads: Float64Array): Promise<Losses> {
+  async gradients(shards: readonly Batch[], weight: number, grads: Float64Array, supervise = true): Promise<Losses> {
     if (shards.length > this.shardCount) throw new Error(`${shards.length} shards for ${this.shardCount} buffers`);
     const losses = shards.map((shard, index): Losses => {
       const buffer = this.shardBuffers[index];
       buffer.fill(0);
-      const loss = this.model.lossAndGradients(this.params, buffer, shard.ids, shard.targets, shard.shape, weight, shard.synthetic);
+      const loss = this.model.lossAndGradients(this.params, buffer, shard.ids, shard.targets, shard.shape, weight, shard.synthetic, supervise);
       return { loss, auxiliaryLoss: this.model.auxiliaryLoss };
     });
     sumInOrder(this.shardBuffers.slice(0, shards.length), grads);
@@ -149,9 +152,9 @@ export class WorkerGradients implements GradientEngine {
     });
   }
 
-  async gradients(shards: readonly Batch[], weight: number, grads: Float64Array): Promise<Losses> {
+  async gradients(shards: readonly Batch[], weight: number, grads: Float64Array, supervise = true): Promise<Losses> {
     if (shards.length > this.shardCount) throw new Error(`${shards.length} shards for ${this.shardCount} workers`);
-    const losses = await Promise.all(shards.map((batch, index) => this.request(this.workers[index], { kind: 'gradients', batch, weight })));
+    const losses = await Promise.all(shards.map((batch, index) => this.request(this.workers[index], { kind: 'gradients', batch, weight, supervise })));
     sumInOrder(this.shardBuffers.slice(0, shards.length), grads);
     return addInOrder(losses);
   }
@@ -161,7 +164,7 @@ export class WorkerGradients implements GradientEngine {
     const losses = new Array<number>(batches.length);
     await Promise.all(this.workers.map(async (worker, index) => {
       for (let batch = index; batch < batches.length; batch += this.workers.length) {
-        losses[batch] = (await this.request(worker, { kind: 'loss', batch: batches[batch], weight })).loss;
+        losses[batch] = (await this.request(worker, { kind: 'loss', batch: batches[batch], weight, supervise: false })).loss;
       }
     }));
     return losses.reduce((sum, loss) => sum + loss, 0);

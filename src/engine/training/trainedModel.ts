@@ -46,6 +46,11 @@ export interface TrainingRecipe {
   optimizer: AdamWSettings;
   /** Auxiliary attention losses on chosen heads (attentionSupervision.ts); empty: none. */
   supervision: HeadSupervision[];
+  /**
+   * The supervision applies to the first this many steps; after them the language-model loss
+   * alone trains every weight. null: the whole run.
+   */
+  supervisionSteps: number | null;
   /** Share of training sequences that are synthetic repeated random segments (batches.ts); 0: none. */
   syntheticShare: number;
   /** Tensors whose seeded initial values (weights.ts) are multiplied by a factor before training. */
@@ -71,7 +76,11 @@ export const DEFAULT_RECIPE: TrainingRecipe = {
   // residual stream, so position-based heads sharpen sooner.
   initScales: { 'embedding.weight': 0.25 },
   syntheticShare: 0.25,
+  // A hint for the first 1500 steps only: it starts the induction circuit, which would not form by
+  // itself within this budget (attentionSupervision.ts); the language-model loss alone then keeps
+  // it for the remaining 2500 steps.
   supervision: [{ layer: 1, head: 0, pattern: 'induction', sequences: 'synthetic', weight: 1 }],
+  supervisionSteps: 1500,
   logEvery: 50,
   quickEvalWindows: 16,
 };

@@ -79,7 +79,8 @@ export async function train(
   let intervalSteps = 0;
   for (let step = 0; step < recipe.steps; step++) {
     const batch = sampler.next(batchShapeAt(recipe, step));
-    const { loss, auxiliaryLoss } = await engine.gradients(splitBatch(batch, recipe.shards), weight, grads);
+    const supervise = recipe.supervisionSteps === null || step < recipe.supervisionSteps;
+    const { loss, auxiliaryLoss } = await engine.gradients(splitBatch(batch, recipe.shards), weight, grads, supervise);
     if (!Number.isFinite(loss)) throw new Error(`the loss is ${loss} at step ${step}; lower the learning rate`);
     const learningRate = learningRateAt(schedule, step);
     const gradientNorm = optimizer.update(engine.params, grads, learningRate);
