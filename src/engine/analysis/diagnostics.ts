@@ -18,6 +18,8 @@ import type { DiagnosticSeverity, DiagnosticThresholds, HeadStats, TraceDiagnost
 export const ROW_SUM_TOLERANCE = 0.01;
 /** Saturation needs a few rows with a choice: one saturated row of two keys is not a pattern. */
 const MIN_SATURATION_ROWS = 2;
+/** A saturated head is a previous-token head, not a sign of a bug, when this share of its saturated rows pick the previous token. */
+const PREVIOUS_TOKEN_HEAD_SHARE = 0.9;
 /** Uniformity is only telling when some row chooses among at least this many keys. */
 const MIN_UNIFORM_KEYS = 4;
 
@@ -82,20 +84,33 @@ function maskLeak(context: HeadContext): TraceDiagnostic | null {
   return headDiagnostic('mask-leak', 'error', block, blockIndex, head, `${leaking} ${masked + future === 1 ? 'carries' : 'carry'} weight (max ${weight(worst.weight)} at ${worst.query}→${worst.key}): ${what}.`);
 }
 
-/** Rows with a choice whose largest weight is at least saturatedRowMax. */
+/**
+ * Rows with a choice whose largest weight is at least saturatedRowMax. A head whose saturated rows
+ * nearly all pick the previous token is not flagged: trained models grow such sharp
+ * previous-token heads (the built-in trained decoder's reaches 0.998), while a missing 1/√d_k
+ * sharpens whatever each row already prefers, which is no single offset.
+ */
 function saturatedSoftmax(context: HeadContext): TraceDiagnostic | null {
   const { block, blockIndex, head, counts, thresholds } = context;
   let rows = 0;
   let saturated = 0;
+  let onPreviousToken = 0;
   for (let query = 0; query < block.queries; query++) {
     if (counts[query] < 2) continue;
     rows++;
     const weights = row(context, query);
     let largest = 0;
-    for (let key = 0; key < weights.length; key++) largest = Math.max(largest, weights[key]);
-    if (largest >= thresholds.saturatedRowMax) saturated++;
+    let largestKey = -1;
+    for (let key = 0; key < weights.length; key++) {
+      if (weights[key] > largest) [largest, largestKey] = [weights[key], key];
+    }
+    if (largest >= thresholds.saturatedRowMax) {
+      saturated++;
+      if (largestKey === query - 1 && block.queryStream === block.keyStream) onPreviousToken++;
+    }
   }
   if (rows < MIN_SATURATION_ROWS || saturated / rows < thresholds.saturatedRowShare) return null;
+  if (onPreviousToken >= PREVIOUS_TOKEN_HEAD_SHARE * saturated) return null;
   return headDiagnostic(
     'saturated-softmax',
     'warning',
