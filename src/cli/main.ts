@@ -31,7 +31,7 @@ attention edge (query token -> key token, weight) and the mean row entropy.
 Options:
   --model MODEL             builtin:<preset> or the path of an .onnx file (default ${DEFAULT_MODEL});
                             presets: ${PRESET_NAMES.join(', ')}
-  --seed N                  weight seed of a built-in model (default 0)
+  --seed N                  weight seed of a built-in model with random weights (default 0)
   --weights FILE            safetensors weights for the built-in preset
   --tokenizer FILE          tokenizer.json (or its folder). ONNX default: tokenizer.json beside the
                             model, else the one an Attention Lens export carries. Built-in default:

@@ -2,9 +2,11 @@
  * @file Built-in models: a preset name (+ seed or safetensors weights) → a ready Transformer and its
  * tokenizer. Loading paper-base or gpt2-shape takes a while, so loaded models are cached by key.
  */
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import * as path from 'node:path';
 import { UserFacingError } from './errors';
-import { type PresetName, countParameters, getPreset, PRESETS } from './reference/config';
+import { type PresetName, countParameters, getPreset, PRESETS, SHIPPED_WEIGHTS } from './reference/config';
 import { parseSafetensors } from './reference/safetensors';
 import { Transformer } from './reference/transformer';
 import { WeightStore } from './reference/weights';
@@ -38,21 +40,47 @@ export function parseBuiltinSpec(spec: string): PresetName {
   return name as PresetName;
 }
 
+/**
+ * The shipped weights of a trained preset: beside the bundle (dist/ → extension root) or, under the
+ * test runner, from the repository root (src/engine/ → root).
+ */
+export function shippedWeightsPath(preset: PresetName): string | null {
+  const relative = SHIPPED_WEIGHTS[preset];
+  if (!relative) return null;
+  const candidates = [path.join(__dirname, '..', relative), path.join(__dirname, '..', '..', relative)];
+  const found = candidates.find((candidate) => existsSync(candidate));
+  if (!found) {
+    throw new UserFacingError(
+      `The trained weights of builtin:${preset} are missing (${relative}).`,
+      'Reinstall the extension; in a checkout, run `npm run train` to make them, or choose another built-in model.',
+    );
+  }
+  return found;
+}
+
+/** The safetensors file a request loads: the one it names, else its preset's shipped weights, else none (seeded). */
+function weightsFileOf(request: BuiltinModelRequest): string | undefined {
+  return request.weightsPath || (shippedWeightsPath(parseBuiltinSpec(request.preset)) ?? undefined);
+}
+
 export async function loadBuiltinModel(request: BuiltinModelRequest): Promise<BuiltinModel> {
   const config = getPreset(request.preset);
   const seed = request.seed ?? DEFAULT_SEED;
+  const weightsPath = weightsFileOf(request);
   let weights: WeightStore;
-  if (request.weightsPath) {
+  if (weightsPath) {
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(request.weightsPath);
+      bytes = await readFile(weightsPath);
     } catch (error) {
       throw new UserFacingError(
-        `Cannot read the weights file ${request.weightsPath}: ${(error as Error).message}.`,
+        `Cannot read the weights file ${weightsPath}: ${(error as Error).message}.`,
         'Check the path in the "weights" setting or option.',
       );
     }
-    weights = WeightStore.fromSafetensors(config, parseSafetensors(bytes, request.weightsPath).tensors, request.weightsPath);
+    // Shipped weights are named by what they are, not by where the extension happens to be installed.
+    const description = request.weightsPath ? weightsPath : `trained weights (${SHIPPED_WEIGHTS[parseBuiltinSpec(request.preset)]})`;
+    weights = WeightStore.fromSafetensors(config, parseSafetensors(bytes, weightsPath).tensors, description);
   } else {
     weights = WeightStore.fromSeed(config, seed);
   }
@@ -76,7 +104,7 @@ export async function loadBuiltinModel(request: BuiltinModelRequest): Promise<Bu
     vocabSize: config.vocabSize,
     normPlacement: config.normPlacement,
     activation: config.activation,
-    ...(request.weightsPath ? {} : { seed }),
+    ...(weightsPath ? {} : { seed }),
     weights: weights.description,
     parameterCount: countParameters(config),
     tokenizer: tokenizer.name,
@@ -102,9 +130,10 @@ export class BuiltinModelCache {
 
   async get(request: BuiltinModelRequest): Promise<BuiltinModel> {
     // Files are part of the key with their size and time, so a rewritten file is loaded again.
+    const weightsPath = weightsFileOf(request);
     const key = JSON.stringify([
       request.preset,
-      request.weightsPath ? [request.weightsPath, await fileVersion(request.weightsPath)] : request.seed ?? DEFAULT_SEED,
+      weightsPath ? [weightsPath, await fileVersion(weightsPath)] : request.seed ?? DEFAULT_SEED,
       request.tokenizer && request.tokenizer !== BYTE_TOKENIZER_SPEC ? [request.tokenizer, await fileVersion(request.tokenizer)] : BYTE_TOKENIZER_SPEC,
     ]);
     const cached = this.entries.get(key);

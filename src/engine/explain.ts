@@ -12,18 +12,18 @@ import { type CancellationCheck, neverCancelled, UserFacingError } from './error
 import type { InputSpec } from './onnx/inputs';
 import { OnnxModelCache, explainOnnx } from './onnx/explainOnnx';
 import { BACKEND_SETTINGS, type BackendSetting } from './onnx/runtime';
-import { isBuiltinSpec } from './reference/config';
+import { DEFAULT_PRESET, isBuiltinSpec } from './reference/config';
 import { planStreams, requireText } from './streams';
 import type { AttentionTrace, StageTiming } from './trace';
 import { TRACE_FORMAT_VERSION } from './trace';
 
-export const DEFAULT_MODEL = 'builtin:tiny-decoder';
+export const DEFAULT_MODEL = `builtin:${DEFAULT_PRESET}`;
 export const DEFAULT_MAX_TOKENS = 512;
 /** Above this the attention of a single block alone passes hundreds of MB. */
 export const MAX_TOKENS_CEILING = 8192;
 
 export interface ExplainOptions {
-  /** "builtin:<preset>" or the path of an .onnx file; default builtin:tiny-decoder. */
+  /** "builtin:<preset>" or the path of an .onnx file; default builtin:trained-decoder. */
   model?: string;
   /**
    * auto (default), reference, wasm, webgpu or native. Built-in models run in TypeScript with
@@ -99,7 +99,7 @@ export function validateOptions(options: ExplainOptions): void {
 
 
 /** Presets small enough that the TypeScript model beats starting an ONNX Runtime session. */
-const SMALL_PRESETS = new Set(['tiny-decoder', 'tiny-encoder', 'tiny-encdec']);
+const SMALL_PRESETS = new Set(['trained-decoder', 'tiny-decoder', 'tiny-encoder', 'tiny-encdec']);
 
 function runsOnOnnxRuntime(preset: string, options: ExplainOptions): boolean {
   const backend = options.backend ?? 'auto';

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { PRESETS, type PresetName } from '../engine/reference/config';
+import { PRESETS, type PresetName, SHIPPED_WEIGHTS } from '../engine/reference/config';
 import { configuredModel } from './settings';
 
 const SELECTED_KEY = 'attentionLens.selectedModel';
@@ -20,7 +20,8 @@ interface ModelItem extends vscode.QuickPickItem {
 function describePreset(name: PresetName): string {
   const config = PRESETS[name];
   const layers = config.kind === 'encoder-decoder' ? `${config.encoderLayers}+${config.decoderLayers}` : `${config.encoderLayers + config.decoderLayers}`;
-  return `${config.kind}, ${layers} layers × ${config.heads} heads, d=${config.dModel}`;
+  const weights = SHIPPED_WEIGHTS[name] ? 'trained weights' : 'random weights';
+  return `${config.kind}, ${layers} layers × ${config.heads} heads, d=${config.dModel}, ${weights}`;
 }
 
 export class ModelPicker {

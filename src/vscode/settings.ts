@@ -8,7 +8,7 @@ import { UserFacingError } from '../engine/errors';
 import type { ExplainOptions } from '../engine/explain';
 import { COLOR_MAPS, type ColorMapName, DEFAULT_VIEWS, type DefaultView } from '../protocol';
 import { type InputSpec, parseInputSpec } from '../engine/onnx/inputSpec';
-import { isBuiltinSpec } from '../engine/reference/config';
+import { DEFAULT_PRESET, isBuiltinSpec } from '../engine/reference/config';
 import type { BackendSetting } from '../engine/onnx/runtime';
 
 export const SECTION = 'attentionLens';
@@ -55,7 +55,7 @@ export function readDisplaySettings(): DisplaySettings {
 
 /** The model setting as written (the model picker's per-workspace choice overrides it). */
 export function configuredModel(): string {
-  return vscode.workspace.getConfiguration(SECTION).get<string>('model', 'builtin:tiny-decoder').trim() || 'builtin:tiny-decoder';
+  return vscode.workspace.getConfiguration(SECTION).get<string>('model', `builtin:${DEFAULT_PRESET}`).trim() || `builtin:${DEFAULT_PRESET}`;
 }
 
 /**

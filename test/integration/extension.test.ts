@@ -100,7 +100,7 @@ describe('Attention Lens in the extension host', () => {
     }
     const recovered = await explain('Some text.', new vscode.Selection(0, 0, 0, 10));
     assert.equal(recovered.error, undefined, String(recovered.error));
-    assert.equal(recovered.trace?.model.name, 'builtin:tiny-decoder');
+    assert.equal(recovered.trace?.model.name, 'builtin:trained-decoder');
   });
 
 

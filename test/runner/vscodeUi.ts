@@ -3,7 +3,7 @@
  * text, open the editor's context menu, run a command, read the webview, take screenshots.
  * Every UI test uses these helpers, so a change in VS Code's DOM is fixed in one place.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import type { FrameLocator, Page } from 'playwright-core';
 
@@ -19,8 +19,9 @@ export async function openFile(page: Page, fileName: string): Promise<void> {
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ state: 'visible' });
   await input.fill(fileName);
-  // Enter before the row appears does nothing.
-  await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ state: 'visible', timeout: 20_000 });
+  // Enter before the file's row appears does nothing: a file not opened before is found by the file
+  // search a moment after the (already shown) recently-opened rows.
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first().waitFor({ state: 'visible', timeout: 20_000 });
   await page.keyboard.press('Enter');
   await page.locator(`.tab[aria-label^="${fileName}"], .tab:has-text("${fileName}")`).first().waitFor({ timeout: 20_000 });
   await page.locator(`${EDITOR} .view-lines`).first().waitFor({ state: 'visible' });
@@ -83,10 +84,10 @@ export function webviewFrame(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
 }
 
-export async function screenshot(page: Page, name: string): Promise<string> {
+export async function screenshot(page: Page, name: string, clip?: { x: number; y: number; width: number; height: number }): Promise<string> {
   mkdirSync(ARTIFACTS_DIR, { recursive: true });
   const file = path.join(ARTIFACTS_DIR, `${name.replace(/[^\w.-]+/g, '_')}.png`);
-  await page.screenshot({ path: file });
+  await page.screenshot({ path: file, ...(clip ? { clip } : {}) });
   return file;
 }
 
@@ -192,4 +193,14 @@ export async function answerSaveDialog(page: Page, absolutePath: string): Promis
     await page.keyboard.press('Enter');
     await widget.waitFor({ state: 'hidden', timeout: 20_000 });
   }
+}
+
+/** Waits until a file the page saves exists, then a moment more for its last bytes. */
+export async function waitForFile(file: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!existsSync(file)) {
+    if (Date.now() > deadline) throw new Error(`${file} was not written`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
 }

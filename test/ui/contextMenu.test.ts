@@ -46,7 +46,7 @@ describe('Explain Attention in the editor', function () {
     // "The cat sat on the mat." is 23 byte tokens: a 23 x 23 causal heatmap.
     await frame.locator('canvas#heatmap[data-drawn="23x23"]').waitFor({ state: 'visible', timeout: 30_000 });
     const title = await frame.locator('h1').textContent();
-    assert.equal(title, 'builtin:tiny-decoder');
+    assert.equal(title, 'builtin:trained-decoder', 'the default model');
     const layers = await frame.locator('#layer-select option').allTextContents();
     assert.equal(layers.length, 3, layers.join(' | '));
     await screenshot(page, 'attention-panel');

@@ -4,12 +4,12 @@
  */
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { FrameLocator, Page } from 'playwright-core';
 import { uiSession } from '../runner/session';
-import { answerSaveDialog, openFile, pickQuickItem, answerOpenDialog, runCommand, screenshot, selectFirstLine, webviewFrame } from '../runner/vscodeUi';
+import { answerSaveDialog, openFile, pickQuickItem, answerOpenDialog, runCommand, screenshot, selectFirstLine, waitForFile, webviewFrame } from '../runner/vscodeUi';
 import { openWorkbench } from '../runner/workbench';
 
 describe('the attention debugger', function () {
@@ -86,7 +86,7 @@ describe('the attention debugger', function () {
     await waitForFile(json);
     const exported = JSON.parse(readFileSync(json, 'utf8'));
     // The same model and text through the CLI give the same numbers: the export is the trace.
-    const cli = JSON.parse(execFileSync(process.execPath, [path.join(uiSession().extensionPath, 'dist/cli.js'), '--json', '-', 'The cat sat on the mat.'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }));
+    const cli = JSON.parse(execFileSync(process.execPath, [path.join(uiSession().extensionPath, 'dist/cli.js'), '--model', 'builtin:tiny-decoder', '--json', '-', 'The cat sat on the mat.'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }));
     assert.equal(exported.model.name, 'builtin:tiny-decoder');
     assert.deepEqual(exported.blocks.map((b: { probs: number[] }) => b.probs), cli.blocks.map((b: { probs: number[] }) => b.probs));
     assert.deepEqual(exported.tokens, cli.tokens);
@@ -114,12 +114,3 @@ describe('the attention debugger', function () {
     await screenshot(page, 'debugger-evidence');
   });
 });
-
-async function waitForFile(file: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!existsSync(file)) {
-    if (Date.now() > deadline) throw new Error(`${file} was not written`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  await new Promise((resolve) => setTimeout(resolve, 200));
-}

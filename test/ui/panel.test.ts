@@ -5,6 +5,7 @@
  * (screenshots saved as artifacts).
  */
 import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { FrameLocator, Page } from 'playwright-core';
 import { uiSession } from '../runner/session';
@@ -52,7 +53,7 @@ describe('the Attention panel', function () {
 
   it('shows a heatmap whose row and column labels are the model\'s tokens', async () => {
     await explainFirstLine();
-    await heatmapShows('builtin:tiny-decoder', '23x23');
+    await heatmapShows('builtin:trained-decoder', '23x23');
     // A narrow side bar shows every n-th label; each shown label is the token at its index.
     for (const axis of ['rows', 'cols']) {
       const labels = await frame.locator(`.heatmap-${axis} .token-label`).evaluateAll((nodes) => nodes.map((node) => [Number(node.getAttribute('data-index')), node.getAttribute('title')] as const));
@@ -112,5 +113,44 @@ describe('the Attention panel', function () {
     await runCommand(page, 'Attention Lens: Select Model...');
     await pickQuickItem(page, 'builtin:tiny-encdec');
     await heatmapShows('builtin:tiny-encdec', '23x23');
+  });
+
+  it("shows the trained default model's induction head on a repeated phrase (README's picture)", async () => {
+    // Which head that is comes from the model's card, so retraining cannot leave the test behind.
+    const card = JSON.parse(readFileSync(path.join(uiSession().extensionPath, 'media/models/lens-decoder.json'), 'utf8')) as {
+      heads: { induction: { layer: number; head: number; score: number } };
+    };
+    const { layer, head } = card.heads.induction;
+    // One byte token per character of the (ASCII) line.
+    const size = readFileSync(path.join(uiSession().workspace, 'induction.txt'), 'utf8').split('\n')[0].length;
+    // The test above chose another model; choosing the default again reruns the last text with it.
+    await runCommand(page, 'Attention Lens: Select Model...');
+    await pickQuickItem(page, 'builtin:trained-decoder');
+    await heatmapShows('builtin:trained-decoder', '23x23');
+    await openFile(page, 'induction.txt');
+    await selectFirstLine(page);
+    await page.keyboard.press('Control+Alt+A');
+    await heatmapShows('builtin:trained-decoder', `${size}x${size}`);
+    await frame.locator('#layer-select').selectOption(`decoder:${layer}`);
+    await frame.locator('#head-select').selectOption(String(head));
+    await frame.locator(`canvas#heatmap[data-layer="${layer}"][data-head="${head}"][data-drawn="${size}x${size}"]`).waitFor({ timeout: 30_000 });
+    await page.waitForTimeout(500);
+    await screenshot(page, 'trained-induction');
+    // README's picture: the side bar dragged wide, so the 87 x 87 heatmap is large, then put back.
+    const sideBar = (await page.locator('.part.sidebar').boundingBox())!;
+    const dragWidth = async (from: number, to: number): Promise<void> => {
+      await page.mouse.move(sideBar.x + from, sideBar.y + 300);
+      await page.mouse.down();
+      await page.mouse.move(sideBar.x + to, sideBar.y + 300, { steps: 12 });
+      await page.mouse.up();
+    };
+    await dragWidth(sideBar.width + 1, 760);
+    const wide = (await page.locator('.part.sidebar').boundingBox())!;
+    assert.ok(wide.width > 1.5 * sideBar.width, `the side bar is ${wide.width} px wide`);
+    await page.waitForTimeout(1500);
+    await frame.locator(`canvas#heatmap[data-layer="${layer}"][data-head="${head}"][data-drawn="${size}x${size}"]`).waitFor({ timeout: 30_000 });
+    await screenshot(page, 'trained-induction-wide', { x: wide.x, y: wide.y, width: wide.width, height: Math.min(wide.height, 880) });
+    await dragWidth(wide.width + 1, sideBar.width);
+    // Last in this suite: the tests above run "the last text" and expect sample.txt's first line.
   });
 });

@@ -285,6 +285,23 @@ describe('diagnostics on hand-made traces', () => {
     assert.match(strict.diagnostics[3].message, /92% of their weight on the first token/);
   });
 
+  test('a saturated previous-token head is a learned pattern: not flagged, while the same sharpness on scattered keys is', () => {
+    const causal5 = Array.from({ length: 5 }, (_, query) => Array.from({ length: 5 }, (_, key) => (key <= query ? 1 : 0)));
+    // Rows 1-4 put 0.995 on the previous token (row 0 has no choice).
+    const previousToken = [[1, 0, 0, 0, 0], [0.995, 0.005, 0, 0, 0], [0, 0.995, 0.005, 0, 0], [0, 0, 0.995, 0.005, 0], [0, 0, 0, 0.995, 0.005]];
+    // As sharp, but on itself, the first token, itself and two back: no single offset.
+    const scattered = [[1, 0, 0, 0, 0], [0.005, 0.995, 0, 0, 0], [0.995, 0, 0.005, 0, 0], [0, 0, 0.005, 0.995, 0], [0, 0, 0.995, 0, 0.005]];
+    const analysis = analyzeTrace(trace({ decoder: [1, 2, 3, 4, 5] }, [block({ probs: [previousToken, scattered], mask: causal5 })]));
+    const saturated = analysis.diagnostics.filter((d) => d.code === 'saturated-softmax');
+    assert.deepEqual(saturated.map((d) => d.head), [1]);
+    assert.match(saturated[0].message, /head 1: 4 of 4 rows \(100%\) put ≥ 0\.99 on one key/);
+    // Three of four previous-token rows (75% < 90%) is not a previous-token head: flagged.
+    const mostly = previousToken.map((row) => [...row]);
+    mostly[4] = [0, 0, 0.995, 0, 0.005];
+    const flagged = analyzeTrace(trace({ decoder: [1, 2, 3, 4, 5] }, [block({ probs: [mostly], mask: causal5 })]));
+    assert.deepEqual(flagged.diagnostics.filter((d) => d.code === 'saturated-softmax').map((d) => d.head), [0]);
+  });
+
   test('row 0 of a causal block does not make a first-token head', () => {
     const rowZeroOnly = trace({ decoder: [1, 2, 3] }, [block({ probs: [[[1, 0, 0], [0.5, 0.5, 0], [0.3, 0.3, 0.4]]], mask: CAUSAL3 })]);
     assert.deepEqual(diagnose(rowZeroOnly, computeHeadStats(rowZeroOnly), { ...DEFAULT_THRESHOLDS, firstTokenShare: 0.5 }), []);
@@ -383,6 +400,19 @@ describe('planted bugs raise their diagnostic (tiny presets exported to ONNX, ru
     const analysis = await onnxAnalysis('tiny-decoder', ['missing-scale'], {}, weights);
     assert.deepEqual(serious(analysis), ['saturated-softmax']);
     assert.match(analysis.diagnostics[0].message, /rows \(9\d%\) put ≥ 0\.99 on one key: the softmax is saturated, typical of scores not divided by √d_k\.$/);
+  });
+});
+
+describe('the trained default model', () => {
+  test('raises no error or warning on a sentence (its sharp previous-token head is not a saturated softmax)', async () => {
+    const result = await engine.explain(SENTENCE, { model: 'builtin:trained-decoder' });
+    assert.deepEqual(serious(analyzeTrace(result)), []);
+  });
+
+  test('exported with missing-scale, it raises saturated-softmax: trained sharpness does not hide the bug', async () => {
+    assert.deepEqual(serious(await onnxAnalysis('trained-decoder', [])), []);
+    const analysis = await onnxAnalysis('trained-decoder', ['missing-scale']);
+    assert.deepEqual(serious(analysis), ['saturated-softmax']);
   });
 });
 

@@ -20,7 +20,8 @@ function runCli(args: string[]): { status: number | null; stdout: string; stderr
 test('the CLI prints a per-layer, per-head summary of the default model', () => {
   const { status, stdout, stderr } = runCli(['The cat sat on the mat.']);
   assert.equal(status, 0, stderr);
-  assert.match(stdout, /^builtin:tiny-decoder: decoder/);
+  // The default is the trained model, its weights found beside the bundle (dist/ → media/models/).
+  assert.match(stdout, /^builtin:trained-decoder: decoder, 3 decoder layers x 4 heads, d_model=64, trained weights \(media\/models\/lens-decoder\.safetensors\); backend reference/);
   for (let layer = 0; layer < 3; layer++) assert.match(stdout, new RegExp(`layer ${layer} decoder-self \\[4 heads x 23 queries x 23 keys\\], mask: causal`));
   const headLines = stdout.split('\n').filter((line) => /^\s+head\s+\d+\s+strongest .+ -> .+\s+\d\.\d{3}\s+entropy \d+\.\d\d bits$/.test(line));
   assert.equal(headLines.length, 12, stdout);
@@ -129,7 +130,7 @@ test('the .vsix builds and holds the bundles, not the sources or tests', () => {
   const vsix = path.join(work, 'attention-lens.vsix');
   execFileSync(process.execPath, [path.join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--no-rewrite-relative-links', '--out', vsix], { cwd: work, stdio: 'pipe', timeout: 180_000 });
   const names = zipEntryNames(vsix);
-  for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/reportHost.js', 'extension/dist/cli.js', 'extension/dist/ort-wasm-simd-threaded.wasm', 'extension/dist/ort-wasm-simd-threaded.mjs', 'extension/dist/ort-wasm-simd-threaded.asyncify.wasm', 'extension/dist/ort-wasm-simd-threaded.asyncify.mjs', `extension/dist/webgpu/${process.platform}-${process.arch}/dawn.node`, 'extension/package.json', 'extension/media/panel.css']) {
+  for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/reportHost.js', 'extension/dist/cli.js', 'extension/dist/ort-wasm-simd-threaded.wasm', 'extension/dist/ort-wasm-simd-threaded.mjs', 'extension/dist/ort-wasm-simd-threaded.asyncify.wasm', 'extension/dist/ort-wasm-simd-threaded.asyncify.mjs', `extension/dist/webgpu/${process.platform}-${process.arch}/dawn.node`, 'extension/package.json', 'extension/media/panel.css', 'extension/media/models/lens-decoder.safetensors', 'extension/media/models/lens-decoder.json']) {
     assert.ok(names.includes(bundle), `${bundle} missing from the vsix: ${names.join(', ')}`);
   }
   const leaked = names.filter((name) => /^extension\/(src|test|webview|scripts|bench|node_modules)\//.test(name) || name.endsWith('.ts') || name.endsWith('.map'));

@@ -68,14 +68,16 @@ test('a blob table with bad offsets is refused, not read', async () => {
   const data = bytes.subarray(12 + headerLength);
   for (const bad of [-8, 2, 1.5]) {
     header.$blobs[0].offset = bad;
-    // Re-frame the edited header with valid padding, so only the offset is wrong.
-    let text = JSON.stringify(header);
-    text += ' '.repeat((8 - ((12 + text.length) % 8)) % 8);
-    const edited = new Uint8Array(12 + text.length + data.length);
+    // Re-frame the edited header with valid padding, so only the offset is wrong. Lengths are in
+    // UTF-8 bytes: the header's messages hold characters such as ≥ and √.
+    const json = new TextEncoder().encode(JSON.stringify(header));
+    const headerBytes = new Uint8Array(json.length + ((8 - ((12 + json.length) % 8)) % 8)).fill(0x20);
+    headerBytes.set(json);
+    const edited = new Uint8Array(12 + headerBytes.length + data.length);
     edited.set(bytes.subarray(0, 8));
-    new DataView(edited.buffer).setUint32(8, text.length, true);
-    edited.set(new TextEncoder().encode(text), 12);
-    edited.set(data, 12 + text.length);
+    new DataView(edited.buffer).setUint32(8, headerBytes.length, true);
+    edited.set(headerBytes, 12);
+    edited.set(data, 12 + headerBytes.length);
     assert.throws(() => decodeTrace(edited), /invalid offset or length/, `offset ${bad}`);
   }
 });

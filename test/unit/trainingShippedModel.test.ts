@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { computeHeadStats } from '../../src/engine/analysis/headStats';
-import { countParameters } from '../../src/engine/reference/config';
+import { countParameters, DEFAULT_PRESET, PRESETS, SHIPPED_WEIGHTS } from '../../src/engine/reference/config';
+import { loadBuiltinModel } from '../../src/engine/builtin';
 import { parseSafetensors } from '../../src/engine/reference/safetensors';
 import { Transformer } from '../../src/engine/reference/transformer';
 import { WeightStore } from '../../src/engine/reference/weights';
@@ -18,7 +19,8 @@ import type { ModelCard } from '../../src/engine/training/card';
 import { loadCorpus } from '../../src/engine/training/corpus';
 import { referenceLoss, unigramLoss, windowBatches } from '../../src/engine/training/evaluate';
 import { bestHead, decoderTrace, repeatedRandomIds } from '../../src/engine/training/headProbe';
-import { TRAINED_CARD_PATH, TRAINED_DECODER_CONFIG, TRAINED_WEIGHTS_PATH } from '../../src/engine/training/trainedModel';
+import { neverCancelled } from '../../src/engine/errors';
+import { DEFAULT_RECIPE, TRAINED_CARD_PATH, TRAINED_DECODER_CONFIG, TRAINED_WEIGHTS_PATH } from '../../src/engine/training/trainedModel';
 
 const ROOT = join(__dirname, '..', '..');
 const weightBytes = readFileSync(join(ROOT, TRAINED_WEIGHTS_PATH));
@@ -43,7 +45,23 @@ describe('the shipped trained decoder', () => {
     assert.ok(heldOutFiles.length > 0 && heldOutFiles.length < card.data.files.length / 5);
   });
 
+  test('it is the default built-in model: the trained-decoder preset loads exactly these weights', async () => {
+    assert.equal(DEFAULT_PRESET, 'trained-decoder');
+    assert.deepEqual(PRESETS['trained-decoder'], config);
+    assert.equal(SHIPPED_WEIGHTS['trained-decoder'], TRAINED_WEIGHTS_PATH);
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { contributes: { configuration: { properties: Record<string, { default: unknown }> } } };
+    assert.equal(manifest.contributes.configuration.properties['attentionLens.model'].default, 'builtin:trained-decoder');
+    const builtin = await loadBuiltinModel({ preset: 'trained-decoder' });
+    assert.equal(builtin.info.seed, undefined, 'no seed: the weights are the shipped file');
+    const shipped = parseSafetensors(weightBytes).tensors;
+    for (const [name, tensor] of shipped) {
+      assert.deepEqual(builtin.weights.tensor(name, tensor.shape), tensor.values, name);
+    }
+  });
+
   test('the card\'s numbers are consistent', () => {
+    // `npm run train` without options is the recipe these weights were trained with.
+    assert.deepEqual(card.recipe, DEFAULT_RECIPE);
     const curve = card.lossCurve;
     assert.equal(curve[curve.length - 1].step, card.recipe.steps);
     assert.ok(curve.every((point, i) => i === 0 || point.step > curve[i - 1].step));
@@ -80,5 +98,48 @@ describe('the shipped trained decoder', () => {
     console.log(`best induction head: layer ${best.layer} head ${best.head} score ${best.score.toFixed(3)}`);
     assert.ok(best.score > 0.3, `best induction score ${best.score}`);
     assert.deepEqual({ layer: best.layer, head: best.head }, { layer: card.heads.induction.layer, head: card.heads.induction.head });
+  });
+
+  test('the two heads are a working induction circuit: the model copies a repeated sequence, and not without either head', () => {
+    // Bits per byte the model needs for each copy of four repeated random sequences of 50 bytes;
+    // each position's loss is computed from the logits with a log-sum-exp, independently of the trainer.
+    const copyBits = (model: Transformer): { first: number; second: number } => {
+      let first = 0;
+      let second = 0;
+      for (const seed of [0, 1, 2, 3]) {
+        const ids = repeatedRandomIds(seed, 50);
+        const logits = model.head.logits(model.forward({ decoderIds: ids }, neverCancelled).decoderOutput!);
+        for (let position = 0; position + 1 < ids.length; position++) {
+          const row = logits.data.subarray(position * logits.cols, (position + 1) * logits.cols);
+          const max = row.reduce((a, b) => Math.max(a, b), -Infinity);
+          const nats = Math.log(row.reduce((sum, logit) => sum + Math.exp(logit - max), 0)) + max - row[ids[position + 1]];
+          if (position < 49) first += nats;
+          else if (position >= 50) second += nats;
+        }
+      }
+      return { first: first / (4 * 49) / Math.LN2, second: second / (4 * 49) / Math.LN2 };
+    };
+    // A head's output enters the residual stream only through its 16 input columns of W_O: zeroing them removes exactly that head.
+    const withoutHead = (layer: number, head: number): Transformer => {
+      const tensors = new Map([...parseSafetensors(weightBytes).tensors].map(([name, tensor]) => [name, { ...tensor, values: Float32Array.from(tensor.values) }]));
+      const output = tensors.get(`decoder.layers.${layer}.self_attention.output.weight`)!;
+      const width = config.dModel / config.heads;
+      for (let row = 0; row < config.dModel; row++) output.values.fill(0, row * config.dModel + head * width, row * config.dModel + (head + 1) * width);
+      return new Transformer(config, WeightStore.fromSafetensors(config, tensors, `without L${layer} H${head}`));
+    };
+    const intact = copyBits(transformer);
+    console.log(`repeated random sequences: first copy ${intact.first.toFixed(2)} bits/byte, second copy ${intact.second.toFixed(2)}`);
+    assert.ok(intact.second < intact.first - 4, 'the second copy is predicted from the first');
+    const circuit = [card.heads.previousToken, card.heads.induction].map(({ layer, head }) => `${layer}:${head}`);
+    const rise = new Map<string, number>();
+    for (let layer = 0; layer < config.decoderLayers; layer++) {
+      for (let head = 0; head < config.heads; head++) rise.set(`${layer}:${head}`, copyBits(withoutHead(layer, head)).second - intact.second);
+    }
+    console.log(`second copy, bits/byte more without each head: ${[...rise].map(([key, bits]) => `L${key.replace(':', ' H')} +${bits.toFixed(2)}`).join(', ')}`);
+    const others = [...rise].filter(([key]) => !circuit.includes(key)).map(([, bits]) => bits);
+    for (const key of circuit) {
+      assert.ok(rise.get(key)! > 3, `without ${key} the second copy costs ${rise.get(key)} bits/byte more`);
+      assert.ok(rise.get(key)! > Math.max(...others), `${key} matters more than any other head`);
+    }
   });
 });

@@ -53,8 +53,8 @@ test('safetensors round-trip and a model loaded from it equals the seeded one', 
   const file = path.join(directory, 'tiny.safetensors');
   writeFileSync(file, bytes);
   const engine = new ExplainEngine();
-  const fromFile = await engine.explain('same weights', { weightsPath: file });
-  const fromSeed = await engine.explain('same weights', { seed: 5 });
+  const fromFile = await engine.explain('same weights', { model: 'builtin:tiny-decoder', weightsPath: file });
+  const fromSeed = await engine.explain('same weights', { model: 'builtin:tiny-decoder', seed: 5 });
   fromFile.blocks.forEach((block, i) => assert.deepEqual(block.probs, fromSeed.blocks[i].probs));
   assert.equal(fromFile.model.weights, file);
 });
@@ -98,10 +98,10 @@ test('a weights file rewritten in place is loaded again, not served from the cac
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'al-stale-')), 'w.safetensors');
   const engine = new ExplainEngine();
   save(1, file);
-  const first = await engine.explain('retrained', { weightsPath: file });
+  const first = await engine.explain('retrained', { model: 'builtin:tiny-decoder', weightsPath: file });
   save(2, file);
-  const second = await engine.explain('retrained', { weightsPath: file });
-  const expected = await engine.explain('retrained', { seed: 2 });
+  const second = await engine.explain('retrained', { model: 'builtin:tiny-decoder', weightsPath: file });
+  const expected = await engine.explain('retrained', { model: 'builtin:tiny-decoder', seed: 2 });
   assert.notDeepEqual(second.blocks[0].probs, first.blocks[0].probs);
   assert.deepEqual(second.blocks[0].probs, expected.blocks[0].probs);
 });

