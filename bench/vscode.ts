@@ -1,7 +1,7 @@
 /**
  * End-to-end latency in the real VS Code (code-server + Chromium, as the UI tests run it), warm:
- * from the "Explain Attention" key press to the first heatmap drawn, default built-in model
- * (builtin:tiny-decoder, byte tokens), 128 selected tokens. Target: ≤ 300 ms.
+ * from the "Explain Attention" key press to the first heatmap drawn, builtin:tiny-decoder (pinned
+ * in the workspace settings; byte tokens), 128 selected tokens. Target: ≤ 300 ms.
  *
  *   node scripts/build.mjs && node --import tsx bench/vscode.ts [--runs N] [--warmups N] [--verbose]
  *
@@ -339,6 +339,9 @@ export async function runVscodeBench(options: VscodeBenchOptions = {}): Promise<
   if (!existsSync(path.join(root, 'dist', 'extension.js'))) throw new Error('dist/extension.js is missing: run node scripts/build.mjs first');
   const workspace = mkdtempSync(path.join(os.tmpdir(), 'attention-lens-bench-'));
   writeFileSync(path.join(workspace, FILE_NAME), `${LINE}\nA second line, not selected.\n`);
+  // Pinned, so the figures stay comparable across default-model changes (the trained default has the same shape).
+  mkdirSync(path.join(workspace, '.vscode'));
+  writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'attentionLens.model': 'builtin:tiny-decoder' }));
   let server: CodeServer | undefined;
   let browser: Browser | undefined;
   try {
