@@ -87,7 +87,7 @@ function maskLeak(context: HeadContext): TraceDiagnostic | null {
 /**
  * Rows with a choice whose largest weight is at least saturatedRowMax. A head whose saturated rows
  * nearly all pick the previous token is not flagged: trained models grow such sharp
- * previous-token heads (the built-in trained decoder's reaches 0.998), while a missing 1/√d_k
+ * previous-token heads (the built-in trained decoder's reaches 0.997), while a missing 1/√d_k
  * sharpens whatever each row already prefers, which is no single offset.
  */
 function saturatedSoftmax(context: HeadContext): TraceDiagnostic | null {

@@ -38,7 +38,7 @@ export const PRESETS: Readonly<Record<PresetName, TransformerConfig>> = {
    * The default: tiny-decoder's shape (3 layers, 4 heads, d=64, pre-LN, GELU) with weights trained
    * by `npm run train` (src/engine/training/) on text from npm packages, shipped in
    * media/models/lens-decoder.safetensors with its card. Its heads have learned something:
-   * previous-token, induction and others (README "A trained model").
+   * previous-token, induction and others (README "The trained model").
    */
   'trained-decoder': {
     kind: 'decoder', vocabSize: BYTE_VOCAB, dModel: 64, heads: 4, dFF: 256,
@@ -90,8 +90,9 @@ export const DEFAULT_PRESET: PresetName = 'trained-decoder';
  * Presets whose weights ship with the extension (relative to its root) instead of coming from a
  * seed. A `weightsPath` still overrides them.
  */
+export const TRAINED_DECODER_WEIGHTS = 'media/models/lens-decoder.safetensors';
 export const SHIPPED_WEIGHTS: Readonly<Partial<Record<PresetName, string>>> = {
-  'trained-decoder': 'media/models/lens-decoder.safetensors',
+  'trained-decoder': TRAINED_DECODER_WEIGHTS,
 };
 
 export function isPresetName(name: string): name is PresetName {

@@ -3,8 +3,7 @@
  * weights and card live, and the training recipe. The configuration is a plain reference
  * TransformerConfig, so the weights load with WeightStore.fromSafetensors + new Transformer.
  */
-import type { TransformerConfig } from '../reference/config';
-import { BYTE_VOCAB_SIZE } from '../tokenizers/bytes';
+import { PRESETS, TRAINED_DECODER_WEIGHTS, type TransformerConfig } from '../reference/config';
 import { type AdamWSettings, DEFAULT_ADAMW } from './adamw';
 import type { HeadSupervision } from './attentionSupervision';
 
@@ -14,14 +13,10 @@ import type { HeadSupervision } from './attentionSupervision';
  * 30-minute, two-core budget: ~4 M training bytes train about this many parameters well, and a
  * step of 1024 bytes takes ~0.2 s in the pure-TypeScript trainer.
  */
-export const TRAINED_DECODER_CONFIG: TransformerConfig = {
-  kind: 'decoder', vocabSize: BYTE_VOCAB_SIZE, dModel: 64, heads: 4, dFF: 256,
-  encoderLayers: 0, decoderLayers: 3, normPlacement: 'pre', activation: 'gelu',
-  scaleEmbedding: true, layerNormEpsilon: 1e-5,
-};
+export const TRAINED_DECODER_CONFIG: TransformerConfig = PRESETS['trained-decoder'];
 
 /** Files of the shipped model, relative to the repository (and extension) root. */
-export const TRAINED_WEIGHTS_PATH = 'media/models/lens-decoder.safetensors';
+export const TRAINED_WEIGHTS_PATH = TRAINED_DECODER_WEIGHTS;
 export const TRAINED_CARD_PATH = 'media/models/lens-decoder.json';
 
 export interface TrainingRecipe {
