@@ -32,11 +32,11 @@ export class StatsTable {
     measure.id = 'measure-induction';
     measure.className = 'command';
     measure.textContent = 'Measure induction';
-    measure.title = 'Run the model on a repeated random token sequence and fill the Induct column';
+    measure.title = 'Run the model on random letters written twice and fill the Induct column';
     measure.addEventListener('click', () => this.callbacks.measureInduction());
     const explain = document.createElement('span');
     explain.className = 'view-hint';
-    explain.textContent = 'Runs the model on a random token sequence repeated twice and measures how much each head attends to the token after the previous occurrence.';
+    explain.textContent = 'Runs the model on distinct random letters written twice and measures how much each head attends, from the second copy, to the token after the earlier occurrence.';
     actions.append(measure, explain);
     this.table.id = 'stats-table';
     this.table.className = 'stats-table';

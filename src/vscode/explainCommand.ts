@@ -12,6 +12,7 @@ import type { ModelPicker } from './modelPicker';
 import { readExplainOptions } from './settings';
 import { workspaceFilesUsed } from './trust';
 import type { ExplainOptions } from '../engine/explain';
+import { inductionProbe } from '../engine/analysis/inductionProbe';
 import type { ModelStatusBar } from './statusBar';
 
 /** Runs shorter than this finish without a notification flashing up. */
@@ -23,11 +24,6 @@ export interface RunRequest {
   source: string;
   /** Said to the user with the result (e.g. what an induction probe is). */
   notice?: string;
-}
-
-/** Letters a..z in random order, `count` of them, space-separated (one token each in most vocabularies). */
-function randomLetters(count: number): string {
-  return Array.from({ length: count }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join(' ');
 }
 
 export class ExplainController implements vscode.Disposable {
@@ -76,16 +72,17 @@ export class ExplainController implements vscode.Disposable {
   }
 
   /**
-   * Runs the model on a random sequence repeated twice: a head that, on the second copy, attends to
-   * the token after the current token's first occurrence is an induction head (HeadStats.induction).
+   * Runs the model on a random sequence repeated twice (analysis/inductionProbe.ts): a head that, on
+   * the second copy, attends to the token after the current token's first occurrence is an
+   * induction head (HeadStats.induction). A fresh seed each time; the notice and the log name it.
    */
   async measureInduction(): Promise<void> {
-    const half = randomLetters(24);
+    const probe = inductionProbe(Math.floor(Math.random() * 2 ** 31));
     await this.run({
-      text: `${half} ${half}`,
+      text: probe.text,
       origin: undefined,
-      source: 'induction probe',
-      notice: 'Induction probe: 24 random letters, repeated. The Stats view\'s induction column shows, per head, the mean attention from each repeated token to the token that followed its first occurrence.',
+      source: `induction probe (seed ${probe.seed})`,
+      notice: `Induction probe (seed ${probe.seed}): ${probe.sequence.length} distinct random letters, written twice. The Stats view's induction column shows, per head, the mean attention from each token of the second copy to the token that followed its occurrence in the first.`,
     });
   }
 

@@ -130,8 +130,9 @@ describe('head statistics, by hand', () => {
   });
 
   test('induction: the successor of the most recent earlier occurrence that is not the token before', () => {
-    // ids A B A A. q=2 (A): earlier A at j=0 → target key 1. q=3 (A): j=2 is q−1 (its successor is q
-    // itself), so the most recent usable occurrence is j=0 → target key 1 again.
+    // ids A B A A. q=2 (A): earlier A at j=0 → target key 1, which is q−1 (the pattern "x ? x"): a
+    // previous-token head would score there too, so the row is left out. q=3 (A): j=2 is q−1 (its
+    // successor is q itself), so the most recent usable occurrence is j=0 → target key 1, not q−1.
     const probs = [
       [
         [1, 0, 0, 0],
@@ -153,7 +154,7 @@ describe('head statistics, by hand', () => {
       [1, 1, 1, 1],
     ];
     const stats = computeHeadStats(trace({ decoder: [65, 66, 65, 65] }, [block({ probs, mask })]));
-    close(stats[0].induction ?? Number.NaN, (0.6 + 0.3) / 2, 'head 0 induction'); // 0.45
+    close(stats[0].induction ?? Number.NaN, 0.3, 'head 0 induction: row 3 only (row 2\'s 0.6 is on its previous token)');
     close(stats[1].induction ?? Number.NaN, 0, 'head 1 (pure diagonal) induction');
     close(stats[1].diagonal, (1 + 0 + 1 + 1) / 4, 'head 1 diagonal'); // row 1 looks at key 0
   });

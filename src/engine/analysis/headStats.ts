@@ -52,9 +52,19 @@ export function rowEntropy(row: ArrayLike<number>): number {
 }
 
 /**
- * For each query q of a self-attention block, the key j + 1 that followed the most recent earlier
- * occurrence j of q's token id with j + 1 ≤ q − 1 (so the successor is neither q itself nor
- * missing), or −1. Null when the block is not self-attention or the stream does not match it.
+ * For each query q of a self-attention block, the key an induction head would attend to: j + 1,
+ * where j is the most recent earlier occurrence of q's token id with j ≤ q − 2 (j = q − 1 would
+ * make the successor q itself), or −1 where there is none.
+ *
+ * A row whose target would be q − 1 (the pattern "x ? x": the most recent occurrence is two back)
+ * is also −1: there the token after the previous occurrence is simply the previous token, so a
+ * previous-token head scores exactly as an induction head would, and the row says nothing about
+ * induction. Such rows are left out rather than moved to an older occurrence: an induction head
+ * attends to the most recent match, so an older successor would be an arbitrary target. (Text
+ * with a separator token between symbols, such as space-separated letters under a byte
+ * tokenizer, is all such rows for its separators.)
+ *
+ * Null when the block is not self-attention or the stream does not match it.
  */
 export function inductionTargets(trace: AttentionTrace, block: AttentionBlock): Int32Array | null {
   if (!isSelfAttention(block)) return null;
@@ -64,7 +74,7 @@ export function inductionTargets(trace: AttentionTrace, block: AttentionBlock): 
   for (let query = 2; query < block.queries; query++) {
     for (let earlier = query - 2; earlier >= 0; earlier--) {
       if (tokens[earlier].id === tokens[query].id) {
-        targets[query] = earlier + 1;
+        if (earlier + 1 < query - 1) targets[query] = earlier + 1;
         break;
       }
     }

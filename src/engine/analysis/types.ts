@@ -25,8 +25,10 @@ export interface HeadStats {
   /** Mean weight on the token itself, p(q, q). */
   diagonal: number;
   /**
-   * Mean weight from a token to the token that followed its previous occurrence, over the query
-   * tokens whose id occurred before (with a successor before q); null when no token repeats.
+   * Mean weight from a token q to the token that followed its most recent earlier occurrence, over
+   * the rows where that token lies before q − 1 (headStats.ts `inductionTargets`). Rows where it is
+   * q − 1 itself ("x ? x") are left out: there a previous-token head scores the same, so they say
+   * nothing about induction. Null when no row qualifies (no token repeats, or only as "x ? x").
    */
   induction: number | null;
 }
