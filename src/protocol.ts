@@ -74,6 +74,20 @@ export interface ConfigureMessage {
   colorMap: ColorMapName;
   /** What a new trace opens on. */
   defaultView: DefaultView;
+  /** What this host can do; absent: everything the panel offers (VS Code). */
+  capabilities?: PanelCapabilities;
+}
+
+/**
+ * What a host does for the panel besides answering block requests. The HTML report's stand-in
+ * host has no VS Code behind it: the panel hides the controls it cannot serve rather than draw
+ * buttons that do nothing.
+ */
+export interface PanelCapabilities {
+  /** The panel commands it runs; a control whose command is not listed is not drawn. */
+  commands: PanelCommand[];
+  /** Whether it highlights tokens in an editor (hoverQuery, hoverRollout); text that promises it is hidden otherwise. */
+  editorHighlights: boolean;
 }
 
 export type ColorMapName = 'viridis' | 'magma' | 'cividis' | 'gray';
@@ -254,6 +268,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }
 
+function isCapabilities(value: unknown): value is PanelCapabilities {
+  return isRecord(value) && typeof value.editorHighlights === 'boolean' && Array.isArray(value.commands)
+    && value.commands.every((command) => (PANEL_COMMANDS as readonly unknown[]).includes(command));
+}
+
 /**
  * The webview checks what it receives too (a stale or foreign message must not break the page):
  * the discriminant and the fields it reads, with the binary arrays of the right types.
@@ -274,6 +293,7 @@ export function parseToWebview(value: unknown): ToWebviewMessage | null {
         && (value.mean === undefined || value.mean === null || value.mean instanceof Float32Array) ? (value as unknown as BlockDataMessage) : null;
     case 'configure':
       return (COLOR_MAPS as readonly unknown[]).includes(value.colorMap) && (DEFAULT_VIEWS as readonly unknown[]).includes(value.defaultView)
+        && (value.capabilities === undefined || isCapabilities(value.capabilities))
         ? (value as unknown as ConfigureMessage) : null;
     case 'step':
       return (value.unit === 'layer' || value.unit === 'step') && (value.direction === 'next' || value.direction === 'previous')

@@ -12,6 +12,7 @@ import type { StreamName, Token } from '../src/engine/trace';
 import { type ColorMapName, type DefaultView, type FromWebviewMessage, type PanelCommand, parseToWebview, type ToWebviewMessage, type TraceOverview } from '../src/protocol';
 import { colorLimit, countBlocked, countLeaks, headMatrix, headMatrixWithLimit, type HeadChoice, type LeakCount, expectedMask } from './attention';
 import { type ColorScale, makeColorScale, mixRgb } from './colorScale';
+import { applyCapabilities, markCommand } from './capabilities';
 import { blockFamilies, type BlockFamily, countSeverities, diagnosticBlock, diagnosticSummary, exportName, heatmapSvg } from './debugger';
 import { heatmapPng, overviewPng } from './exportImage';
 import { HeadView } from './headView';
@@ -95,6 +96,7 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, attributes: Reco
 function commandButton(command: PanelCommand, text: string, label: string, id?: string): HTMLButtonElement {
   const button = element('button', { type: 'button', 'aria-label': label, title: label, class: 'command' }, text);
   if (id) button.id = id;
+  markCommand(button, command);
   button.addEventListener('click', () => post({ type: 'runCommand', command }));
   return button;
 }
@@ -158,9 +160,10 @@ tabList.addEventListener('keydown', (event) => {
   tabButtons.get(names[next])?.focus();
 });
 
-function exportButton(id: string, text: string, label: string, action: () => void): HTMLButtonElement {
+function exportButton(id: string, text: string, label: string, action: (() => void) | PanelCommand): HTMLButtonElement {
   const button = element('button', { type: 'button', id, 'aria-label': label, title: label, class: 'export-button' }, text);
-  button.addEventListener('click', action);
+  if (typeof action === 'string') markCommand(button, action);
+  button.addEventListener('click', typeof action === 'string' ? () => post({ type: 'runCommand', command: action }) : action);
   return button;
 }
 const exportPng = exportButton('export-png', 'PNG', 'Save the current view as a PNG image', () => exportImage('png'));
@@ -170,9 +173,9 @@ exportBar.append(
   element('span', { class: 'export-label' }, 'Export'),
   exportPng,
   exportSvg,
-  exportButton('export-json', 'JSON', 'Save the whole trace as JSON', () => post({ type: 'runCommand', command: 'attentionLens.exportJson' })),
-  exportButton('export-csv', 'CSV', 'Save the head statistics as CSV', () => post({ type: 'runCommand', command: 'attentionLens.exportCsv' })),
-  exportButton('export-html', 'HTML', 'Save an HTML report of this run', () => post({ type: 'runCommand', command: 'attentionLens.exportHtml' })),
+  exportButton('export-json', 'JSON', 'Save the whole trace as JSON', 'attentionLens.exportJson'),
+  exportButton('export-csv', 'CSV', 'Save the attention weights as CSV', 'attentionLens.exportCsv'),
+  exportButton('export-html', 'HTML', 'Save an HTML report of this run', 'attentionLens.exportHtml'),
 );
 const toolbar = element('div', { class: 'toolbar' });
 toolbar.append(tabList, exportBar);
@@ -240,7 +243,8 @@ const rolloutPicker = element('label', { class: 'picker' });
 rolloutPicker.append(element('span', {}, 'Stream'), rolloutSelect);
 const rolloutControls = element('div', { class: 'pickers' });
 rolloutControls.append(rolloutPicker);
-const rolloutHint = element('p', { class: 'view-hint' }, 'Attention rollout (Abnar & Zuidema 2020): each row is an output token, each column the input token it draws on through every self-attention layer (residual included). Hover a row to highlight its inputs in the editor.');
+const rolloutHint = element('p', { class: 'view-hint' }, 'Attention rollout (Abnar & Zuidema 2020): each row is an output token, each column the input token it draws on through every self-attention layer (residual included). ');
+rolloutHint.append(element('span', { 'data-needs': 'editor-highlights' }, 'Hover a row to highlight its inputs in the editor.'));
 const rolloutEmpty = element('p', { class: 'view-hint' }, 'This trace carries no rollout.');
 const rolloutMap = new HeatmapView({
   onHover: (query) => scheduleRolloutHover(query),
@@ -318,6 +322,7 @@ function onMessage(message: ToWebviewMessage): void {
       const changed = message.colorMap !== colorMap;
       colorMap = message.colorMap;
       defaultView = message.defaultView;
+      applyCapabilities(app, message.capabilities);
       if (changed && session) {
         renderHeatmap();
         overview.restyle(theme, colorMap);

@@ -4,6 +4,7 @@
  * it) opens that head in the heatmap. Above it, "Measure induction" and what it does.
  */
 import type { HeadStats } from '../src/engine/analysis/types';
+import { markCommand } from './capabilities';
 import { formatStat, kindLabel, type SortDirection, sortStats, STATS_COLUMNS, type StatsColumn } from './debugger';
 
 export interface StatsCallbacks {
@@ -38,6 +39,8 @@ export class StatsTable {
     explain.className = 'view-hint';
     explain.textContent = 'Runs the model on distinct random letters written twice and measures how much each head attends, from the second copy, to the token after the earlier occurrence.';
     actions.append(measure, explain);
+    // The button and what it does go together where the host cannot run the model (the HTML report).
+    markCommand(actions, 'attentionLens.measureInduction');
     this.table.id = 'stats-table';
     this.table.className = 'stats-table';
     const head = document.createElement('thead');

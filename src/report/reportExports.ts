@@ -1,0 +1,81 @@
+/**
+ * @file The exports of the self-contained HTML report, as browser downloads. In VS Code the panel's
+ * export requests go to the extension, which saves through a save dialog (src/vscode/exports.ts);
+ * in a report the stand-in host (reportHost.ts) turns the same requests into files to download.
+ * Pure: what to download for a message, and the report page's own HTML from its parts; the
+ * host does the DOM work.
+ */
+import type { AttentionTrace } from '../engine/trace';
+import { traceCsvChunks } from '../engine/traceCsv';
+import { traceJsonChunks } from '../engine/traceJson';
+import type { FromWebviewMessage, PanelCapabilities } from '../protocol';
+
+/** What the report's host can do: the exports, nothing that needs VS Code or the model. */
+export const REPORT_CAPABILITIES: PanelCapabilities = {
+  commands: ['attentionLens.exportJson', 'attentionLens.exportCsv', 'attentionLens.exportHtml'],
+  editorHighlights: false,
+};
+
+/** One file to hand to the browser. */
+export interface ReportDownload {
+  fileName: string;
+  mimeType: string;
+  /** The content, in pieces (a trace's JSON or CSV can be hundreds of MB as one string). */
+  parts: Array<string | Uint8Array<ArrayBuffer>>;
+}
+
+/** "tiny-decoder", from "builtin:tiny-decoder": the same names src/vscode/exports.ts suggests. */
+export function reportBaseName(trace: AttentionTrace): string {
+  return trace.model.name.replace(/^builtin:/, '').replace(/\.onnx$/i, '').replace(/[^\w.-]+/g, '_');
+}
+
+/** The bytes of a base64 data URL ("data:image/png;base64,..."). */
+function dataUrlBytes(url: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(url.slice(url.indexOf(',') + 1));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * The download a message from the panel asks for, or null when it is not an export.
+ * @param message already validated (parseFromWebview)
+ * @param pageHtml the report itself, made only when the HTML export asks for it
+ */
+export function reportDownload(message: FromWebviewMessage, trace: AttentionTrace, pageHtml: () => string): ReportDownload | null {
+  const base = reportBaseName(trace);
+  if (message.type === 'exportImage') {
+    return message.format === 'png'
+      ? { fileName: `${message.suggestedName}.png`, mimeType: 'image/png', parts: [dataUrlBytes(message.data)] }
+      : { fileName: `${message.suggestedName}.svg`, mimeType: 'image/svg+xml', parts: [message.data] };
+  }
+  if (message.type !== 'runCommand') return null;
+  switch (message.command) {
+    case 'attentionLens.exportJson':
+      return { fileName: `${base}-attention.json`, mimeType: 'application/json', parts: [...traceJsonChunks(trace)] };
+    case 'attentionLens.exportCsv':
+      return { fileName: `${base}-attention.csv`, mimeType: 'text/csv', parts: [...traceCsvChunks(trace)] };
+    case 'attentionLens.exportHtml':
+      return { fileName: `${base}-report.html`, mimeType: 'text/html', parts: [pageHtml()] };
+    default:
+      return null;
+  }
+}
+
+/** The report page as it was written, before the panel filled it in. */
+export interface ReportPageParts {
+  /** `<head>…</head>`: untouched by the panel (its styles are inline there, its CSP too). */
+  head: string;
+  /** The `<main id="app">` element as it was before the panel's script ran. */
+  app: string;
+  /** Every `<script>` of the body, in order (the trace, the host, the panel), each with its nonce. */
+  scripts: string[];
+}
+
+/**
+ * The report's own HTML, for its HTML export: the same head, data and scripts around the page's
+ * initial body, so the copy opens just as the original did (not the DOM the panel has since built).
+ */
+export function reportPageHtml(parts: ReportPageParts): string {
+  return `<!DOCTYPE html>\n<html lang="en">\n${parts.head}\n<body>\n${parts.app}\n${parts.scripts.join('\n')}\n</body>\n</html>\n`;
+}
