@@ -5,7 +5,9 @@
  *   0  "ALTR"                magic
  *   4  u32 version           TRACE_FORMAT_VERSION at write time
  *   8  u32 headerBytes       length of the UTF-8 JSON header that follows
- *   12 header JSON           the trace with every typed array replaced by {"$blob": i}, plus
+ *   12 header JSON           the trace with every typed array replaced by {"$blob": i}, every
+ *                            non-finite number (NaN, ±Infinity: a broken model's statistics) by
+ *                            {"$number": "NaN" | "Infinity" | "-Infinity"}, plus
  *                            "$blobs": [{ dtype: "f32" | "u8", offset, length }] (offset from the data start)
  *      spaces               padding so the data starts at a multiple of 8
  *   .. data                  the arrays' bytes, each starting at a multiple of 8
@@ -36,6 +38,8 @@ export function encodeTrace(trace: AttentionTrace): Uint8Array {
       dataBytes = align8(dataBytes + value.byteLength);
       return { $blob: arrays.length - 1 };
     }
+    // JSON would turn these into null, and a NaN statistic would arrive as "no value".
+    if (typeof value === 'number' && !Number.isFinite(value)) return { $number: String(value) };
     return value;
   });
   // Splice the blob table in as the last member of the top-level object.
@@ -60,6 +64,14 @@ export function encodeTrace(trace: AttentionTrace): Uint8Array {
 
 function isBlobReference(value: unknown): value is { $blob: number } {
   return typeof value === 'object' && value !== null && typeof (value as { $blob?: unknown }).$blob === 'number';
+}
+
+const NON_FINITE: Readonly<Record<string, number>> = { NaN: Number.NaN, Infinity: Number.POSITIVE_INFINITY, '-Infinity': Number.NEGATIVE_INFINITY };
+
+function nonFiniteNumber(value: unknown): number | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const text = (value as { $number?: unknown }).$number;
+  return typeof text === 'string' && Object.keys(value).length === 1 && text in NON_FINITE ? NON_FINITE[text] : undefined;
 }
 
 export function decodeTrace(bytes: Uint8Array): AttentionTrace {
@@ -97,6 +109,8 @@ export function decodeTrace(bytes: Uint8Array): AttentionTrace {
       if (!array) throw new Error(`trace refers to missing array ${value.$blob}`);
       return array;
     }
+    const number = nonFiniteNumber(value);
+    if (number !== undefined) return number;
     if (Array.isArray(value)) return value.map(revive);
     if (typeof value === 'object' && value !== null) {
       const out: Record<string, unknown> = {};

@@ -38,6 +38,9 @@ export interface TraceJsonBlock {
   mask: number[] | null;
 }
 
+/** HeadStats as written: a broken head's NaN statistics are null. */
+export type HeadStatsJson = { [K in keyof HeadStats]: HeadStats[K] extends number ? number | null : HeadStats[K] };
+
 export interface TraceJson {
   formatVersion: number;
   createdAt: string;
@@ -52,8 +55,8 @@ export interface TraceJson {
   timings: AttentionTrace['timings'];
   truncation: AttentionTrace['truncation'];
   notices: string[];
-  /** Per block and head (analysis/types.ts HeadStats); absent when the trace was not analysed. */
-  headStats?: HeadStats[];
+  /** Per block and head (analysis/types.ts HeadStats, null where NaN); absent when the trace was not analysed. */
+  headStats?: HeadStatsJson[];
   /** Per stream: rollout [queries][keys] flattened, row-major. */
   rollout?: Array<{ stream: StreamName; tokens: number; values: Array<number | null> }>;
   diagnostics?: TraceDiagnostic[];
@@ -122,8 +125,9 @@ export function traceToJson(trace: AttentionTrace): TraceJson {
 }
 
 /** Statistics with 9 significant digits, like the attention values. */
-function roundStats(stats: HeadStats): Partial<HeadStats> {
-  const round = (value: number): number => Number(value.toPrecision(9));
+function roundStats(stats: HeadStats): Record<keyof Omit<HeadStats, 'blockIndex' | 'layer' | 'kind' | 'head'>, number | null> {
+  // A broken model's statistics are NaN (or null, from a file that wrote them): JSON says null.
+  const round = (value: number | null): number | null => (value !== null && Number.isFinite(value) ? Number(value.toPrecision(9)) : null);
   return {
     entropy: round(stats.entropy),
     minEntropy: round(stats.minEntropy),
@@ -131,7 +135,7 @@ function roundStats(stats: HeadStats): Partial<HeadStats> {
     prevToken: round(stats.prevToken),
     sink: round(stats.sink),
     diagonal: round(stats.diagonal),
-    induction: stats.induction === null ? null : round(stats.induction),
+    induction: round(stats.induction),
   };
 }
 
