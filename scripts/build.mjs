@@ -1,9 +1,10 @@
 // Bundles every runtime with esbuild: the extension host (CommonJS, vscode external), the engine
 // worker, the CLI, and the webview (browser). Usage: node scripts/build.mjs [--production] [--watch]
 import * as esbuild from 'esbuild';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
+import { writeThirdPartyNotices } from './third-party-notices.mjs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
@@ -29,6 +30,7 @@ function copyOrtWasm() {
   // The plain build runs WASM; the asyncify build is the one onnxruntime-web's WebGPU provider needs.
   const files = ['ort-wasm-simd-threaded.wasm', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.asyncify.wasm', 'ort-wasm-simd-threaded.asyncify.mjs'];
   for (const file of files) copyFileSync(path.join(dist, file), path.join('dist', file));
+  return { label: 'ONNX Runtime WebAssembly', folder: path.dirname(dist), license: 'MIT', files: files.map((file) => `dist/${file}`) };
 }
 
 /**
@@ -42,16 +44,21 @@ function copyDawn() {
   const source = path.join(path.dirname(require.resolve('webgpu')), 'dist', platform);
   if (!existsSync(path.join(source, 'dawn.node'))) {
     console.warn(`webgpu: no Dawn binary for ${platform}; the WebGPU backend will fall back to WASM`);
-    return;
+    return undefined;
   }
   mkdirSync(path.join('dist', 'webgpu', platform), { recursive: true });
-  for (const file of readdirSync(source)) copyFileSync(path.join(source, file), path.join('dist', 'webgpu', platform, file));
+  const files = readdirSync(source);
+  for (const file of files) copyFileSync(path.join(source, file), path.join('dist', 'webgpu', platform, file));
+  // The package's LICENSE.md is Dawn's BSD-3-Clause licence (its package.json says MIT, for its own scripts).
+  return { label: "Dawn's Node bindings", folder: path.resolve(source, '../..'), license: 'BSD-3-Clause', files: files.map((file) => `dist/webgpu/${platform}/${file}`) };
 }
 
 const builds = [
   { ...node, entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js' },
   { ...node, entryPoints: ['src/engine/worker/engineWorker.ts'], outfile: 'dist/engineWorker.js' },
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
+  // The WebGPU survey's child process (src/engine/onnx/webgpu.ts surveyWebGpu).
+  { ...node, entryPoints: ['src/engine/onnx/gpuSurvey.ts'], outfile: 'dist/gpuSurvey.js' },
   {
     bundle: true,
     platform: 'browser',
@@ -80,15 +87,21 @@ const builds = [
 ];
 
 mkdirSync('dist', { recursive: true });
-copyOrtWasm();
-copyDawn();
+const binaries = [copyOrtWasm(), copyDawn()].filter((binary) => binary !== undefined);
+// Each bundle's metafile names the node_modules files in it: the packages the licence notices list.
+const inputs = new Map();
 if (watch) {
+  // The notices follow the first build; restart the watch after adding a dependency.
   for (const options of builds) {
-    const context = await esbuild.context(options);
+    const context = await esbuild.context({ ...options, metafile: true });
+    inputs.set(options.outfile, Object.keys((await context.rebuild()).metafile.inputs));
     await context.watch();
   }
   console.log('watching for changes…');
 } else {
-  await Promise.all(builds.map((options) => esbuild.build(options)));
+  const results = await Promise.all(builds.map((options) => esbuild.build({ ...options, metafile: true })));
+  results.forEach((result, i) => inputs.set(builds[i].outfile, Object.keys(result.metafile.inputs)));
   chmodSync('dist/cli.js', 0o755);
 }
+const { displayName } = JSON.parse(readFileSync('package.json', 'utf8'));
+writeThirdPartyNotices('dist/THIRD_PARTY_NOTICES.txt', displayName, inputs, binaries);
