@@ -3,14 +3,26 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { zipEntryNames } from '../support/zip';
 
 const root = path.resolve(__dirname, '../..');
 const cli = path.join(root, 'dist/cli.js');
+
+/** Folders made by the tests below, removed when the file's tests end (the .vsix copy is 80 MB). */
+const temporary: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  temporary.push(dir);
+  return dir;
+}
+after(() => {
+  // rmSync does not follow the node_modules symlink of the .vsix copy into the real node_modules.
+  for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
+});
 
 function runCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -29,7 +41,7 @@ test('the CLI prints a per-layer, per-head summary of the default model', () => 
 });
 
 test('the CLI writes the documented JSON trace', () => {
-  const out = path.join(mkdtempSync(path.join(tmpdir(), 'al-cli-')), 'trace.json');
+  const out = path.join(tempDir('al-cli-'), 'trace.json');
   const { status, stderr } = runCli(['--model', 'builtin:tiny-encdec', '--json', out, 'Hello']);
   assert.equal(status, 0, stderr);
   const json = JSON.parse(readFileSync(out, 'utf8'));
@@ -65,7 +77,7 @@ test('the CLI explains bad input instead of crashing', () => {
 });
 
 test('the CLI exports a built-in model to ONNX and explains text with the exported file', () => {
-  const out = mkdtempSync(path.join(tmpdir(), 'al-cli-onnx-'));
+  const out = tempDir('al-cli-onnx-');
   const model = path.join(out, 'tiny.onnx');
   const exported = runCli(['--model', 'builtin:tiny-encdec', '--seed', '4', '--export-onnx', model]);
   assert.equal(exported.status, 0, exported.stderr);
@@ -95,7 +107,7 @@ test('the CLI runs a foreign ONNX fixture with explicit inputs', () => {
 });
 
 test('the CLI plants a bug on export, reports it, and writes the analysis to JSON and an HTML report', () => {
-  const out = mkdtempSync(path.join(tmpdir(), 'al-cli-fault-'));
+  const out = tempDir('al-cli-fault-');
   const model = path.join(out, 'leaky.onnx');
   const exported = runCli(['--model', 'builtin:tiny-decoder', '--export-onnx', model, '--fault', 'causal-off-by-one']);
   assert.equal(exported.status, 0, exported.stderr);
@@ -123,7 +135,7 @@ test('the CLI plants a bug on export, reports it, and writes the analysis to JSO
 
 test('the .vsix builds and holds the bundles, not the sources or tests', () => {
   // Package a copy, so the production rebuild vsce runs does not rewrite dist/ under other tests.
-  const work = mkdtempSync(path.join(tmpdir(), 'al-vsix-'));
+  const work = tempDir('al-vsix-');
   const skip = new Set(['node_modules', 'dist', 'out', '.git', 'build', '.artifacts']);
   cpSync(root, work, { recursive: true, filter: (source) => !skip.has(path.basename(source)) || path.dirname(source) !== root });
   symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'), 'dir');
