@@ -7,6 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
+import { inflateRawSync } from 'node:zlib';
 import { zipEntryNames } from '../support/zip';
 
 const root = path.resolve(__dirname, '../..');
@@ -133,20 +134,80 @@ test('the CLI plants a bug on export, reports it, and writes the analysis to JSO
   assert.match(badFault.stderr, /Unknown fault: bogus/);
 });
 
-test('the .vsix builds and holds the bundles, not the sources or tests', () => {
+/** The bytes of one stored or deflated entry of a zip file (vsce writes both kinds). */
+function zipEntry(file: string, name: string): Buffer {
+  const bytes = readFileSync(file);
+  let end = bytes.length - 22;
+  while (end >= 0 && bytes.readUInt32LE(end) !== 0x06054b50) end--;
+  let offset = bytes.readUInt32LE(end + 16);
+  for (let i = bytes.readUInt16LE(end + 10); i > 0; i--) {
+    const nameLength = bytes.readUInt16LE(offset + 28);
+    if (bytes.subarray(offset + 46, offset + 46 + nameLength).toString('utf8') === name) {
+      const method = bytes.readUInt16LE(offset + 10);
+      const size = bytes.readUInt32LE(offset + 20);
+      const local = bytes.readUInt32LE(offset + 42);
+      const data = local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28);
+      const raw = bytes.subarray(data, data + size);
+      return method === 8 ? inflateRawSync(raw) : Buffer.from(raw);
+    }
+    offset += 46 + nameLength + bytes.readUInt16LE(offset + 30) + bytes.readUInt16LE(offset + 32);
+  }
+  throw new Error(`${name} is not in ${file}`);
+}
+
+test('the .vsix builds and holds the bundles, licences, icon and README images, not the sources or tests', () => {
   // Package a copy, so the production rebuild vsce runs does not rewrite dist/ under other tests.
   const work = tempDir('al-vsix-');
   const skip = new Set(['node_modules', 'dist', 'out', '.git', 'build', '.artifacts']);
   cpSync(root, work, { recursive: true, filter: (source) => !skip.has(path.basename(source)) || path.dirname(source) !== root });
   symlinkSync(path.join(root, 'node_modules'), path.join(work, 'node_modules'), 'dir');
   const vsix = path.join(work, 'attention-lens.vsix');
-  execFileSync(process.execPath, [path.join(root, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--no-rewrite-relative-links', '--out', vsix], { cwd: work, stdio: 'pipe', timeout: 180_000 });
+  // `npm run package`'s own vsce arguments, so the script is what is tested (it must not prompt).
+  const manifest = JSON.parse(readFileSync(path.join(work, 'package.json'), 'utf8'));
+  const script = (manifest.scripts.package as string).split(/\s+/);
+  assert.deepEqual(script.slice(0, 2), ['vsce', 'package']);
+  const args = script.slice(1);
+  args[args.indexOf('--out') + 1] = vsix;
+  execFileSync(process.execPath, [path.join(root, 'node_modules/@vscode/vsce/vsce'), ...args], { cwd: work, stdio: 'pipe', timeout: 180_000 });
   const names = zipEntryNames(vsix);
   for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/reportHost.js', 'extension/dist/cli.js', 'extension/dist/ort-wasm-simd-threaded.wasm', 'extension/dist/ort-wasm-simd-threaded.mjs', 'extension/dist/ort-wasm-simd-threaded.asyncify.wasm', 'extension/dist/ort-wasm-simd-threaded.asyncify.mjs', `extension/dist/webgpu/${process.platform}-${process.arch}/dawn.node`, 'extension/package.json', 'extension/media/panel.css', 'extension/media/models/lens-decoder.safetensors', 'extension/media/models/lens-decoder.json']) {
     assert.ok(names.includes(bundle), `${bundle} missing from the vsix: ${names.join(', ')}`);
   }
   const leaked = names.filter((name) => /^extension\/(src|test|webview|scripts|bench|node_modules)\//.test(name) || name.endsWith('.ts') || name.endsWith('.map'));
   assert.deepEqual(leaked, []);
-  const manifest = JSON.parse(readFileSync(path.join(work, 'package.json'), 'utf8'));
   assert.ok(names.includes(`extension/${manifest.main.replace(/^\.\//, '')}`), 'package.json main is in the vsix');
+
+  // Licences: every runtime dependency (all are bundled or copied into dist/) and the dependencies
+  // whose code esbuild pulls in with them, each with its version, licence id and licence text.
+  const notices = zipEntry(vsix, 'extension/dist/THIRD_PARTY_NOTICES.txt').toString('utf8');
+  const bundled = [...Object.keys(manifest.dependencies), 'protobufjs', '@protobufjs/utf8', 'onnxruntime-common', '@kurkle/color'];
+  for (const name of bundled) {
+    const own = JSON.parse(readFileSync(path.join(root, 'node_modules', name, 'package.json'), 'utf8'));
+    const license = name === 'webgpu' ? 'BSD-3-Clause' : own.license; // Dawn's licence; the package.json says MIT
+    const header = `\n${name} ${own.version} (${license})\n`;
+    assert.ok(notices.includes(header), `THIRD_PARTY_NOTICES.txt lacks ${header.trim()}`);
+    const section = notices.slice(notices.indexOf(header)).split(/\n={100}\n/)[1] ?? '';
+    assert.ok(section.trim().length > 500, `${name}'s licence text is missing`);
+  }
+  assert.match(notices, /Dawn's Node bindings .*: dist\/webgpu\/[a-z0-9-]+\/dawn\.node/);
+  assert.match(notices, /ONNX Runtime WebAssembly: dist\/ort-wasm-simd-threaded\.wasm/);
+
+  // The icon: a PNG of the size make-icon.mjs renders, which vsce registered as the icon.
+  assert.equal(manifest.icon, 'media/icon.png');
+  const icon = zipEntry(vsix, `extension/${manifest.icon}`);
+  assert.deepEqual([...icon.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'PNG signature');
+  assert.deepEqual([icon.readUInt32BE(16), icon.readUInt32BE(20)], [128, 128], 'IHDR width x height');
+  assert.match(zipEntry(vsix, 'extension.vsixmanifest').toString('utf8'), /<Asset Type="Microsoft\.VisualStudio\.Services\.Icons\.Default" Path="extension\/media\/icon\.png"/);
+
+  // README images stay relative links (the page resolves them in the installed extension) and ship.
+  const readme = zipEntry(vsix, 'extension/readme.md').toString('utf8');
+  const images = [...readFileSync(path.join(root, 'README.md'), 'utf8').matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]!);
+  assert.ok(images.length >= 2, 'README shows pictures');
+  for (const image of images) {
+    assert.ok(names.includes(`extension/${image}`), `${image} missing from the vsix`);
+    assert.ok(readme.includes(`](${image})`), `${image}'s link was rewritten`);
+  }
+
+  // No placeholder address: a repository is either real or absent.
+  assert.doesNotMatch(readFileSync(path.join(root, 'package.json'), 'utf8'), /example\.invalid/);
 });
