@@ -5,6 +5,8 @@
  */
 import * as vscode from 'vscode';
 import { CancelledError, UserFacingError } from '../engine/errors';
+import { renderTraceWords } from '../engine/traceWords';
+import { VSCODE_OPTION_WORDS, vscodeWords } from './words';
 import type { AttentionTrace } from '../engine/trace';
 import type { EngineClient } from '../engine/worker/engineClient';
 import type { AttentionViews, TraceOrigin } from './attentionViews';
@@ -24,6 +26,22 @@ export interface RunRequest {
   source: string;
   /** Said to the user with the result (e.g. what an induction probe is). */
   notice?: string;
+}
+
+/** The engine's latest stage, passed on to a progress notification once there is one. */
+class StageReporter {
+  private latest: string | undefined;
+  private sink: ((text: string) => void) | undefined;
+
+  report(text: string): void {
+    this.latest = text;
+    this.sink?.(text);
+  }
+
+  attach(sink: (text: string) => void): void {
+    this.sink = sink;
+    if (this.latest) sink(this.latest);
+  }
 }
 
 export class ExplainController implements vscode.Disposable {
@@ -115,12 +133,14 @@ export class ExplainController implements vscode.Disposable {
     this.log.info(`run ${runId}: ${description} from ${request.source}`);
     try {
       const engineStart = performance.now();
+      const stage = new StageReporter();
       const running = this.engine.explain(request.text, options, controller.signal, (partial) => {
         // A big model shows its first block while the rest is computed.
-        if (runId === this.runId) this.views.showTrace(runId, partial, request.origin);
-      });
-      const trace = await this.withDelayedProgress(running, model, controller);
+        if (runId === this.runId) this.views.showTrace(runId, renderTraceWords(partial, VSCODE_OPTION_WORDS), request.origin);
+      }, (text) => stage.report(text));
+      const trace = await this.withDelayedProgress(running, model, controller, stage);
       if (runId !== this.runId) return;
+      renderTraceWords(trace, VSCODE_OPTION_WORDS);
       const traceAt = performance.now();
       const stages = trace.timings.map((timing) => `${timing.stage} ${timing.ms.toFixed(1)} ms`).join(', ');
       const tokens = trace.streams.map((stream) => `${stream.name} ${stream.tokens.length}`).join(', ');
@@ -155,6 +175,7 @@ export class ExplainController implements vscode.Disposable {
       throw new UserFacingError(
         `This workspace is not trusted, so Attention Lens does not load files from it (${refused.map((entry) => `${vscode.workspace.asRelativePath(entry.file)} from "${entry.setting}"`).join(', ')}).`,
         'Trust the workspace (Manage Workspace Trust) to run models from it; the built-in models work without trust.',
+        { code: 'untrusted-workspace' },
       );
     }
   }
@@ -166,27 +187,32 @@ export class ExplainController implements vscode.Disposable {
       this.finishedEmitter.fire({ runId, error });
       return;
     }
-    const hint = error instanceof UserFacingError ? error.hint : undefined;
-    this.log.error(`run ${runId}: ${error.stack ?? error.message}`);
-    this.views.runFailed(runId, error.message, hint, false);
+    const hint = error instanceof UserFacingError ? vscodeWords(error.hint) : undefined;
+    const message = vscodeWords(error.message);
+    this.log.error(`run ${runId}: ${error instanceof UserFacingError ? message : error.stack ?? message}`);
+    this.views.runFailed(runId, message, hint, false);
     this.finishedEmitter.fire({ runId, error });
-    const untrusted = /not trusted/.test(error.message);
+    const untrusted = error instanceof UserFacingError && error.code === 'untrusted-workspace';
     const actions = untrusted ? ['Manage Workspace Trust', 'Select Model...'] : ['Select Model...', 'Show Output'];
-    void vscode.window.showErrorMessage(`Attention Lens: ${hint ? `${error.message} ${hint}` : error.message}`, ...actions).then((action) => {
+    void vscode.window.showErrorMessage(`Attention Lens: ${hint ? `${message} ${hint}` : message}`, ...actions).then((action) => {
       if (action === 'Select Model...') void vscode.commands.executeCommand('attentionLens.selectModel');
       if (action === 'Show Output') this.log.show(true);
       if (action === 'Manage Workspace Trust') void vscode.commands.executeCommand('workbench.trust.manage');
     });
   }
 
-  /** Awaits `running`; if it takes long, shows a cancellable progress notification meanwhile. */
-  private async withDelayedProgress<T>(running: Promise<T>, model: string, controller: AbortController): Promise<T> {
+  /**
+   * Awaits `running`; if it takes long, shows a cancellable progress notification meanwhile, which
+   * says what the engine does now (loading, starting ONNX Runtime, running).
+   */
+  private async withDelayedProgress<T>(running: Promise<T>, model: string, controller: AbortController, stage: StageReporter): Promise<T> {
     let settled = false;
     const timer = setTimeout(() => {
       if (settled) return;
       void vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: `Attention Lens: running ${model}…`, cancellable: true },
-        (_progress, token) => {
+        (progress, token) => {
+          stage.attach((text) => progress.report({ message: text }));
           const listener = token.onCancellationRequested(() => controller.abort());
           return running.catch(() => undefined).finally(() => listener.dispose());
         },

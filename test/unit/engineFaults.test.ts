@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { CancelledError, UserFacingError } from '../../src/engine/errors';
-import { EngineClient, EngineError, RUN_TIME_LIMIT_SETTING } from '../../src/engine/worker/engineClient';
+import { EngineClient, EngineError } from '../../src/engine/worker/engineClient';
+import { vscodeWords } from '../../src/vscode/words';
+import { cliWords } from '../../src/cli/words';
 
 const workerScript = path.resolve(__dirname, '../../dist/engineWorker.js');
 assert.ok(existsSync(workerScript), 'dist/engineWorker.js is missing: run npm run build first');
@@ -97,9 +99,11 @@ test('a run over the time limit is stopped with a message naming the setting; th
     const queued = client.explain('queued behind the slow run', { model: 'builtin:tiny-decoder' });
     await assert.rejects(slow, (error: unknown) => {
       assert.ok(error instanceof UserFacingError, `a UserFacingError, got ${String(error)}`);
-      assert.match(error.message, /builtin:paper-base took longer than the time limit \(attentionLens\.runTimeLimitSeconds: 1 s\)/);
-      assert.ok(error.hint.includes(RUN_TIME_LIMIT_SETTING));
-      assert.match(error.hint, /raise attentionLens\.runTimeLimitSeconds/);
+      assert.equal(error.code, 'time-limit');
+      assert.equal(error.facts.limitSeconds, 1);
+      assert.match(vscodeWords(error.message), /builtin:paper-base took longer than the time limit \(the setting "attentionLens\.runTimeLimitSeconds": 1 s\)/);
+      assert.match(vscodeWords(error.hint), /raise the setting "attentionLens\.runTimeLimitSeconds"/);
+      assert.match(cliWords(error.hint), /raise --time-limit/);
       return true;
     });
     assert.ok(Date.now() - started < 5_000, `stopped in ${Date.now() - started} ms`);
@@ -118,7 +122,7 @@ test('a run stuck past the time limit (no cancel checks) is terminated: time-lim
   try {
     const stuck = client.explain('a', { model: 'builtin:gpt2-shape', backend: 'reference' });
     const queued = client.explain('run B', { model: 'builtin:tiny-decoder' });
-    await assert.rejects(stuck, (error: unknown) => error instanceof UserFacingError && error.message.includes(RUN_TIME_LIMIT_SETTING));
+    await assert.rejects(stuck, (error: unknown) => error instanceof UserFacingError && error.code === 'time-limit');
     assert.equal((await queued).streams[0].text, 'run B');
     await assertWorks(client);
   } finally {

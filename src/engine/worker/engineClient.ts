@@ -11,7 +11,7 @@
  */
 import * as path from 'node:path';
 import { type ResourceLimits as WorkerResourceLimits, Worker } from 'node:worker_threads';
-import { CancelledError, UserFacingError } from '../errors';
+import { CancelledError, optionRef, UserFacingError } from '../errors';
 import type { ExplainOptions } from '../explain';
 import type { AttentionTrace } from '../trace';
 import { decodeTrace } from '../traceBinary';
@@ -19,8 +19,6 @@ import { CANCEL_FLAG_INDEX, type FromWorkerMessage, type SerializedError, type T
 
 /** After a cancel, how long the worker gets to stop by itself before it is terminated. */
 const CANCEL_GRACE_MS = 2000;
-/** The setting the time-limit message names (the VS Code host passes it as timeLimitMs). */
-export const RUN_TIME_LIMIT_SETTING = 'attentionLens.runTimeLimitSeconds';
 /** setTimeout's ceiling; a longer limit is no limit. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -30,7 +28,7 @@ export interface EngineClientOptions {
   /**
    * Wall-clock limit of one run, in ms, counted from when the engine starts on it (not while it
    * waits behind another run). A run over it is cancelled (cooperatively, then by terminating the
-   * worker) and rejects with a UserFacingError that names attentionLens.runTimeLimitSeconds. The
+   * worker) and rejects with a UserFacingError (code 'time-limit') that points to the time-limit option. The
    * runs queued behind it carry on. Default, 0 or Infinity: no limit.
    */
   timeLimitMs?: number;
@@ -42,6 +40,11 @@ export interface EngineClientOptions {
    * the engine ran out of memory, and the next run starts a fresh worker. Default: Node's defaults.
    */
   resourceLimits?: WorkerResourceLimits;
+  /**
+   * Where the engine keeps built-in models' ONNX exports across runs (a private folder: VS Code's
+   * global storage). Default: the user's cache folder (exportCache.ts); null: in memory only.
+   */
+  cacheFolder?: string | null;
 }
 
 interface Pending {
@@ -51,6 +54,7 @@ interface Pending {
   /** Kept so the request can be sent again if its worker is replaced for another request's sake. */
   message: ToWorkerMessage;
   onPartial?: (trace: AttentionTrace) => void;
+  onProgress?: (stage: string) => void;
   /** The worker works on this run now: it is the oldest pending one (the worker runs them in order). */
   running: boolean;
   /** The run passed the time limit: its cancellation ends as the time-limit error. */
@@ -80,7 +84,7 @@ export class EngineError extends Error {
 
 function reviveError(error: SerializedError): Error {
   if (error.name === 'CancelledError') return new CancelledError();
-  if (error.name === 'UserFacingError') return new UserFacingError(error.message, error.hint ?? '');
+  if (error.name === 'UserFacingError') return new UserFacingError(error.message, error.hint ?? '', { code: error.code, facts: error.facts });
   const revived = new EngineError(`The attention engine failed: ${error.message}`, undefined, true);
   if (error.stack) revived.stack = error.stack;
   return revived;
@@ -124,8 +128,9 @@ function workerEndError(end: Exclude<WorkerEnd, { kind: 'stopped' }>, message: T
 function timeLimitError(message: ToWorkerMessage, timeLimitMs: number): UserFacingError {
   const seconds = Number((timeLimitMs / 1000).toFixed(3));
   return new UserFacingError(
-    `The run of ${modelName(message)} took longer than the time limit (${RUN_TIME_LIMIT_SETTING}: ${seconds} s) and was stopped.`,
-    `Select less text or choose a smaller model, or raise ${RUN_TIME_LIMIT_SETTING}.`,
+    `The run of ${modelName(message)} took longer than the time limit (${optionRef('timeLimit')}: ${seconds} s) and was stopped.`,
+    `Select less text or choose a smaller model, or raise ${optionRef('timeLimit')}.`,
+    { code: 'time-limit', facts: { limitSeconds: seconds } },
   );
 }
 
@@ -140,6 +145,7 @@ export class EngineClient {
   private readonly cancelGraceMs: number;
   private readonly timeLimitMs: number | undefined;
   private readonly resourceLimits: WorkerResourceLimits | undefined;
+  private readonly cacheFolder: string | null | undefined;
 
   /**
    * @param workerScript absolute path of dist/engineWorker.js
@@ -151,11 +157,15 @@ export class EngineClient {
     const limit = settings.timeLimitMs;
     this.timeLimitMs = limit !== undefined && limit > 0 && limit <= MAX_TIMER_MS ? limit : undefined;
     this.resourceLimits = settings.resourceLimits;
+    this.cacheFolder = settings.cacheFolder;
   }
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.workerScript, this.resourceLimits ? { resourceLimits: this.resourceLimits } : {});
+    const worker = new Worker(this.workerScript, {
+      ...(this.resourceLimits ? { resourceLimits: this.resourceLimits } : {}),
+      ...(this.cacheFolder !== undefined ? { workerData: { cacheFolder: this.cacheFolder } } : {}),
+    });
     this.heapLimitMb = this.resourceLimits?.maxOldGenerationSizeMb;
     worker.on('online', () => {
       if (this.worker === worker) this.heapLimitMb = worker.resourceLimits?.maxOldGenerationSizeMb ?? this.heapLimitMb;
@@ -183,6 +193,10 @@ export class EngineClient {
     if (!pending) return;
     if (message.type === 'started') {
       this.startTimeLimit(pending);
+      return;
+    }
+    if (message.type === 'progress') {
+      pending.onProgress?.(message.stage);
       return;
     }
     if (message.type === 'partial') {
@@ -300,8 +314,9 @@ export class EngineClient {
   /**
    * @param onPartial receives a first, partial trace when a big model runs on a long input (the
    *        first block), before the promise resolves with the whole trace
+   * @param onProgress told, in words, what a long run does now (loading, starting ONNX Runtime, running)
    */
-  explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void): Promise<AttentionTrace> {
+  explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void, onProgress?: (stage: string) => void): Promise<AttentionTrace> {
     if (this.disposed) return Promise.reject(new Error('the engine client is disposed'));
     if (signal?.aborted) return Promise.reject(new CancelledError());
     const worker = this.ensureWorker();
@@ -321,6 +336,7 @@ export class EngineClient {
         cancelFlag,
         message,
         onPartial,
+        onProgress,
         running: false,
         timedOut: false,
         clearTimers: () => {

@@ -5,7 +5,7 @@
  * request is the one running, the one a crash is reported against). Each begins with a 'started'
  * message, from which the client counts its time limit.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError, UserFacingError } from '../errors';
 import { ExplainEngine } from '../explain';
 import { encodeTrace } from '../traceBinary';
@@ -14,11 +14,13 @@ import { CANCEL_FLAG_INDEX, type FromWorkerMessage, type SerializedError, type T
 const port = parentPort;
 if (!port) throw new Error('engineWorker must run as a worker thread');
 
-const engine = new ExplainEngine();
+/** The client may name the folder where built-in models' exports are kept (VS Code: its global storage). */
+const settings = (workerData ?? {}) as { cacheFolder?: string | null };
+const engine = settings.cacheFolder === undefined ? new ExplainEngine() : new ExplainEngine(settings.cacheFolder);
 let queue: Promise<void> = Promise.resolve();
 
 function serializeError(error: unknown): SerializedError {
-  if (error instanceof UserFacingError) return { name: error.name, message: error.message, hint: error.hint };
+  if (error instanceof UserFacingError) return { name: error.name, message: error.message, hint: error.hint, code: error.code, facts: { ...error.facts } };
   if (error instanceof CancelledError) return { name: error.name, message: error.message };
   const failure = error instanceof Error ? error : new Error(String(error));
   return { name: failure.name, message: failure.message, stack: failure.stack };
@@ -39,7 +41,7 @@ async function handle(message: ToWorkerMessage): Promise<void> {
     const trace = await engine.explain(message.text, message.options, cancel, (partial) => {
       const partialBuffer = encodeTrace(partial).buffer as ArrayBuffer;
       port!.postMessage({ type: 'partial', requestId: message.requestId, trace: partialBuffer } satisfies FromWorkerMessage, [partialBuffer]);
-    });
+    }, (stage) => port!.postMessage({ type: 'progress', requestId: message.requestId, stage } satisfies FromWorkerMessage));
     const bytes = encodeTrace(trace);
     // encodeTrace's output owns its buffer exactly, so it can be transferred without a copy.
     const buffer = bytes.buffer as ArrayBuffer;

@@ -30,6 +30,9 @@ export interface SerializedError {
   name: string;
   message: string;
   hint?: string;
+  /** UserFacingError's code and facts. */
+  code?: string;
+  facts?: Record<string, string | number | boolean | null>;
   stack?: string;
 }
 
@@ -52,4 +55,11 @@ export interface ExplainStartedMessage {
   requestId: number;
 }
 
-export type FromWorkerMessage = ExplainResultMessage | ExplainErrorMessage | ExplainPartialMessage | ExplainStartedMessage;
+/** What a long run does now, in words (loading, starting ONNX Runtime, running). */
+export interface ExplainProgressMessage {
+  type: 'progress';
+  requestId: number;
+  stage: string;
+}
+
+export type FromWorkerMessage = ExplainResultMessage | ExplainErrorMessage | ExplainPartialMessage | ExplainStartedMessage | ExplainProgressMessage;

@@ -1,0 +1,16 @@
+/**
+ * @file A trace's words for one host: notices and diagnostic messages name options by reference
+ * (errors.ts `optionRef`), and the host that shows or saves the trace renders them once, in its own
+ * words (CLI flags, VS Code settings).
+ */
+import { type OptionWords, renderOptionRefs } from './errors';
+import type { AttentionTrace } from './trace';
+
+/** Renders the option references of the trace's notices and diagnostics in place; returns the trace. */
+export function renderTraceWords(trace: AttentionTrace, words: OptionWords): AttentionTrace {
+  trace.notices = trace.notices.map((notice) => renderOptionRefs(notice, words));
+  if (trace.analysis) {
+    trace.analysis.diagnostics = trace.analysis.diagnostics.map((finding) => ({ ...finding, message: renderOptionRefs(finding.message, words) }));
+  }
+  return trace;
+}

@@ -1,0 +1,26 @@
+/**
+ * @file How VS Code names the engine's options in messages: its settings. Pure (no `vscode`
+ * import), so tests read it too.
+ */
+import { type OptionWords, renderOptionRefs } from '../engine/errors';
+
+export const VSCODE_OPTION_WORDS: OptionWords = {
+  model: 'the setting "attentionLens.model" (or "Attention Lens: Select Model...")',
+  tokenizer: 'the setting "attentionLens.tokenizerPath"',
+  weights: 'the setting "attentionLens.builtin.weightsPath"',
+  seed: 'the setting "attentionLens.builtin.seed"',
+  maxTokens: 'the setting "attentionLens.maxTokens"',
+  padTo: 'the padding length',
+  decoderText: 'the decoder text',
+  inputs: 'the setting "attentionLens.onnx.inputs"',
+  backend: 'the setting "attentionLens.backend"',
+  threads: 'the setting "attentionLens.threads"',
+  maxModelMB: 'the setting "attentionLens.limits.maxModelSizeMB"',
+  maxTraceMB: 'the setting "attentionLens.limits.maxTraceMB"',
+  timeLimit: 'the setting "attentionLens.runTimeLimitSeconds"',
+};
+
+/** An engine message or notice in VS Code's words. */
+export function vscodeWords(text: string): string {
+  return renderOptionRefs(text, VSCODE_OPTION_WORDS);
+}
