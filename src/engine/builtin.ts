@@ -3,9 +3,10 @@
  * tokenizer. Loading paper-base or gpt2-shape takes a while, so loaded models are cached by key.
  */
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { UserFacingError } from './errors';
+import { readRegularFile } from './safeRead';
 import { type PresetName, countParameters, getPreset, PRESETS, SHIPPED_WEIGHTS } from './reference/config';
 import { parseSafetensors } from './reference/safetensors';
 import { Transformer } from './reference/transformer';
@@ -31,7 +32,11 @@ export interface BuiltinModelRequest {
   weightsPath?: string;
   /** "bytes" (default) or the path of a tokenizer.json whose ids fit the preset's vocabulary. */
   tokenizer?: string;
+  /** Largest weights file read, in MB (the model ceiling); default 4096. */
+  maxModelMB?: number;
 }
+
+const DEFAULT_MAX_WEIGHTS_MB = 4096;
 
 /** "builtin:tiny-decoder" → "tiny-decoder"; a bare preset name is accepted too. */
 export function parseBuiltinSpec(spec: string): PresetName {
@@ -69,15 +74,12 @@ export async function loadBuiltinModel(request: BuiltinModelRequest): Promise<Bu
   const weightsPath = weightsFileOf(request);
   let weights: WeightStore;
   if (weightsPath) {
-    let bytes: Uint8Array;
-    try {
-      bytes = await readFile(weightsPath);
-    } catch (error) {
-      throw new UserFacingError(
-        `Cannot read the weights file ${weightsPath}: ${(error as Error).message}.`,
-        'Check the path in the "weights" setting or option.',
-      );
-    }
+    const bytes = await readRegularFile(weightsPath, {
+      maxBytes: (request.maxModelMB ?? DEFAULT_MAX_WEIGHTS_MB) * 2 ** 20,
+      what: 'the weights file',
+      option: 'weights',
+      limitOption: 'maxModelMB',
+    });
     // Shipped weights are named by what they are, not by where the extension happens to be installed.
     const description = request.weightsPath ? weightsPath : `trained weights (${SHIPPED_WEIGHTS[parseBuiltinSpec(request.preset)]})`;
     weights = WeightStore.fromSafetensors(config, parseSafetensors(bytes, weightsPath).tensors, description);

@@ -2,13 +2,14 @@
  * @file `--export-onnx`: a built-in model, with its weights and tokenizer, as an ONNX file that
  * other tools (and Attention Lens itself) can run on text again.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadBuiltinModel, parseBuiltinSpec } from './builtin';
 import { encodeModel } from './onnx/model';
 import { type ExportFault, exportTransformer } from './onnx/exportBuiltin';
 import { PRESETS } from './reference/config';
-import { BYTE_TOKENIZER_SPEC } from './tokenizers/index';
+import { readRegularFileSync } from './safeRead';
+import { BYTE_TOKENIZER_SPEC, getTokenizer } from './tokenizers/index';
 
 export interface ExportOptions {
   model: string;
@@ -19,11 +20,12 @@ export interface ExportOptions {
   faults?: readonly ExportFault[];
 }
 
-/** The tokenizer as the exported file's metadata carries it. */
+/** The tokenizer as the exported file's metadata carries it (loading it first checks the file). */
 function tokenizerMetadata(spec: string | undefined): string {
   if (!spec || spec === BYTE_TOKENIZER_SPEC) return JSON.stringify({ type: 'bytes' });
+  getTokenizer(spec);
   const file = statSync(spec).isDirectory() ? path.join(spec, 'tokenizer.json') : spec;
-  return JSON.stringify({ type: 'huggingface', json: readFileSync(file, 'utf8') });
+  return JSON.stringify({ type: 'huggingface', json: new TextDecoder().decode(readRegularFileSync(file, { maxBytes: 512 * 2 ** 20, what: 'the tokenizer.json', option: 'tokenizer' })) });
 }
 
 export async function exportBuiltinModel(options: ExportOptions): Promise<Uint8Array> {

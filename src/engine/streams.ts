@@ -4,11 +4,19 @@
  * encoder-decoder (a separate text, or the selection shifted right behind the start token).
  * Shared by the built-in and the ONNX paths.
  */
-import { UserFacingError } from './errors';
+import { optionRef, UserFacingError } from './errors';
+import { MAX_TEXT_CHARACTERS } from './limits';
 import type { TextTokenizer } from './tokenizers/types';
 import type { ModelKind, Token, TokenStream, Truncation } from './trace';
 
 export function requireText(text: string, what: string): void {
+  if (typeof text === 'string' && text.length > MAX_TEXT_CHARACTERS) {
+    throw new UserFacingError(
+      `The ${what} has ${text.length} characters, more than the ${MAX_TEXT_CHARACTERS} Attention Lens reads (a run keeps at most 8192 tokens).`,
+      'Select a shorter part of the text.',
+      { code: 'text-too-long', facts: { characters: text.length, limit: MAX_TEXT_CHARACTERS } },
+    );
+  }
   if (typeof text !== 'string' || text.length === 0) {
     throw new UserFacingError(`The ${what} is empty.`, 'Select some text and run "Explain Attention" again.');
   }
@@ -47,7 +55,9 @@ function decoderStream(tokenizer: TextTokenizer, kind: ModelKind, selection: str
   }
   if (decoderText !== undefined) {
     requireText(decoderText, 'decoder text');
-    const { kept, truncation } = truncate(tokenizer.encode(decoderText), 'decoder', maxTokens);
+    const decoderTokens = tokenizer.encode(decoderText);
+    requireTokens(decoderTokens, tokenizer, decoderText, 'decoder text');
+    const { kept, truncation } = truncate(decoderTokens, 'decoder', maxTokens);
     return { stream: { name: 'decoder', text: decoderText, origin: 'custom', tokens: kept }, truncation };
   }
   const start = tokenizer.startToken;
@@ -69,6 +79,8 @@ export interface StreamPlan {
   truncation: Truncation[];
   /** True per encoder token that is padding (masked as a key); undefined without an encoder. */
   encoderPadding?: boolean[];
+  /** True per decoder token that is filler (a fixed-length decoder-only model); undefined otherwise. */
+  decoderPadding?: boolean[];
   notices: string[];
 }
 
@@ -76,10 +88,26 @@ export interface StreamOptions {
   maxTokens: number;
   decoderText?: string;
   padTo?: number;
+  /**
+   * A decoder-only model that takes exactly this many tokens: the input is filled up to it (with
+   * the pad token, else the start token, else id 0), the filler marked as padding.
+   */
+  fillTo?: number;
+}
+
+/** A tokenizer that turns text into no tokens leaves the model nothing to attend over. */
+function requireTokens(tokens: readonly Token[], tokenizer: TextTokenizer, text: string, what: string): void {
+  if (tokens.length > 0) return;
+  throw new UserFacingError(
+    `The tokenizer ${tokenizer.name} turned the ${what} (${text.length} characters) into no tokens, so there is no attention to show.`,
+    `Use the tokenizer the model was trained with (${optionRef('tokenizer')}), or select other text.`,
+    { code: 'no-tokens', facts: { tokenizer: tokenizer.name, characters: text.length } },
+  );
 }
 
 export function planStreams(tokenizer: TextTokenizer, kind: ModelKind, text: string, options: StreamOptions): StreamPlan {
   const selectionTokens = tokenizer.encode(text);
+  requireTokens(selectionTokens, tokenizer, text, 'selection');
   const streams: TokenStream[] = [];
   const truncation: Truncation[] = [];
   let encoderPadding: boolean[] | undefined;
@@ -93,15 +121,24 @@ export function planStreams(tokenizer: TextTokenizer, kind: ModelKind, text: str
     streams.push({ name: 'encoder', text, origin: 'selection', tokens });
     if (cut) truncation.push(cut);
   }
+  let decoderPadding: boolean[] | undefined;
   if (kind !== 'encoder') {
     const plan = decoderStream(tokenizer, kind, text, selectionTokens, options.decoderText, options.maxTokens);
+    if (kind === 'decoder' && options.fillTo !== undefined && plan.stream.tokens.length < options.fillTo) {
+      const kept = plan.stream.tokens.length;
+      const filler = tokenizer.padToken ?? tokenizer.startToken ?? { id: 0, piece: '<pad>' };
+      plan.stream.tokens = [...plan.stream.tokens, ...Array.from({ length: options.fillTo - kept }, (): Token => ({
+        id: filler.id, text: '', piece: filler.piece, start: text.length, end: text.length, special: true,
+      }))];
+      decoderPadding = plan.stream.tokens.map((_, index) => index >= kept);
+    }
     streams.push(plan.stream);
     if (plan.truncation) truncation.push(plan.truncation);
   }
   const notices = truncation.map((cut) =>
-    `The ${cut.stream} input was cut to its first ${cut.keptTokens} of ${cut.originalTokens} tokens (max tokens: ${cut.maxTokens}; raise "attentionLens.maxTokens", or --max-tokens, to see more).`);
+    `The ${cut.stream} input was cut to its first ${cut.keptTokens} of ${cut.originalTokens} tokens (max tokens: ${cut.maxTokens}; raise ${optionRef('maxTokens')} to see more).`);
   if (streams.find((s) => s.name === 'decoder')?.origin === 'shifted-selection') {
     notices.push('Decoder input: the selection shifted right behind the start token (teacher forcing).');
   }
-  return { streams, truncation, encoderPadding, notices };
+  return { streams, truncation, encoderPadding, ...(decoderPadding ? { decoderPadding } : {}), notices };
 }

@@ -2,14 +2,17 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { UserFacingError } from '../../src/engine/errors';
 import { ExplainEngine } from '../../src/engine/explain';
+import { cliWords } from '../../src/cli/words';
 
 const engine = new ExplainEngine();
 
-async function rejectsWith(promise: Promise<unknown>, message: RegExp, hint: RegExp): Promise<void> {
+/** The engine's message as the CLI words it (option references become flags). */
+async function rejectsWith(promise: Promise<unknown>, message: RegExp, hint: RegExp, code?: string): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
     assert.ok(error instanceof UserFacingError, `expected a UserFacingError, got ${String(error)}`);
-    assert.match(error.message, message);
-    assert.match(error.hint, hint);
+    assert.match(cliWords(error.message), message);
+    assert.match(cliWords(error.hint), hint);
+    if (code) assert.equal(error.code, code);
     return true;
   });
 }
@@ -37,14 +40,14 @@ test('the default max tokens is 512', async () => {
 });
 
 test('invalid options are refused clearly', async () => {
-  await rejectsWith(engine.explain('x', { maxTokens: 0 }), /Invalid maxTokens: 0/, /whole number from 1/);
-  await rejectsWith(engine.explain('x', { maxTokens: 2.5 }), /Invalid maxTokens/, /whole number/);
-  await rejectsWith(engine.explain('x', { seed: -1 }), /Invalid seed/, /whole number/);
+  await rejectsWith(engine.explain('x', { maxTokens: 0 }), /Invalid --max-tokens: 0/, /whole number from 1/, 'invalid-option');
+  await rejectsWith(engine.explain('x', { maxTokens: 2.5 }), /Invalid --max-tokens/, /whole number/, 'invalid-option');
+  await rejectsWith(engine.explain('x', { seed: -1 }), /Invalid --seed/, /whole number/, 'invalid-option');
   await rejectsWith(engine.explain('x', { model: 'builtin:nope' }), /Unknown built-in model "nope"/, /tiny-decoder/);
   await rejectsWith(engine.explain('abcdef', { model: 'builtin:tiny-encoder', padTo: 3 }), /Cannot pad to 3 tokens/, /at least 6/);
   await rejectsWith(engine.explain('abc', { model: 'builtin:tiny-decoder', padTo: 8 }), /Padding applies to models with an encoder/, /encoder/);
   await rejectsWith(engine.explain('abc', { model: 'builtin:tiny-encdec', decoderText: '   ' }), /decoder text contains only whitespace/, /Select/);
-  await rejectsWith(engine.explain('abc', { weightsPath: '/nonexistent/w.safetensors' }), /Cannot read the weights file/, /Check the path/);
+  await rejectsWith(engine.explain('abc', { weightsPath: '/nonexistent/w.safetensors' }), /The weights file was not found: \/nonexistent\/w\.safetensors/, /Check the path \(--weights\)/, 'file-not-found');
 });
 
 test('token offsets of the built-in stream index the user text', async () => {

@@ -8,10 +8,13 @@ import { UserFacingError } from '../errors';
 export type InputSpec =
   | { kind: 'ids'; values: number[] }
   | { kind: 'npy'; path: string }
-  | { kind: 'random'; shape: number[]; seed: number };
+  | { kind: 'random'; shape: number[]; seed: number }
+  /** A causal mask (each query sees itself and the keys before it), in the mask input's own convention. */
+  | { kind: 'causal' };
 
-/** Parses `ids:1,2,3`, `random:2x3x4` or a path to a .npy file. */
+/** Parses `ids:1,2,3`, `random:2x3x4`, `causal` or a path to a .npy file. */
 export function parseInputSpec(text: string, seed = 0): InputSpec {
+  if (text === 'causal') return { kind: 'causal' };
   if (text.startsWith('ids:')) {
     const values = text.slice(4).split(',').map((part) => part.trim()).filter((part) => part.length > 0).map(Number);
     if (values.length === 0 || values.some((value) => !Number.isInteger(value))) {
@@ -27,6 +30,6 @@ export function parseInputSpec(text: string, seed = 0): InputSpec {
     return { kind: 'random', shape, seed };
   }
   if (text.toLowerCase().endsWith('.npy')) return { kind: 'npy', path: text };
-  throw new UserFacingError(`Cannot read the input value "${text}".`, 'Use ids:1,2,3, random:D1xD2x..., or the path of a .npy file.');
+  throw new UserFacingError(`Cannot read the input value "${text}".`, 'Use ids:1,2,3, random:D1xD2x..., causal (for a mask input), or the path of a .npy file.');
 }
 

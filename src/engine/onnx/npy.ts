@@ -20,9 +20,13 @@ const READERS: Record<string, { bytes: number; read(view: DataView, offset: numb
   '|b1': { bytes: 1, read: (view, offset) => view.getUint8(offset) },
 };
 
-export function parseNpy(bytes: Uint8Array, origin: string): NpyArray {
+/**
+ * @param maxElements refuse arrays with more elements, before allocating them (the caller's memory
+ *        budget: a header may claim any shape)
+ */
+export function parseNpy(bytes: Uint8Array, origin: string, maxElements = Number.MAX_SAFE_INTEGER): NpyArray {
   const invalid = (what: string): UserFacingError =>
-    new UserFacingError(`${origin} is not a readable .npy file: ${what}.`, 'Save the array with numpy.save (little-endian, C order).');
+    new UserFacingError(`${origin} is not a readable .npy file: ${what}.`, 'Save the array with numpy.save (little-endian, C order).', { code: 'bad-npy', facts: { path: origin } });
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
   if (bytes.length < 10 || magic.some((byte, i) => bytes[i] !== byte)) throw invalid('no NumPy magic bytes');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -39,7 +43,9 @@ export function parseNpy(bytes: Uint8Array, origin: string): NpyArray {
   const reader = READERS[descr];
   if (!reader) throw invalid(`dtype ${descr} is not supported (use float32, float64, int32, int64, uint8 or bool)`);
   const shape = shapeText.split(',').map((part) => part.trim()).filter((part) => part.length > 0).map(Number);
+  if (shape.some((dim) => !Number.isSafeInteger(dim) || dim < 0)) throw invalid(`its shape (${shapeText.trim()}) is not a list of sizes ≥ 0`);
   const count = shape.reduce((product, dim) => product * dim, 1);
+  if (count > maxElements) throw invalid(`shape (${shape.join(', ')}) has ${count} elements, more than ${maxElements} an input may have`);
   const dataStart = headerStart + headerLength;
   if (dataStart + count * reader.bytes > bytes.length) throw invalid(`shape (${shape.join(', ')}) needs more data than the file has`);
   const values = new Float64Array(count);

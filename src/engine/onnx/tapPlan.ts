@@ -44,6 +44,8 @@ export interface AttentionTap {
   layout: ProbsLayout;
   /** Number of heads when the layout folds them (`(BH)QK` needs it); otherwise read from the shape. */
   heads?: number;
+  /** Heads as the graph's shapes show them (a Reshape to [B, T, H, d]), when they do: for size estimates only. */
+  expectedHeads?: number;
   /** The mask the block applied, when one was found; null when the scores reach the softmax unmasked. */
   mask: MaskTap | null;
   /** What the analysis believes the mask is (the decoded cells are the truth). */
@@ -64,4 +66,9 @@ export interface TapPlan {
   residual: ResidualTap[];
   /** Plain-words findings the user must see: fused nodes rewritten, blocks or residual steps not found. */
   notes: string[];
+  /**
+   * Per mask input, the values that keep and block a key, where the graph shows them
+   * (maskConvention.ts); inputs not listed take 1 = keep, 0 = block.
+   */
+  maskConventions?: Record<string, { keep: number; block: number }>;
 }

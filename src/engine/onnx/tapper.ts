@@ -30,6 +30,8 @@ import { cloneForEdit, graphOf, type ModelProto, opsetVersion } from './model';
 import { findResidualSteps, type ResidualStep, tapResidual } from './residualTaps';
 import { assignRoles } from './roles';
 import type { TapPlan } from './tapPlan';
+import { inputRole, modelInputs } from './inputs';
+import { type MaskConvention, maskConvention } from './maskConvention';
 
 export interface TapResult {
   /** An edited copy: the input model is not changed. */
@@ -72,13 +74,30 @@ export function analyzeAndTap(model: ModelProto): TapResult {
   // 4. Residual stream.
   const steps = findResidualSteps(index, blocks, notes);
 
+  // 4b. What value of each mask input keeps a key (maskConvention.ts).
+  const maskConventions = readMaskConventions(index, blocks, edited, notes);
+
   // 5. Edits.
   const attention = blocks.map((block, blockIndex) => tapBlock(editor, index, block, blockIndex));
   const residual = steps.map((step, stepIndex) => tapResidual(editor, index, step, stepIndex, opset));
   editor.commit();
 
   notes.unshift(summarise(blocks, steps));
-  return { model: edited, plan: { attention, residual, notes } };
+  return { model: edited, plan: { attention, residual, notes, maskConventions } };
+}
+
+/** The conventions of the model's mask inputs, read from the graph; unusual ones are noted. */
+function readMaskConventions(index: GraphIndex, blocks: readonly FoundBlock[], model: ModelProto, notes: string[]): Record<string, MaskConvention> {
+  const conventions: Record<string, MaskConvention> = {};
+  for (const input of modelInputs(model)) {
+    const role = inputRole(input.name, input.elementType);
+    if (role !== 'mask' && role !== 'decoder-mask') continue;
+    const convention = maskConvention(index, blocks, input.name);
+    if (!convention) continue;
+    conventions[input.name] = convention;
+    if (convention.keep !== 1) notes.push(`The input ${input.name} blocks a key with ${convention.block} and keeps it with ${convention.keep} (read from the graph); it is filled that way.`);
+  }
+  return conventions;
 }
 
 function summarise(blocks: FoundBlock[], steps: ResidualStep[]): string {

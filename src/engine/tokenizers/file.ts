@@ -2,14 +2,17 @@
  * @file Loads a Hugging Face tokenizer.json from disk (with the tokenizer_config.json beside it, if
  * any). The only tokenizer module that touches the file system.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UserFacingError } from '../errors';
+import { readRegularFileSync } from '../safeRead';
 import { loadHuggingFaceTokenizer } from './huggingface';
 import type { TextTokenizer } from './types';
 
 const TOKENIZER_FILE = 'tokenizer.json';
 const CONFIG_FILE = 'tokenizer_config.json';
+/** The largest tokenizer.json read; real ones are under 40 MB (Gemma's is about 33 MB). */
+const MAX_TOKENIZER_BYTES = 512 * 2 ** 20;
 const WHERE_HINT = `Give the path of a Hugging Face ${TOKENIZER_FILE} (it is saved beside the model's files), or use the built-in "bytes" tokenizer.`;
 
 function errorMessage(error: unknown): string {
@@ -20,8 +23,9 @@ function errorMessage(error: unknown): string {
 function tokenizerPathOf(path: string): string {
   const absolute = resolve(path);
   if (!existsSync(absolute)) {
-    throw new UserFacingError(`Tokenizer file not found: ${absolute}`, WHERE_HINT);
+    throw new UserFacingError(`Tokenizer file not found: ${absolute}`, WHERE_HINT, { code: 'file-not-found', facts: { path: absolute } });
   }
+  // Anything but a folder is read as the file itself, which refuses devices and pipes.
   if (!statSync(absolute).isDirectory()) {
     return absolute;
   }
@@ -33,12 +37,8 @@ function tokenizerPathOf(path: string): string {
 }
 
 function readJsonObject(path: string, what: string): object {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new UserFacingError(`Cannot read the ${what} ${path}: ${errorMessage(error)}`, 'Check that the file exists and is readable.');
-  }
+  const bytes = readRegularFileSync(path, { maxBytes: MAX_TOKENIZER_BYTES, what: `the ${what}`, option: 'tokenizer' });
+  const text = new TextDecoder().decode(bytes);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
