@@ -1,298 +1,183 @@
 /**
  * @file `attention-lens` / `npm start -- "text"`: run a model on a piece of text and print what
  * every layer and head attends to. The model runs in the same engine worker the extension uses.
+ *
+ * Exit codes: 0 success, 1 bad input (the message says what to do), 2 bad usage, 3 internal error,
+ * 130 cancelled.
  */
-import { createWriteStream, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { once } from 'node:events';
-import type { Writable } from 'node:stream';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { summarizeHeads } from '../engine/analysis/headSummary';
-import { PRESET_NAMES } from '../engine/builtin';
-import { CancelledError, UserFacingError } from '../engine/errors';
-import { DEFAULT_MAX_TOKENS, DEFAULT_MODEL, type ExplainOptions } from '../engine/explain';
-import type { AttentionTrace, Token } from '../engine/trace';
-import { findStream } from '../engine/trace';
-import { traceJsonChunks } from '../engine/traceJson';
-import { EngineClient, EngineError } from '../engine/worker/engineClient';
+import { removePartialFiles } from '../engine/atomicFile';
+import { CancelledError, USAGE_ERROR_CODES, UserFacingError } from '../engine/errors';
+import type { ExplainOptions } from '../engine/explain';
 import { exportBuiltinModel } from '../engine/exportModel';
-import { buildHtmlReport } from '../engine/report/htmlReport';
-import { EXPORT_FAULTS, type ExportFault } from '../engine/onnx/exportBuiltin';
-import { type InputSpec, parseInputSpec } from '../engine/onnx/inputs';
-import { PRESETS } from '../engine/reference/config';
+import { MAX_TEXT_BYTES } from '../engine/limits';
+import { decodeUtf8, readRegularFile } from '../engine/safeRead';
+import type { AttentionTrace } from '../engine/trace';
+import { renderTraceWords } from '../engine/traceWords';
+import { EngineClient, EngineError } from '../engine/worker/engineClient';
+import { type ExportRequest, parseCommandLine, type RunRequest, USAGE, UsageError } from './args';
+import { writeHtmlReport, writeJsonFile, writeJsonToStdout, writeModelFile, writeToStdout } from './outputs';
+import { formatModelList, formatSummary } from './summary';
+import { CLI_OPTION_WORDS, cliWords } from './words';
 
-const USAGE = `Usage: attention-lens [options] "text to explain"
-       attention-lens [options] --file input.txt
+/**
+ * A one-line status on a terminal's stderr (what a long load is doing), rewritten in place and
+ * cleared at the end. Nothing is written when stderr is a file or a pipe: logs get no noise.
+ */
+class StatusLine {
+  private shown = false;
 
-Runs a Transformer on the text and prints, for every layer and head, the strongest
-attention edge (query token -> key token, weight) and the mean row entropy.
+  constructor(private readonly stream: NodeJS.WriteStream) {}
 
-Options:
-  --model MODEL             builtin:<preset> or the path of an .onnx file (default ${DEFAULT_MODEL});
-                            presets: ${PRESET_NAMES.join(', ')}
-  --seed N                  weight seed of a built-in model with random weights (default 0)
-  --weights FILE            safetensors weights for the built-in preset
-  --tokenizer FILE          tokenizer.json (or its folder). ONNX default: tokenizer.json beside the
-                            model, else the one an Attention Lens export carries. Built-in default:
-                            bytes; its ids must fit the preset's vocabulary (GPT-2 BPE: gpt2-shape)
-  --input NAME=VALUE        an ONNX input given explicitly (repeatable): ids:1,2,3, FILE.npy or
-                            random:D1xD2x... (seeded uniform floats); for non-text models
-  --backend NAME            ONNX backend: auto (default), wasm, webgpu, native (onnxruntime-node)
-  --threads N               WASM threads for ONNX models (default: all cores)
-  --export-onnx FILE        write the built-in model (with --seed/--weights/--tokenizer) as ONNX
-                            opset 17 and exit
-  --fault NAME              with --export-onnx: plant a bug, for teaching and testing the
-                            diagnostics (repeatable): missing-scale, causal-off-by-one,
-                            softmax-wrong-axis, nan-weight
-  --max-tokens N            keep at most N tokens per input (default ${DEFAULT_MAX_TOKENS})
-  --decoder-text TEXT       decoder input of an encoder-decoder model
-                            (default: the text shifted right behind <s>)
-  --pad-to N                pad the encoder input with <pad> to N tokens (shows the padding mask)
-  --scores                  also keep pre-softmax scores (in --json output)
-  --json FILE               write the whole trace as JSON (README "Trace JSON"); - for stdout
-  --html FILE               write a self-contained HTML report (opens offline in any browser)
-  --file FILE               read the text from a file instead of the command line
-  --list-models             list the built-in presets
-  -h, --help                show this help
-`;
-
-function parseInteger(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new UserFacingError(`${flag} expects a whole number, got "${value}".`, `Example: ${flag} 128`);
-  return Number(value);
-}
-
-/** A token as the summary shows it: its text, quoted, or its piece for specials. */
-function label(token: Token | undefined): string {
-  if (!token) return '?';
-  return token.special || token.text.trim() === '' || token.piece !== token.text ? token.piece : JSON.stringify(token.text).slice(1, -1);
-}
-
-export function formatSummary(trace: AttentionTrace): string {
-  const lines: string[] = [];
-  const model = trace.model;
-  const stacks = [
-    model.encoderLayers > 0 ? `${model.encoderLayers} encoder` : '',
-    model.decoderLayers > 0 ? `${model.decoderLayers} decoder` : '',
-  ].filter(Boolean).join(' + ');
-  const forward = trace.timings.find((timing) => timing.stage === 'forward');
-  lines.push(`${model.name}: ${model.kind}, ${stacks} layers x ${model.heads} heads, d_model=${model.dModel ?? '?'}, ${model.weights ?? ''}; backend ${trace.backend}${trace.adapter ? ` (${trace.adapter})` : ''}${forward ? `, forward ${forward.ms.toFixed(1)} ms` : ''}`);
-  for (const stream of trace.streams) {
-    lines.push(`${stream.name} tokens (${stream.tokens.length}, ${model.tokenizer}, ${stream.origin}): ${stream.tokens.map(label).join(' ')}`);
+  show(text: string): void {
+    if (!this.stream.isTTY) return;
+    const width = Math.max(20, (this.stream.columns ?? 80) - 1);
+    this.stream.write(`\r\x1b[K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
+    this.shown = true;
   }
-  for (const notice of trace.notices) lines.push(`note: ${notice}`);
-  for (const block of trace.blocks) {
-    const queryTokens = findStream(trace, block.queryStream).tokens;
-    const keyTokens = findStream(trace, block.keyStream).tokens;
-    lines.push('');
-    lines.push(`layer ${block.layer} ${block.kind} [${block.heads} heads x ${block.queries} queries x ${block.keys} keys], mask: ${block.maskKind}`);
-    for (const head of summarizeHeads(block)) {
-      const edge = head.strongest
-        ? `${label(queryTokens[head.strongest.query])}@${head.strongest.query} -> ${label(keyTokens[head.strongest.key])}@${head.strongest.key}  ${head.strongest.weight.toFixed(3)}`
-        : '(no row with a choice)';
-      lines.push(`  head ${String(head.head).padStart(2)}  strongest ${edge.padEnd(34)}  entropy ${head.meanEntropyBits.toFixed(2)} bits`);
-    }
-  }
-  const diagnostics = trace.analysis?.diagnostics ?? [];
-  lines.push('');
-  lines.push(diagnostics.length === 0 ? 'diagnostics: none' : `diagnostics (${diagnostics.length}):`);
-  for (const finding of diagnostics) lines.push(`  ${finding.severity.padEnd(7)} ${finding.code.padEnd(17)} ${finding.message}`);
-  lines.push('');
-  lines.push('residual stream, mean L2 norm per token:');
-  for (const step of trace.residual) {
-    const mean = step.norms.reduce((sum, norm) => sum + norm, 0) / Math.max(1, step.norms.length);
-    lines.push(`  ${step.label.padEnd(36)} ${mean.toFixed(2)}`);
-  }
-  return lines.join('\n');
-}
 
-/** Writes the trace JSON piece by piece, waiting when the stream is full. */
-async function writeJson(trace: AttentionTrace, out: Writable): Promise<void> {
-  for (const chunk of traceJsonChunks(trace)) {
-    if (!out.write(chunk)) await once(out, 'drain');
-  }
-  out.write('\n');
-}
-
-async function writeJsonFile(trace: AttentionTrace, file: string): Promise<void> {
-  const out = createWriteStream(file);
-  const failed = new Promise<never>((_, reject) => out.once('error', reject));
-  failed.catch(() => undefined); // handled by the races below; an error after them is moot
-  try {
-    await Promise.race([failed, once(out, 'open')]);
-    await Promise.race([failed, writeJson(trace, out)]);
-    out.end();
-    await Promise.race([failed, once(out, 'finish')]);
-  } catch (error) {
-    out.destroy();
-    if (error instanceof UserFacingError) throw error;
-    throw new UserFacingError(`Cannot write the trace to ${file}: ${(error as Error).message}.`, 'Choose a path in a folder that exists and that you can write to.');
+  clear(): void {
+    if (this.shown) this.stream.write('\r\x1b[K');
+    this.shown = false;
   }
 }
 
-async function writeHtmlReport(trace: AttentionTrace, file: string): Promise<void> {
-  // The report inlines the panel's own bundles, which sit beside this file (dist/) and in media/.
-  const asset = (relative: string): string => readFileSync(path.join(__dirname, relative), 'utf8');
-  const html = buildHtmlReport(trace, {
-    webviewScript: asset('webview.js'),
-    reportHostScript: asset('reportHost.js'),
-    stylesheet: asset('../media/panel.css'),
+const EXIT = { ok: 0, badInput: 1, usage: 2, internal: 3, cancelled: 130 } as const;
+
+/** Prints an error the way its kind deserves and returns the exit code. */
+function report(error: unknown): number {
+  if (error instanceof UsageError) {
+    process.stderr.write(`${error.message}\n\nRun attention-lens --help for the options.\n`);
+    return EXIT.usage;
+  }
+  if (error instanceof UserFacingError) {
+    process.stderr.write(`${cliWords(error.message)}\n${cliWords(error.hint)}\n`);
+    return USAGE_ERROR_CODES.has(error.code) ? EXIT.usage : EXIT.badInput;
+  }
+  if (error instanceof CancelledError) {
+    process.stderr.write('Cancelled.\n');
+    return EXIT.cancelled;
+  }
+  if (error instanceof EngineError && !error.internal) {
+    process.stderr.write(`${cliWords(error.message)}\n`);
+    return EXIT.badInput;
+  }
+  process.stderr.write(`Internal error (please report it): ${(error as Error).stack ?? String(error)}\n`);
+  return EXIT.internal;
+}
+
+async function exportModel(request: ExportRequest): Promise<number> {
+  const bytes = await exportBuiltinModel({ model: request.model, seed: request.seed, weightsPath: request.weights, tokenizer: request.tokenizer, faults: request.faults });
+  await writeModelFile(request.file, bytes);
+  process.stdout.write(`${request.model} exported to ${request.file} (${(bytes.length / 1e6).toFixed(1)} MB, ONNX opset 17)\n`);
+  return EXIT.ok;
+}
+
+/** The text to explain, and a notice when the file was not valid UTF-8. */
+async function readText(request: RunRequest): Promise<{ text: string; notice?: string }> {
+  if (request.file === undefined) return { text: request.text ?? '' };
+  const bytes = await readRegularFile(request.file, { maxBytes: MAX_TEXT_BYTES, what: 'the text file' });
+  const decoded = decodeUtf8(bytes);
+  return {
+    text: decoded.text,
+    ...(decoded.invalidSequences > 0
+      ? { notice: `${request.file} is not valid UTF-8: ${decoded.invalidSequences} byte sequence(s) were read as U+FFFD (the replacement character).` }
+      : {}),
+  };
+}
+
+function explainOptions(request: RunRequest): ExplainOptions {
+  const limits = {
+    ...(request.maxModelMB !== undefined ? { maxModelMB: request.maxModelMB } : {}),
+    ...(request.maxTraceMB !== undefined ? { maxTraceMB: request.maxTraceMB } : {}),
+  };
+  return {
+    model: request.model,
+    seed: request.seed,
+    weightsPath: request.weights,
+    tokenizer: request.tokenizer,
+    backend: request.backend,
+    threads: request.threads,
+    inputs: request.inputs,
+    maxTokens: request.maxTokens,
+    decoderText: request.decoderText,
+    padTo: request.padTo,
+    includeScores: request.scores,
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
+  };
+}
+
+async function run(request: RunRequest, signal: AbortSignal): Promise<number> {
+  const { text, notice } = await readText(request);
+  const client = new EngineClient(path.join(__dirname, 'engineWorker.js'), {
+    ...(request.timeLimitSeconds !== undefined ? { timeLimitMs: request.timeLimitSeconds * 1000 } : {}),
   });
+  const status = new StatusLine(process.stderr);
+  let trace: AttentionTrace;
   try {
-    await writeFile(file, html);
-  } catch (error) {
-    throw new UserFacingError(`Cannot write the report to ${file}: ${(error as Error).message}.`, 'Choose a path in a folder that exists and that you can write to.');
+    trace = await client.explain(text, explainOptions(request), signal, undefined, (stage) => status.show(`${stage}…`));
+  } finally {
+    status.clear();
+    await client.dispose();
   }
+  if (notice) trace.notices.unshift(notice);
+  renderTraceWords(trace, CLI_OPTION_WORDS);
+  if (request.json === '-') {
+    await writeJsonToStdout(trace);
+    return EXIT.ok;
+  }
+  if (!(await writeToStdout([`${formatSummary(trace)}\n`]))) return EXIT.ok;
+  if (request.json !== undefined) {
+    await writeJsonFile(trace, request.json, signal);
+    await writeToStdout([`\ntrace written to ${request.json}\n`]);
+  }
+  if (request.html !== undefined) {
+    await writeHtmlReport(trace, request.html, signal);
+    await writeToStdout([`\nreport written to ${request.html}\n`]);
+  }
+  return EXIT.ok;
 }
 
-/** `--input NAME=VALUE` flags into explicit input specs. */
-function parseInputs(flags: readonly string[], seed: number): Record<string, InputSpec> {
-  const inputs: Record<string, InputSpec> = {};
-  for (const flag of flags) {
-    const equals = flag.indexOf('=');
-    if (equals <= 0) throw new UserFacingError(`--input expects NAME=VALUE, got "${flag}".`, 'Example: --input pixel_values=random:1x3x224x224');
-    inputs[flag.slice(0, equals)] = parseInputSpec(flag.slice(equals + 1), seed);
-  }
-  return inputs;
-}
-
-async function exportOnnx(file: string, flags: { model: string; seed?: string; weights?: string; tokenizer?: string; faults: string[] }): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
+  let request;
   try {
-    const unknown = flags.faults.filter((fault) => !(EXPORT_FAULTS as readonly string[]).includes(fault));
-    if (unknown.length > 0) throw new UserFacingError(`Unknown fault: ${unknown.join(', ')}.`, `Use one of: ${EXPORT_FAULTS.join(', ')}.`);
-    const bytes = await exportBuiltinModel({ model: flags.model, seed: parseInteger(flags.seed, '--seed'), weightsPath: flags.weights, tokenizer: flags.tokenizer, faults: flags.faults as ExportFault[] });
-    try {
-      await writeFile(file, bytes);
-    } catch (error) {
-      throw new UserFacingError(`Cannot write ${file}: ${(error as Error).message}.`, 'Choose a path in a folder that exists and that you can write to.');
-    }
-    process.stdout.write(`${flags.model} exported to ${file} (${(bytes.length / 1e6).toFixed(1)} MB, ONNX opset 17)\n`);
-    return 0;
+    request = parseCommandLine(argv);
   } catch (error) {
-    if (error instanceof UserFacingError) {
-      process.stderr.write(`${error.message}\n${error.hint}\n`);
-      return 1;
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n\n${USAGE}`);
+      return EXIT.usage;
     }
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    return 3;
+    return report(error);
   }
-}
-
-async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        model: { type: 'string' },
-        seed: { type: 'string' },
-        weights: { type: 'string' },
-        tokenizer: { type: 'string' },
-        input: { type: 'string', multiple: true },
-        backend: { type: 'string' },
-        threads: { type: 'string' },
-        'export-onnx': { type: 'string' },
-        fault: { type: 'string', multiple: true },
-        'max-tokens': { type: 'string' },
-        'decoder-text': { type: 'string' },
-        'pad-to': { type: 'string' },
-        scores: { type: 'boolean' },
-        json: { type: 'string' },
-        html: { type: 'string' },
-        file: { type: 'string' },
-        'list-models': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
-    return 2;
+  if (request.kind === 'help') {
+    await writeToStdout([USAGE]);
+    return EXIT.ok;
   }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
+  if (request.kind === 'list-models') {
+    await writeToStdout([`${formatModelList()}\n`]);
+    return EXIT.ok;
   }
-  if (values['list-models']) {
-    for (const name of PRESET_NAMES) {
-      const config = PRESETS[name];
-      process.stdout.write(`builtin:${name.padEnd(14)} ${config.kind.padEnd(16)} layers ${config.encoderLayers}+${config.decoderLayers}  heads ${config.heads}  d_model ${config.dModel}  d_ff ${config.dFF}  ${config.normPlacement}-LN ${config.activation}\n`);
-    }
-    return 0;
-  }
-  if (values['export-onnx'] !== undefined) {
-    return exportOnnx(values['export-onnx'], { model: values.model ?? DEFAULT_MODEL, seed: values.seed, weights: values.weights, tokenizer: values.tokenizer, faults: values.fault ?? [] });
-  }
-  let text: string;
-  if (values.file !== undefined) {
-    try {
-      text = readFileSync(values.file, 'utf8');
-    } catch (error) {
-      process.stderr.write(`Cannot read ${values.file}: ${(error as Error).message}\n`);
-      return 1;
-    }
-  } else if (positionals.length > 0) {
-    text = positionals.join(' ');
-  } else if ((values.input ?? []).length > 0) {
-    text = '';
-  } else {
-    process.stderr.write(`No text given.\n\n${USAGE}`);
-    return 2;
-  }
-
-  const client = new EngineClient(path.join(__dirname, 'engineWorker.js'));
+  // Ctrl+C cancels the run (and any file being written); a second one stops at once, removing
+  // whatever was being written.
   const controller = new AbortController();
-  const onInterrupt = (): void => controller.abort();
-  process.once('SIGINT', onInterrupt);
+  let interrupts = 0;
+  const onInterrupt = (): void => {
+    interrupts++;
+    if (interrupts === 1) {
+      controller.abort();
+      return;
+    }
+    removePartialFiles();
+    process.stderr.write('Cancelled.\n');
+    process.exit(EXIT.cancelled);
+  };
+  process.on('SIGINT', onInterrupt);
   try {
-    const options: ExplainOptions = {
-      model: values.model,
-      seed: parseInteger(values.seed, '--seed'),
-      weightsPath: values.weights,
-      tokenizer: values.tokenizer,
-      backend: values.backend as ExplainOptions['backend'],
-      threads: parseInteger(values.threads, '--threads'),
-      inputs: parseInputs(values.input ?? [], parseInteger(values.seed, '--seed') ?? 0),
-      maxTokens: parseInteger(values['max-tokens'], '--max-tokens'),
-      decoderText: values['decoder-text'],
-      padTo: parseInteger(values['pad-to'], '--pad-to'),
-      includeScores: values.scores ?? false,
-    };
-    const trace = await client.explain(text, options, controller.signal);
-    if (values.json === '-') {
-      await writeJson(trace, process.stdout);
-    } else {
-      process.stdout.write(`${formatSummary(trace)}\n`);
-      if (values.json !== undefined) {
-        await writeJsonFile(trace, values.json);
-        process.stdout.write(`\ntrace written to ${values.json}\n`);
-      }
-      if (values.html !== undefined) {
-        await writeHtmlReport(trace, values.html);
-        process.stdout.write(`\nreport written to ${values.html}\n`);
-      }
-    }
-    return 0;
+    return request.kind === 'export' ? await exportModel(request) : await run(request, controller.signal);
   } catch (error) {
-    if (error instanceof UserFacingError) {
-      process.stderr.write(`${error.message}\n${error.hint}\n`);
-      return 1;
-    }
-    if (error instanceof CancelledError) {
-      process.stderr.write('Cancelled.\n');
-      return 130;
-    }
-    if (error instanceof EngineError && !error.internal) {
-      process.stderr.write(`${error.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
-    return 3;
+    return report(error);
   } finally {
     process.off('SIGINT', onInterrupt);
-    await client.dispose();
   }
 }
 

@@ -3,9 +3,13 @@
  * the trace's numbers as JSON or CSV, and a self-contained HTML report, each through a save dialog
  * that starts in the workspace.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
+import { writeFileAtomic } from '../engine/atomicFile';
 import { buildHtmlReport } from '../engine/report/htmlReport';
+import { renderTraceWords } from '../engine/traceWords';
+import { VSCODE_OPTION_WORDS } from './words';
 import type { AttentionTrace } from '../engine/trace';
 import { traceCsvChunks } from '../engine/traceCsv';
 import { traceJsonChunks } from '../engine/traceJson';
@@ -28,9 +32,25 @@ async function askWhere(name: string, filters: Record<string, string[]>): Promis
   });
 }
 
-async function write(target: vscode.Uri, chunks: Iterable<string> | Uint8Array): Promise<void> {
-  const bytes = chunks instanceof Uint8Array ? chunks : new TextEncoder().encode([...chunks].join(''));
-  await vscode.workspace.fs.writeFile(target, bytes);
+/**
+ * Writes an export so that nothing partial stands under its name: on disk through a temporary
+ * sibling renamed into place (atomicFile.ts, piece by piece, so a long trace is never one giant
+ * string); on other file systems (remote, virtual) the same through VS Code's file system API.
+ */
+async function write(target: vscode.Uri, content: Iterable<string> | Uint8Array, what: string): Promise<void> {
+  if (target.scheme === 'file') {
+    await writeFileAtomic(target.fsPath, content, { what });
+    return;
+  }
+  const bytes = content instanceof Uint8Array ? content : new TextEncoder().encode([...content].join(''));
+  const partial = target.with({ path: `${target.path}.${randomBytes(6).toString('hex')}.partial` });
+  try {
+    await vscode.workspace.fs.writeFile(partial, bytes);
+    await vscode.workspace.fs.rename(partial, target, { overwrite: true });
+  } catch (error) {
+    await Promise.resolve(vscode.workspace.fs.delete(partial)).catch(() => undefined);
+    throw error;
+  }
 }
 
 async function done(target: vscode.Uri): Promise<void> {
@@ -46,7 +66,7 @@ export class Exporter {
     const target = await askWhere(`${suggestedName}.${format}`, format === 'png' ? { 'PNG image': ['png'] } : { 'SVG image': ['svg'] });
     if (!target) return undefined;
     const bytes = format === 'png' ? Buffer.from(data.slice(data.indexOf(',') + 1), 'base64') : new TextEncoder().encode(data);
-    await write(target, new Uint8Array(bytes));
+    await write(target, new Uint8Array(bytes), 'the image');
     await done(target);
     return target;
   }
@@ -54,7 +74,7 @@ export class Exporter {
   async saveJson(trace: AttentionTrace): Promise<vscode.Uri | undefined> {
     const target = await askWhere(`${exportBaseName(trace)}-attention.json`, { JSON: ['json'] });
     if (!target) return undefined;
-    await write(target, traceJsonChunks(trace));
+    await write(target, traceJsonChunks(renderTraceWords(trace, VSCODE_OPTION_WORDS)), 'the trace');
     await done(target);
     return target;
   }
@@ -62,7 +82,7 @@ export class Exporter {
   async saveCsv(trace: AttentionTrace): Promise<vscode.Uri | undefined> {
     const target = await askWhere(`${exportBaseName(trace)}-attention.csv`, { CSV: ['csv'] });
     if (!target) return undefined;
-    await write(target, traceCsvChunks(trace));
+    await write(target, traceCsvChunks(trace), 'the attention CSV');
     await done(target);
     return target;
   }
@@ -76,7 +96,7 @@ export class Exporter {
       reportHostScript: await asset('dist/reportHost.js'),
       stylesheet: await asset('media/panel.css'),
     });
-    await write(target, new TextEncoder().encode(html));
+    await write(target, html, 'the report');
     await done(target);
     return target;
   }

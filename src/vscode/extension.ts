@@ -3,6 +3,8 @@
  * commands, and wires them together. The work lives in the modules it connects.
  */
 import * as vscode from 'vscode';
+import { UserFacingError } from '../engine/errors';
+import { vscodeWords } from './words';
 import type { AttentionTrace } from '../engine/trace';
 import { EngineClient } from '../engine/worker/engineClient';
 import { AttentionViews } from './attentionViews';
@@ -25,10 +27,17 @@ export interface AttentionLensApi {
   model(): string;
 }
 
+/** A failure in VS Code's words: a user-facing error with what to do, else its message. */
+function describeFailure(error: unknown): string {
+  if (error instanceof UserFacingError) return `${vscodeWords(error.message)} ${vscodeWords(error.hint)}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
 export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   const log = vscode.window.createOutputChannel('Attention Lens', { log: true });
   const timeLimitSeconds = vscode.workspace.getConfiguration('attentionLens').get<number>('runTimeLimitSeconds', 300);
-  const engine = new EngineClient(context.asAbsolutePath('dist/engineWorker.js'), { timeLimitMs: timeLimitSeconds * 1000 });
+  // Built-in models' ONNX exports are kept in the extension's own storage, private to this user.
+  const engine = new EngineClient(context.asAbsolutePath('dist/engineWorker.js'), { timeLimitMs: timeLimitSeconds * 1000, cacheFolder: context.globalStorageUri.fsPath });
   const views = new AttentionViews(context.extensionUri);
   const models = new ModelPicker(context.workspaceState);
   const statusBar = new ModelStatusBar();
@@ -48,7 +57,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     try {
       await save(trace);
     } catch (error) {
-      void vscode.window.showErrorMessage(`Attention Lens: the export failed: ${(error as Error).message}`);
+      void vscode.window.showErrorMessage(`Attention Lens: the export failed: ${describeFailure(error)}`);
     }
   };
 
@@ -67,7 +76,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     }),
     views.onDidRequestImageExport((message) => {
       void exporter.saveImage(message.format, message.data, message.suggestedName).catch((error: Error) => {
-        void vscode.window.showErrorMessage(`Attention Lens: the export failed: ${error.message}`);
+        void vscode.window.showErrorMessage(`Attention Lens: the export failed: ${describeFailure(error)}`);
       });
     }),
     models.onDidChange((model) => {

@@ -63,14 +63,14 @@ test('the CLI explains bad input instead of crashing', () => {
   assert.equal(badModel.status, 1);
   assert.match(badModel.stderr, /Unknown built-in model "huge"/);
   const badNumber = runCli(['--max-tokens', 'many', 'x']);
-  assert.equal(badNumber.status, 1);
+  assert.equal(badNumber.status, 2, 'a value no model could take is a usage error');
   assert.match(badNumber.stderr, /--max-tokens expects a whole number/);
   const unknownFlag = runCli(['--frobnicate', 'x']);
   assert.equal(unknownFlag.status, 2);
   assert.match(unknownFlag.stderr, /Usage: attention-lens/);
   const unwritable = runCli(['--json', '/nonexistent-dir/x/trace.json', 'abc']);
   assert.equal(unwritable.status, 1);
-  assert.match(unwritable.stderr, /Cannot write the trace to \/nonexistent-dir\/x\/trace.json/);
+  assert.match(unwritable.stderr, /Cannot write the trace to \/nonexistent-dir\/x\/trace.json: the folder \/nonexistent-dir\/x does not exist/);
   assert.doesNotMatch(unwritable.stderr, /at .*\.js:\d+/);
   const help = runCli(['--help']);
   assert.equal(help.status, 0);
@@ -103,7 +103,7 @@ test('the CLI runs a foreign ONNX fixture with explicit inputs', () => {
   assert.equal(missing.status, 1);
   assert.match(missing.stderr, /No tokenizer for ort_bert_toy_op12\.onnx/);
   const badSpec = runCli(['--model', fixture, '--input', 'input_ids=words']);
-  assert.equal(badSpec.status, 1);
+  assert.equal(badSpec.status, 2, 'a value that is no input value at all is a usage error');
   assert.match(badSpec.stderr, /Cannot read the input value "words"/);
 });
 
@@ -130,7 +130,7 @@ test('the CLI plants a bug on export, reports it, and writes the analysis to JSO
   const healthy = runCli(['The cat sat on the mat.']);
   assert.doesNotMatch(healthy.stdout, /\berror\b\s+mask-leak/);
   const badFault = runCli(['--export-onnx', path.join(out, 'x.onnx'), '--fault', 'bogus']);
-  assert.equal(badFault.status, 1);
+  assert.equal(badFault.status, 2);
   assert.match(badFault.stderr, /Unknown fault: bogus/);
 });
 
@@ -170,7 +170,7 @@ test('the .vsix builds and holds the bundles, licences, icon and README images, 
   args[args.indexOf('--out') + 1] = vsix;
   execFileSync(process.execPath, [path.join(root, 'node_modules/@vscode/vsce/vsce'), ...args], { cwd: work, stdio: 'pipe', timeout: 180_000 });
   const names = zipEntryNames(vsix);
-  for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/reportHost.js', 'extension/dist/cli.js', 'extension/dist/ort-wasm-simd-threaded.wasm', 'extension/dist/ort-wasm-simd-threaded.mjs', 'extension/dist/ort-wasm-simd-threaded.asyncify.wasm', 'extension/dist/ort-wasm-simd-threaded.asyncify.mjs', `extension/dist/webgpu/${process.platform}-${process.arch}/dawn.node`, 'extension/package.json', 'extension/media/panel.css', 'extension/media/models/lens-decoder.safetensors', 'extension/media/models/lens-decoder.json']) {
+  for (const bundle of ['extension/dist/extension.js', 'extension/dist/engineWorker.js', 'extension/dist/webview.js', 'extension/dist/reportHost.js', 'extension/dist/cli.js', 'extension/dist/gpuSurvey.js', 'extension/dist/ort-wasm-simd-threaded.wasm', 'extension/dist/ort-wasm-simd-threaded.mjs', 'extension/dist/ort-wasm-simd-threaded.asyncify.wasm', 'extension/dist/ort-wasm-simd-threaded.asyncify.mjs', `extension/dist/webgpu/${process.platform}-${process.arch}/dawn.node`, 'extension/package.json', 'extension/media/panel.css', 'extension/media/models/lens-decoder.safetensors', 'extension/media/models/lens-decoder.json']) {
     assert.ok(names.includes(bundle), `${bundle} missing from the vsix: ${names.join(', ')}`);
   }
   const leaked = names.filter((name) => /^extension\/(src|test|webview|scripts|bench|node_modules)\//.test(name) || name.endsWith('.ts') || name.endsWith('.map'));

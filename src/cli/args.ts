@@ -1,0 +1,216 @@
+/**
+ * @file The command line, parsed and checked: every flag's value is validated here, so a value that
+ * cannot be right for any model (`--max-tokens 0`, `--backend bogus`, `--fault` without
+ * `--export-onnx`) is a usage error (exit 2) before any model is loaded.
+ */
+import { parseArgs } from 'node:util';
+import { PRESET_NAMES } from '../engine/builtin';
+import { UserFacingError } from '../engine/errors';
+import { DEFAULT_MAX_TOKENS, DEFAULT_MODEL, MAX_TOKENS_CEILING } from '../engine/explain';
+import { EXPORT_FAULTS, type ExportFault } from '../engine/onnx/exportBuiltin';
+import { type InputSpec, parseInputSpec } from '../engine/onnx/inputSpec';
+import { BACKEND_SETTINGS, type BackendSetting } from '../engine/onnx/runtime';
+
+export const USAGE = `Usage: attention-lens [options] "text to explain"
+       attention-lens [options] --file input.txt
+
+Runs a Transformer on the text and prints, for every layer and head, the strongest
+attention edge (query token -> key token, weight) and the mean row entropy.
+
+Options:
+  --model MODEL             builtin:<preset> or the path of an .onnx file (default ${DEFAULT_MODEL});
+                            presets: ${PRESET_NAMES.join(', ')}
+  --seed N                  weight seed of a built-in model with random weights (default 0)
+  --weights FILE            safetensors weights for the built-in preset
+  --tokenizer FILE          tokenizer.json (or its folder). ONNX default: tokenizer.json beside the
+                            model, else the one an Attention Lens export carries. Built-in default:
+                            bytes; its ids must fit the preset's vocabulary (GPT-2 BPE: gpt2-shape)
+  --input NAME=VALUE        an ONNX input given explicitly (repeatable): ids:1,2,3, FILE.npy or
+                            random:D1xD2x... (seeded uniform floats); for non-text models
+  --backend NAME            ONNX backend: ${BACKEND_SETTINGS.join(', ')} (default auto)
+  --threads N               WASM threads for ONNX models (default: all cores)
+  --export-onnx FILE        write the built-in model (with --seed/--weights/--tokenizer) as ONNX
+                            opset 17 and exit
+  --fault NAME              with --export-onnx: plant a bug, for teaching and testing the
+                            diagnostics (repeatable): ${EXPORT_FAULTS.join(', ')}
+  --max-tokens N            keep at most N tokens per input (default ${DEFAULT_MAX_TOKENS}, at most ${MAX_TOKENS_CEILING})
+  --decoder-text TEXT       decoder input of an encoder-decoder model
+                            (default: the text shifted right behind <s>)
+  --pad-to N                pad the encoder input with <pad> to N tokens (shows the padding mask)
+  --scores                  also keep pre-softmax scores (in --json output)
+  --json FILE               write the whole trace as JSON (README "Trace JSON"); - for stdout
+  --html FILE               write a self-contained HTML report (opens offline in any browser)
+  --file FILE               read the text from a file instead of the command line
+  --max-model-mb N          largest model (with its external data) or weights file loaded (default 4096)
+  --max-trace-mb N          largest attention a run may keep, in MB (default 2048)
+  --time-limit SECONDS      stop a run that takes longer (default: no limit)
+  --list-models             list the built-in presets
+  -h, --help                show this help
+
+Exit codes: 0 success, 1 bad input (the message says what to do), 2 bad usage,
+3 internal error, 130 cancelled (Ctrl+C).
+`;
+
+/** A command line that cannot be right whatever the model: exit code 2, with the usage. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface RunRequest {
+  kind: 'run';
+  /** The text, or undefined when it is read from `file`. */
+  text?: string;
+  file?: string;
+  model: string;
+  seed?: number;
+  weights?: string;
+  tokenizer?: string;
+  backend?: BackendSetting;
+  threads?: number;
+  inputs: Record<string, InputSpec>;
+  maxTokens?: number;
+  decoderText?: string;
+  padTo?: number;
+  scores: boolean;
+  json?: string;
+  html?: string;
+  maxModelMB?: number;
+  maxTraceMB?: number;
+  timeLimitSeconds?: number;
+}
+
+export interface ExportRequest {
+  kind: 'export';
+  file: string;
+  model: string;
+  seed?: number;
+  weights?: string;
+  tokenizer?: string;
+  faults: ExportFault[];
+}
+
+export type CliRequest = { kind: 'help' } | { kind: 'list-models' } | RunRequest | ExportRequest;
+
+/** A whole number flag within [low, high]. */
+function wholeNumber(value: string | undefined, flag: string, low: number, high: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < low || number > high) {
+    throw new UsageError(`${flag} expects a whole number from ${low} to ${high}, got "${value}".`);
+  }
+  return number;
+}
+
+/** A positive number flag (megabytes, seconds). */
+function positiveNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number <= 0) throw new UsageError(`${flag} expects a positive number, got "${value}".`);
+  return number;
+}
+
+/** `--input NAME=VALUE` flags into explicit input specs; a malformed one is a usage error. */
+function parseInputFlags(flags: readonly string[], seed: number): Record<string, InputSpec> {
+  const inputs: Record<string, InputSpec> = {};
+  for (const flag of flags) {
+    const equals = flag.indexOf('=');
+    if (equals <= 0) throw new UsageError(`--input expects NAME=VALUE, got "${flag}" (example: --input pixel_values=random:1x3x224x224).`);
+    const name = flag.slice(0, equals);
+    if (name in inputs) throw new UsageError(`--input gives "${name}" twice.`);
+    try {
+      inputs[name] = parseInputSpec(flag.slice(equals + 1), seed);
+    } catch (error) {
+      if (error instanceof UserFacingError) throw new UsageError(`--input ${name}: ${error.message} ${error.hint}`);
+      throw error;
+    }
+  }
+  return inputs;
+}
+
+const OPTIONS = {
+  model: { type: 'string' },
+  seed: { type: 'string' },
+  weights: { type: 'string' },
+  tokenizer: { type: 'string' },
+  input: { type: 'string', multiple: true },
+  backend: { type: 'string' },
+  threads: { type: 'string' },
+  'export-onnx': { type: 'string' },
+  fault: { type: 'string', multiple: true },
+  'max-tokens': { type: 'string' },
+  'decoder-text': { type: 'string' },
+  'pad-to': { type: 'string' },
+  scores: { type: 'boolean' },
+  json: { type: 'string' },
+  html: { type: 'string' },
+  file: { type: 'string' },
+  'max-model-mb': { type: 'string' },
+  'max-trace-mb': { type: 'string' },
+  'time-limit': { type: 'string' },
+  'list-models': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Flags that only make sense for a run, refused with --export-onnx rather than ignored. */
+const RUN_ONLY = ['input', 'backend', 'threads', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'json', 'html', 'file', 'max-trace-mb', 'time-limit'] as const;
+
+export function parseCommandLine(argv: readonly string[]): CliRequest {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (values['list-models']) return { kind: 'list-models' };
+  const model = values.model ?? DEFAULT_MODEL;
+  if (model.trim() === '') throw new UsageError('--model is empty; give builtin:<preset> or the path of an .onnx file.');
+  const seed = wholeNumber(values.seed, '--seed', 0, 0xffffffff);
+  const faults = values.fault ?? [];
+  const unknownFaults = faults.filter((fault) => !(EXPORT_FAULTS as readonly string[]).includes(fault));
+  if (unknownFaults.length > 0) throw new UsageError(`Unknown fault: ${unknownFaults.join(', ')}. Use one of: ${EXPORT_FAULTS.join(', ')}.`);
+
+  if (values['export-onnx'] !== undefined) {
+    const misplaced = RUN_ONLY.filter((flag) => values[flag] !== undefined);
+    if (misplaced.length > 0) throw new UsageError(`--export-onnx writes a model and runs nothing: ${misplaced.map((flag) => `--${flag}`).join(', ')} would be ignored.`);
+    if (positionals.length > 0) throw new UsageError('--export-onnx takes no text.');
+    if (values['export-onnx'].trim() === '') throw new UsageError('--export-onnx needs a file name.');
+    return { kind: 'export', file: values['export-onnx'], model, seed, weights: values.weights, tokenizer: values.tokenizer, faults: faults as ExportFault[] };
+  }
+  if (faults.length > 0) throw new UsageError('--fault plants a bug in an exported model: use it with --export-onnx FILE.');
+
+  const backend = values.backend;
+  if (backend !== undefined && !(BACKEND_SETTINGS as readonly string[]).includes(backend)) {
+    throw new UsageError(`Unknown backend "${backend}". Use one of: ${BACKEND_SETTINGS.join(', ')}.`);
+  }
+  const inputs = parseInputFlags(values.input ?? [], seed ?? 0);
+  if (values.file !== undefined && positionals.length > 0) throw new UsageError('Give the text either on the command line or with --file, not both.');
+  if (values.file === undefined && positionals.length === 0 && Object.keys(inputs).length === 0) throw new UsageError('No text given.');
+  if (values.json !== undefined && values.json.trim() === '') throw new UsageError('--json needs a file name (or - for stdout).');
+  if (values.html !== undefined && (values.html.trim() === '' || values.html === '-')) throw new UsageError('--html needs a file name.');
+  return {
+    kind: 'run',
+    text: values.file === undefined ? positionals.join(' ') : undefined,
+    file: values.file,
+    model,
+    seed,
+    weights: values.weights,
+    tokenizer: values.tokenizer,
+    backend: backend as BackendSetting | undefined,
+    threads: wholeNumber(values.threads, '--threads', 1, 1024),
+    inputs,
+    maxTokens: wholeNumber(values['max-tokens'], '--max-tokens', 1, MAX_TOKENS_CEILING),
+    decoderText: values['decoder-text'],
+    padTo: wholeNumber(values['pad-to'], '--pad-to', 1, MAX_TOKENS_CEILING),
+    scores: values.scores ?? false,
+    json: values.json,
+    html: values.html,
+    maxModelMB: positiveNumber(values['max-model-mb'], '--max-model-mb'),
+    maxTraceMB: positiveNumber(values['max-trace-mb'], '--max-trace-mb'),
+    timeLimitSeconds: positiveNumber(values['time-limit'], '--time-limit'),
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * @file What the command line prints: the summary of a trace (per layer and head the strongest
+ * edge and the mean entropy, the diagnostics, the residual stream) and the list of presets.
+ */
+import { summarizeHeads } from '../engine/analysis/headSummary';
+import { PRESET_NAMES } from '../engine/builtin';
+import { PRESETS } from '../engine/reference/config';
+import type { AttentionTrace, Token } from '../engine/trace';
+import { findStream } from '../engine/trace';
+import { cliWords } from './words';
+
+/** A token as the summary shows it: its text, quoted, or its piece for specials. */
+function label(token: Token | undefined): string {
+  if (!token) return '?';
+  return token.special || token.text.trim() === '' || token.piece !== token.text ? token.piece : JSON.stringify(token.text).slice(1, -1);
+}
+
+/** A statistic that may be NaN (a broken model): printed as NaN rather than as a number. */
+function fixed(value: number, digits: number): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : String(value);
+}
+
+export function formatSummary(trace: AttentionTrace): string {
+  const lines: string[] = [];
+  const model = trace.model;
+  const stacks = [
+    model.encoderLayers > 0 ? `${model.encoderLayers} encoder` : '',
+    model.decoderLayers > 0 ? `${model.decoderLayers} decoder` : '',
+  ].filter(Boolean).join(' + ');
+  const forward = trace.timings.find((timing) => timing.stage === 'forward');
+  lines.push(`${model.name}: ${model.kind}, ${stacks} layers x ${model.heads} heads, d_model=${model.dModel ?? '?'}, ${model.weights ?? ''}; backend ${trace.backend}${trace.adapter ? ` (${trace.adapter})` : ''}${forward ? `, forward ${forward.ms.toFixed(1)} ms` : ''}`);
+  for (const stream of trace.streams) {
+    lines.push(`${stream.name} tokens (${stream.tokens.length}, ${model.tokenizer}, ${stream.origin}): ${stream.tokens.map(label).join(' ')}`);
+  }
+  for (const notice of trace.notices) lines.push(`note: ${cliWords(notice)}`);
+  for (const block of trace.blocks) {
+    const queryTokens = findStream(trace, block.queryStream).tokens;
+    const keyTokens = findStream(trace, block.keyStream).tokens;
+    lines.push('');
+    lines.push(`layer ${block.layer} ${block.kind} [${block.heads} heads x ${block.queries} queries x ${block.keys} keys], mask: ${block.maskKind}`);
+    for (const head of summarizeHeads(block)) {
+      const edge = head.strongest
+        ? `${label(queryTokens[head.strongest.query])}@${head.strongest.query} -> ${label(keyTokens[head.strongest.key])}@${head.strongest.key}  ${fixed(head.strongest.weight, 3)}`
+        : '(no row with a choice)';
+      lines.push(`  head ${String(head.head).padStart(2)}  strongest ${edge.padEnd(34)}  entropy ${fixed(head.meanEntropyBits, 2)} bits`);
+    }
+  }
+  const diagnostics = trace.analysis?.diagnostics ?? [];
+  lines.push('');
+  lines.push(diagnostics.length === 0 ? 'diagnostics: none' : `diagnostics (${diagnostics.length}):`);
+  for (const finding of diagnostics) lines.push(`  ${finding.severity.padEnd(7)} ${finding.code.padEnd(17)} ${cliWords(finding.message)}`);
+  lines.push('');
+  lines.push('residual stream, mean L2 norm per token:');
+  for (const step of trace.residual) {
+    const mean = step.norms.reduce((sum, norm) => sum + norm, 0) / Math.max(1, step.norms.length);
+    lines.push(`  ${step.label.padEnd(36)} ${fixed(mean, 2)}`);
+  }
+  return lines.join('\n');
+}
+
+/** `--list-models`: one aligned row per preset. */
+export function formatModelList(): string {
+  const names = PRESET_NAMES.map((name) => `builtin:${name}`);
+  const width = Math.max(...names.map((name) => name.length));
+  return PRESET_NAMES.map((name, index) => {
+    const config = PRESETS[name];
+    return `${names[index].padEnd(width)}  ${config.kind.padEnd(15)}  layers ${config.encoderLayers}+${config.decoderLayers}  heads ${String(config.heads).padStart(2)}  d_model ${String(config.dModel).padStart(3)}  d_ff ${String(config.dFF).padStart(4)}  ${config.normPlacement}-LN ${config.activation}`;
+  }).join('\n');
+}
