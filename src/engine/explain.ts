@@ -6,14 +6,18 @@ import { analyzeTrace } from './analysis/analyze';
 import { headMatrix } from './analysis/colorLimits';
 import { MAX_ROLLOUT_TOKENS } from './analysis/rollout';
 import { DEFAULT_THRESHOLDS, type DiagnosticThresholds } from './analysis/types';
-import { BuiltinExportFiles } from './builtinExports';
+import { BuiltinExportCache, defaultCacheFolder } from './exportCache';
+import { DEFAULT_LIMITS, type ResourceLimits } from './limits';
 import { BuiltinModelCache, parseBuiltinSpec } from './builtin';
-import { type CancellationCheck, neverCancelled, UserFacingError } from './errors';
+import { availableParallelism } from 'node:os';
+import { type CancellationCheck, neverCancelled, type OptionName, optionRef, UserFacingError } from './errors';
 import type { InputSpec } from './onnx/inputs';
 import { OnnxModelCache, explainOnnx } from './onnx/explainOnnx';
 import { BACKEND_SETTINGS, type BackendSetting } from './onnx/runtime';
-import { DEFAULT_PRESET, isBuiltinSpec } from './reference/config';
+import { DEFAULT_PRESET, isBuiltinSpec, type PresetName, PRESETS } from './reference/config';
 import { planStreams, requireText } from './streams';
+import { BYTE_TOKENIZER_SPEC, getTokenizer } from './tokenizers/index';
+import { type BlockShape, checkTraceEstimate, estimateTrace } from './traceEstimate';
 import type { AttentionTrace, StageTiming } from './trace';
 import { TRACE_FORMAT_VERSION } from './trace';
 
@@ -55,14 +59,7 @@ export interface ExplainOptions {
   limits?: ResourceLimits;
 }
 
-export interface ResourceLimits {
-  /** Largest ONNX or weights file loaded, in MB. Default 4096. */
-  maxModelMB?: number;
-  /** Largest attention a trace may hold (all blocks and heads, float32), in MB. Default 2048. */
-  maxTraceMB?: number;
-}
-
-export const DEFAULT_LIMITS: Required<ResourceLimits> = { maxModelMB: 4096, maxTraceMB: 2048 };
+export { DEFAULT_LIMITS, type ResourceLimits } from './limits';
 
 /** Refuses a trace whose attention would pass the ceiling, naming the setting to raise. */
 export function checkTraceSize(trace: AttentionTrace, limits: ResourceLimits | undefined): void {
@@ -71,30 +68,45 @@ export function checkTraceSize(trace: AttentionTrace, limits: ResourceLimits | u
   if (bytes / 2 ** 20 > ceiling) {
     throw new UserFacingError(
       `This run's attention takes ${(bytes / 2 ** 20).toFixed(0)} MB, over the ${ceiling} MB limit.`,
-      'Explain fewer tokens ("attentionLens.maxTokens"), or raise "attentionLens.limits.maxTraceMB" if the machine has the memory.',
+      `Explain fewer tokens (${optionRef('maxTokens')}), or raise ${optionRef('maxTraceMB')} if the machine has the memory.`,
+      { code: 'trace-too-big', facts: { traceMB: Math.round(bytes / 2 ** 20), limitMB: ceiling } },
     );
   }
 }
 
-function checkInteger(value: number | undefined, name: string, low: number, high: number): void {
+function checkInteger(value: number | undefined, name: OptionName, low: number, high: number): void {
   if (value !== undefined && (!Number.isInteger(value) || value < low || value > high)) {
-    throw new UserFacingError(`Invalid ${name}: ${String(value)}.`, `Use a whole number from ${low} to ${high}.`);
+    throw new UserFacingError(`Invalid ${optionRef(name)}: ${String(value)}.`, `Use a whole number from ${low} to ${high}.`, { code: 'invalid-option', facts: { option: name, value: String(value) } });
   }
 }
+
+/** The most WASM threads ever started: more only costs memory (each thread has its own stack). */
+const MAX_THREADS = 1024;
 
 export function validateOptions(options: ExplainOptions): void {
   checkInteger(options.maxTokens, 'maxTokens', 1, MAX_TOKENS_CEILING);
   checkInteger(options.padTo, 'padTo', 1, MAX_TOKENS_CEILING);
   checkInteger(options.seed, 'seed', 0, 0xffffffff);
-  checkInteger(options.threads, 'threads', 1, 256);
+  checkInteger(options.threads, 'threads', 1, MAX_THREADS);
   for (const [name, value] of Object.entries(options.limits ?? {})) {
     if (value !== undefined && !(typeof value === 'number' && value > 0)) {
-      throw new UserFacingError(`Invalid limit ${name}: ${String(value)}.`, 'Use a positive number of megabytes.');
+      const option: OptionName = name === 'maxTraceMB' ? 'maxTraceMB' : 'maxModelMB';
+      throw new UserFacingError(`Invalid ${optionRef(option)}: ${String(value)}.`, 'Use a positive number of megabytes.', { code: 'invalid-option', facts: { option, value: String(value) } });
     }
   }
   if (options.backend !== undefined && !(BACKEND_SETTINGS as readonly string[]).includes(options.backend)) {
-    throw new UserFacingError(`Unknown backend "${String(options.backend)}".`, `Use ${BACKEND_SETTINGS.join(', ')}.`);
+    throw new UserFacingError(`Unknown backend "${String(options.backend)}" (${optionRef('backend')}).`, `Use ${BACKEND_SETTINGS.join(', ')}.`, { code: 'invalid-option', facts: { option: 'backend', value: String(options.backend) } });
   }
+}
+
+/**
+ * Threads beyond the cores only add memory and contention (256 WASM threads took 2.8 GB and 25 s
+ * for a 3 s run): a request for more runs on the cores there are, with a notice.
+ */
+export function effectiveThreads(requested: number | undefined, cores = availableParallelism()): { threads: number; notice: string | null } {
+  if (requested === undefined) return { threads: cores, notice: null };
+  if (requested <= cores) return { threads: requested, notice: null };
+  return { threads: cores, notice: `${requested} threads were asked for (${optionRef('threads')}), but this machine has ${cores} cores: ${cores} ran.` };
 }
 
 
@@ -107,23 +119,56 @@ function runsOnOnnxRuntime(preset: string, options: ExplainOptions): boolean {
   return backend !== 'auto' || !SMALL_PRESETS.has(preset);
 }
 
+/**
+ * Refuses, before any weights are loaded, a run of a built-in model whose attention would pass the
+ * trace ceiling: the shapes follow from the preset and the token counts.
+ */
+function checkBuiltinRunSize(preset: PresetName, text: string, options: ExplainOptions): void {
+  const config = PRESETS[preset];
+  const plan = planStreams(getTokenizer(options.tokenizer ?? BYTE_TOKENIZER_SPEC), config.kind, text, {
+    maxTokens: options.maxTokens ?? DEFAULT_MAX_TOKENS,
+    decoderText: options.decoderText,
+    padTo: options.padTo,
+  });
+  const length = (name: 'encoder' | 'decoder'): number => plan.streams.find((stream) => stream.name === name)?.tokens.length ?? 0;
+  const encoder = length('encoder');
+  const decoder = length('decoder');
+  const layers = (count: number, queries: number, keys: number): BlockShape[] => Array.from({ length: count }, () => ({ heads: config.heads, queries, keys }));
+  const blocks = [
+    ...layers(config.encoderLayers, encoder, encoder),
+    ...layers(config.decoderLayers, decoder, decoder),
+    ...(config.kind === 'encoder-decoder' ? layers(config.decoderLayers, decoder, encoder) : []),
+  ];
+  const includeScores = options.includeScores ?? false;
+  checkTraceEstimate(estimateTrace(blocks, includeScores), options.limits?.maxTraceMB ?? DEFAULT_LIMITS.maxTraceMB, { tokens: Math.max(encoder, decoder), padTo: options.padTo, includeScores });
+}
+
 export class ExplainEngine {
   private readonly models = new BuiltinModelCache();
   private readonly onnxModels = new OnnxModelCache();
-  private readonly exports = new BuiltinExportFiles();
+  private readonly exports: BuiltinExportCache;
+
+  /** @param cacheFolder where built-in models' ONNX exports are kept across runs (exportCache.ts); null: memory only */
+  constructor(cacheFolder: string | null = defaultCacheFolder()) {
+    this.exports = new BuiltinExportCache(cacheFolder);
+  }
 
   /**
    * @param onPartial called with a first, partial trace (the first block) when a big model runs on
    *        a long input, before the whole trace is ready
    */
-  async explain(text: string, options: ExplainOptions = {}, cancel: CancellationCheck = neverCancelled, onPartial?: (partial: AttentionTrace) => void): Promise<AttentionTrace> {
+  /** @param onProgress told, in words, what a long run does now (loading, starting ONNX Runtime, running) */
+  async explain(text: string, options: ExplainOptions = {}, cancel: CancellationCheck = neverCancelled, onPartial?: (partial: AttentionTrace) => void, onProgress?: (stage: string) => void): Promise<AttentionTrace> {
     validateOptions(options);
+    const threads = effectiveThreads(options.threads);
+    options = { ...options, threads: threads.threads };
     const spec = options.model ?? DEFAULT_MODEL;
     let trace: AttentionTrace;
-    if (!isBuiltinSpec(spec)) trace = await explainOnnx(this.onnxModels, spec, text, options, cancel, onPartial);
-    else if (runsOnOnnxRuntime(parseBuiltinSpec(spec), options)) trace = await this.explainBuiltinOnOnnx(spec, text, options, cancel, onPartial);
+    if (!isBuiltinSpec(spec)) trace = await explainOnnx(this.onnxModels, { path: spec }, text, options, cancel, onPartial, onProgress);
+    else if (runsOnOnnxRuntime(parseBuiltinSpec(spec), options)) trace = await this.explainBuiltinOnOnnx(spec, text, options, cancel, onPartial, onProgress);
     else trace = await this.explainBuiltin(spec, text, options, cancel);
     checkTraceSize(trace, options.limits);
+    if (threads.notice && trace.backend !== 'reference') trace.notices.push(threads.notice);
     // The debugger's statistics, rollout and diagnostics travel with the trace.
     const analysisStart = performance.now();
     for (const block of trace.blocks) block.meanProbs = headMatrix(block.probs, block.heads, block.queries, block.keys, 'mean');
@@ -139,15 +184,18 @@ export class ExplainEngine {
    * A built-in model through its own ONNX export (written once per preset, weights and tokenizer
    * to a temporary file): the same numbers (the parity tests prove it) at ONNX Runtime's speed.
    */
-  private async explainBuiltinOnOnnx(spec: string, text: string, options: ExplainOptions, cancel: CancellationCheck, onPartial?: (partial: AttentionTrace) => void): Promise<AttentionTrace> {
+  private async explainBuiltinOnOnnx(spec: string, text: string, options: ExplainOptions, cancel: CancellationCheck, onPartial?: (partial: AttentionTrace) => void, onProgress?: (stage: string) => void): Promise<AttentionTrace> {
     const preset = parseBuiltinSpec(spec);
+    checkBuiltinRunSize(preset, text, options);
+    onProgress?.(`Loading ${spec}`);
     const exportStart = performance.now();
-    const model = await this.models.get({ preset, seed: options.seed, weightsPath: options.weightsPath, tokenizer: options.tokenizer });
-    const file = await this.exports.file(preset, model, options);
+    const model = await this.models.get({ preset, seed: options.seed, weightsPath: options.weightsPath, tokenizer: options.tokenizer, maxModelMB: options.limits?.maxModelMB });
+    const exported = await this.exports.get(preset, model);
     const exportMs = performance.now() - exportStart;
     cancel.throwIfCancelled();
-    const trace = await explainOnnx(this.onnxModels, file, text, { ...options, tokenizer: options.tokenizer }, cancel,
-      onPartial && ((partial) => onPartial({ ...partial, model: model.info })));
+    const source = { path: `${preset}.onnx`, bytes: exported.bytes, digest: exported.key };
+    const trace = await explainOnnx(this.onnxModels, source, text, { ...options, tokenizer: options.tokenizer ?? BYTE_TOKENIZER_SPEC }, cancel,
+      onPartial && ((partial) => onPartial({ ...partial, model: model.info })), onProgress);
     // It is still the built-in model: keep its description, say how it ran.
     trace.model = model.info;
     trace.timings.unshift({ stage: 'load model', ms: exportMs });
@@ -160,9 +208,10 @@ export class ExplainEngine {
     const timings: StageTiming[] = [];
     requireText(text, 'selection');
     const preset = parseBuiltinSpec(spec);
+    checkBuiltinRunSize(preset, text, options);
 
     const loadStart = performance.now();
-    const model = await this.models.get({ preset, seed: options.seed, weightsPath: options.weightsPath, tokenizer: options.tokenizer });
+    const model = await this.models.get({ preset, seed: options.seed, weightsPath: options.weightsPath, tokenizer: options.tokenizer, maxModelMB: options.limits?.maxModelMB });
     timings.push({ stage: 'load model', ms: performance.now() - loadStart });
     cancel.throwIfCancelled();
 

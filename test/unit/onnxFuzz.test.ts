@@ -669,7 +669,7 @@ if (isMainThread) {
 
 async function loadOutcome(file: string): Promise<Outcome> {
   try {
-    const loaded = await loadOnnxModel(file, { backend: 'wasm', threads: 1 });
+    const loaded = await loadOnnxModel({ path: file }, { backend: 'wasm', threads: 1 });
     await loaded.session.release();
     if (loaded.plan.attention.length === 0) {
       return { kind: 'FAILURE: result without attention', failure: 'loadOnnxModel returned no attention taps' };

@@ -29,6 +29,8 @@ export interface FoundBlock {
   internalCausal: boolean;
   layout: ProbsLayout;
   heads?: number;
+  /** Heads read from the graph's shapes where they show them, for estimating a run's size up front. */
+  expectedHeads?: number;
   maskKind: MaskKind;
   /** Role analysis. */
   kind: BlockKind;
@@ -42,7 +44,7 @@ export interface FoundBlock {
 }
 
 /** What finding a block reads from the graph; newBlock fills in the rest. */
-type BlockFindings = Pick<FoundBlock, 'node' | 'probs' | 'query' | 'key' | 'maskParts' | 'internalCausal' | 'layout' | 'heads'>;
+type BlockFindings = Pick<FoundBlock, 'node' | 'probs' | 'query' | 'key' | 'maskParts' | 'internalCausal' | 'layout' | 'heads' | 'expectedHeads'>;
 
 /** A found block with its Q/K walks; mask kind, role and layer are placeholders until assignRoles. */
 export function newBlock(found: BlockFindings, queryWalk: StreamWalk, keyWalk: StreamWalk): FoundBlock {
@@ -137,7 +139,8 @@ function describeSoftmaxBlock(index: GraphIndex, softmax: NodeProto, path: Score
       `${describeNode(softmax)} normalises over axis ${axis}${opset < 13 ? ' (and the axes after it)' : ''}, not over the key axis ${keyAxis}: its rows do not sum to 1. Tapped as it is.`,
     );
   }
-  return newBlock({ node: softmax, probs: softmax.output?.[0] ?? '', query: left, key: right, maskParts, internalCausal: false, layout, heads }, queryWalk, keyWalk);
+  const expectedHeads = heads ?? (layout === 'BHQK' || layout === 'BQHK' ? foldedHeads(index, left) : layout === 'QK' || layout === 'BQK' ? 1 : undefined);
+  return newBlock({ node: softmax, probs: softmax.output?.[0] ?? '', query: left, key: right, maskParts, internalCausal: false, layout, heads, expectedHeads }, queryWalk, keyWalk);
 }
 
 /** Where each of B, H, Q, K ends up after the Transposes on the score path (product → softmax). */

@@ -22,6 +22,7 @@ export function tapBlock(editor: GraphEditor, index: GraphIndex, block: FoundBlo
     keyStream: block.keyStream,
     layout: block.layout,
     ...(block.heads !== undefined ? { heads: block.heads } : {}),
+    ...((block.heads ?? block.expectedHeads) !== undefined ? { expectedHeads: block.heads ?? block.expectedHeads } : {}),
     mask: tapMask(editor, index, block),
     expectedMaskKind: block.maskKind,
   };

@@ -5,39 +5,53 @@
 import { stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import * as path from 'node:path';
-import { type CancellationCheck, UserFacingError } from '../errors';
+import { type CancellationCheck, optionRef, UserFacingError } from '../errors';
+import { DEFAULT_LIMITS } from '../limits';
+import { checkTraceEstimate, checkWasmMemory, estimateTrace } from '../traceEstimate';
 import type { ExplainOptions } from '../explain';
 import { planStreams, requireText, type StreamPlan } from '../streams';
 import type { AttentionTrace, ModelInfo, StageTiming, StreamName, Token, TokenStream } from '../trace';
 import { TRACE_FORMAT_VERSION } from '../trace';
-import { buildFeeds, fixedSequenceLength, inputRole } from './inputs';
-import { type LoadedOnnxModel, loadOnnxModel } from './onnxModel';
+import { buildFeeds, checkExplicitNames, fixedSequenceLength, inputRole } from './inputs';
+import type { HostTensor } from './runtime';
+import { type LoadedOnnxModel, loadOnnxModel, type OnnxModelSource } from './onnxModel';
 import { readTaps, tapOutputNames } from './traceFromRun';
 
 const DEFAULT_MAX_TOKENS = 512;
 
-/** Loaded models by file (with its size and time), backend, threads and tokenizer. Sessions hold
- *  the weights in WASM memory, so only the last two stay. */
+/** What a load reports on its way and checks between its stages. */
+interface LoadProgress {
+  onProgress?: (stage: string) => void;
+  cancel?: CancellationCheck;
+}
+
+/**
+ * Loaded models by file (with its size and time) or by the digest of bytes in memory, backend,
+ * threads and tokenizer. Sessions hold the weights in WASM memory, so only the last two stay.
+ */
 export class OnnxModelCache {
   private readonly entries = new Map<string, Promise<LoadedOnnxModel>>();
 
-  async get(modelPath: string, options: ExplainOptions): Promise<{ model: LoadedOnnxModel; loadedNow: boolean }> {
-    let version = 'missing';
-    try {
-      const info = await stat(modelPath);
-      version = `${info.size}:${info.mtimeMs}`;
-    } catch {
-      // loadOnnxModel reports it
+  /** @param digest for bytes in memory: what identifies them (a built-in export's key) */
+  async get(source: OnnxModelSource & { digest?: string }, options: ExplainOptions, progress?: LoadProgress): Promise<{ model: LoadedOnnxModel; loadedNow: boolean }> {
+    let version = source.digest ?? 'missing';
+    if (!source.bytes) {
+      try {
+        const info = await stat(source.path);
+        version = `${info.size}:${info.mtimeMs}`;
+      } catch {
+        // loadOnnxModel reports it
+      }
     }
     const threads = options.threads ?? cpus().length;
-    const key = JSON.stringify([path.resolve(modelPath), version, options.backend ?? 'auto', threads, options.tokenizer ?? null]);
+    const key = JSON.stringify([source.bytes ? 'memory' : path.resolve(source.path), version, options.backend ?? 'auto', threads, options.tokenizer ?? null]);
     const cached = this.entries.get(key);
     if (cached) {
       this.entries.delete(key);
       this.entries.set(key, cached);
       return { model: await cached, loadedNow: false };
     }
-    const loading = loadOnnxModel(modelPath, { backend: options.backend ?? 'auto', threads, tokenizer: options.tokenizer, maxModelMB: options.limits?.maxModelMB });
+    const loading = loadOnnxModel(source, { backend: options.backend ?? 'auto', threads, tokenizer: options.tokenizer, maxModelMB: options.limits?.maxModelMB, ...progress });
     loading.catch(() => this.entries.delete(key));
     this.entries.set(key, loading);
     while (this.entries.size > 2) {
@@ -62,24 +76,27 @@ function textStreams(model: LoadedOnnxModel, text: string, options: ExplainOptio
   if (!model.tokenizer) {
     throw new UserFacingError(
       `No tokenizer for ${path.basename(model.path)}.`,
-      'Put the model\'s tokenizer.json beside it, set "attentionLens.tokenizerPath" (CLI: --tokenizer), or give the inputs as tensors (--input).',
+      `Put the model's tokenizer.json beside it, give one with ${optionRef('tokenizer')}, or give the inputs as tensors (${optionRef('inputs')}).`,
     );
   }
   requireText(text, 'selection');
   let maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
   let padTo = options.padTo;
+  let fillTo: number | undefined;
   const notices: string[] = [];
-  // A fixed-length export (TensorFlow often writes one) takes exactly that many tokens.
+  // A fixed-length export (TensorFlow often writes one; Megatron fixes its mask) takes exactly that many tokens.
   const fixed = fixedSequenceLength(model.inputs);
   if (fixed !== null) {
     maxTokens = Math.min(maxTokens, fixed);
     if (model.kind !== 'decoder') padTo = fixed;
-    notices.push(`This model takes exactly ${fixed} tokens: the input was cut or padded to that length.`);
+    else fillTo = fixed;
+    notices.push(`This model takes exactly ${fixed} tokens: the input was cut or padded to that length, the padding masked where the model has a mask input.`);
   }
   const plan = planStreams(model.tokenizer, model.kind, text, {
     maxTokens,
     decoderText: options.decoderText,
     padTo: padTo === undefined ? undefined : Math.max(padTo, 0),
+    fillTo,
   });
   return { ...plan, notices: [...plan.notices, ...notices] };
 }
@@ -122,26 +139,36 @@ function describe(model: LoadedOnnxModel, modelPath: string, blocks: AttentionTr
   };
 }
 
+function feedsFor(session: { inputNames: readonly string[] }, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
+  return Object.fromEntries(session.inputNames.filter((name) => name in feeds).map((name) => [name, feeds[name]]));
+}
+
+/** How ONNX Runtime's allocators say they ran out (WASM: bad_alloc or an abort; native: its own words). */
+const OUT_OF_MEMORY = /bad_alloc|out of memory|Cannot enlarge memory|failed to allocate|Aborted\(\)/i;
+
 /** Inputs at least this long show the first block before the whole forward pass is done. */
 const FIRST_BLOCK_MIN_TOKENS = 256;
 
 export async function explainOnnx(
   cache: OnnxModelCache,
-  modelPath: string,
+  source: OnnxModelSource & { digest?: string },
   text: string,
   options: ExplainOptions,
   cancel: CancellationCheck,
   onPartial?: (trace: AttentionTrace) => void,
+  onProgress?: (stage: string) => void,
 ): Promise<AttentionTrace> {
   const started = performance.now();
   const timings: StageTiming[] = [];
-  const { model, loadedNow } = await cache.get(modelPath, options);
+  const modelPath = source.path;
+  const { model, loadedNow } = await cache.get(source, options, { onProgress, cancel });
   if (loadedNow) {
     timings.push({ stage: 'tap graph', ms: model.tapMs }, { stage: 'create session', ms: model.sessionMs });
   }
   cancel.throwIfCancelled();
 
   const explicit = options.inputs ?? {};
+  checkExplicitNames(model.inputs, explicit);
   // Text is needed while some token-id input is not given explicitly.
   const textFeeds = model.inputs.some((input) => {
     const role = inputRole(input.name, input.elementType);
@@ -154,16 +181,37 @@ export async function explainOnnx(
   const first = plan.streams.find((stream) => stream.name === model.firstStream);
   const decoder = model.kind === 'encoder-decoder' ? plan.streams.find((stream) => stream.name === 'decoder') : undefined;
   const ids = first?.tokens.map((token) => token.id) ?? [];
-  const keep = first ? first.tokens.map((_, index) => (plan.encoderPadding?.[index] ? 0 : 1)) : [];
-  const feeds = buildFeeds(model.inputs, { ids, keep, decoderIds: decoder?.tokens.map((token) => token.id), explicit });
+  const padding = model.firstStream === 'decoder' ? plan.decoderPadding : plan.encoderPadding;
+  const keep = first ? first.tokens.map((_, index) => (padding?.[index] ? 0 : 1)) : [];
+  /** Tokens of a stream as fed: from the text, or from the explicit ids tensor. */
+  const streamLength = (name: StreamName): number => {
+    const fed = plan.streams.find((stream) => stream.name === name)?.tokens.length;
+    if (fed !== undefined) return fed;
+    const role = name === model.firstStream ? 'ids' : 'decoder-ids';
+    const input = model.inputs.find((candidate) => inputRole(candidate.name, candidate.elementType) === role);
+    const tensor = input ? feeds[input.name] : undefined;
+    return tensor ? tensor.dims[tensor.dims.length - 1] ?? 1 : 1;
+  };
+  const feeds = buildFeeds(model.inputs, { ids, keep, decoderIds: decoder?.tokens.map((token) => token.id), explicit, vocabularySize: model.vocabularySize, maskConventions: model.plan.maskConventions });
 
+  const estimate = estimateTrace(model.plan.attention.map((tap) => ({
+    heads: tap.heads ?? tap.expectedHeads ?? null,
+    queries: streamLength(tap.queryStream),
+    keys: streamLength(tap.keyStream),
+  })), false);
+  checkTraceEstimate(estimate, options.limits?.maxTraceMB ?? DEFAULT_LIMITS.maxTraceMB, { tokens: ids.length, padTo: options.padTo, includeScores: false });
+  if (model.session.backend !== 'native') checkWasmMemory(estimate, model.modelBytes, ids.length);
+
+  onProgress?.(`Running ${path.basename(modelPath)} on ${ids.length} tokens`);
   const runStart = performance.now();
   let outputs;
   try {
     if (onPartial && model.firstBlock && ids.length >= FIRST_BLOCK_MIN_TOKENS) {
       // A big model on a long input: layer 0 first (a fraction of the work), then everything.
       const first = await model.firstBlock();
-      const partialOutputs = await first.session.run(feeds, tapOutputNames(first.plan));
+      // The first block's graph is cut before the later inputs are read (an encoder-decoder's
+      // decoder_input_ids): feed it only the inputs it still has.
+      const partialOutputs = await first.session.run(feedsFor(first.session, feeds), tapOutputNames(first.plan));
       cancel.throwIfCancelled();
       const partial = readTaps(first.plan, partialOutputs);
       onPartial({
@@ -184,6 +232,13 @@ export async function explainOnnx(
   } catch (error) {
     if (error instanceof UserFacingError || (error instanceof Error && error.name === 'CancelledError')) throw error;
     const message = error instanceof Error ? error.message : String(error);
+    if (OUT_OF_MEMORY.test(message)) {
+      throw new UserFacingError(
+        `ONNX Runtime ran out of memory running ${path.basename(modelPath)} on ${ids.length} tokens (weights ${(model.modelBytes / 2 ** 20).toFixed(0)} MB, attention ${estimate.exact ? '' : 'at least '}${(estimate.bytes / 2 ** 20).toFixed(0)} MB${model.session.backend === 'native' ? '' : '; WebAssembly holds at most 4096 MB'}).`,
+        `Explain fewer tokens (${optionRef('maxTokens')}), or choose a smaller model.`,
+        { code: 'out-of-memory', facts: { tokens: ids.length, modelMB: Math.ceil(model.modelBytes / 2 ** 20), traceMB: Math.ceil(estimate.bytes / 2 ** 20) } },
+      );
+    }
     throw new UserFacingError(
       `The model failed to run on this input: ${message.replace(/\s+/g, ' ').slice(0, 500)}`,
       /out of (data )?bounds|indices element/i.test(message)

@@ -51,6 +51,8 @@ export interface ExportMetadata {
   tokenizer: string;
   /** Preset name and weight origin, for people reading the file. */
   description: string;
+  /** What the export was built from (exportCache.ts's key), recorded so a cached file says what it is. */
+  sourceDigest?: string;
 }
 
 class Exporter {
@@ -250,6 +252,7 @@ class Exporter {
         'attention_lens.config': metadata.config,
         'attention_lens.tokenizer': metadata.tokenizer,
         'attention_lens.description': metadata.description,
+        ...(metadata.sourceDigest ? { 'attention_lens.source_digest': metadata.sourceDigest } : {}),
       },
     });
   }

@@ -235,6 +235,7 @@ export function describeStandardAttention(index: GraphIndex, node: NodeProto): F
       maskParts,
       internalCausal: (attrInt(node, 'is_causal') ?? 0) !== 0,
       layout: 'BHQK', // qk_matmul_output is [B, q_num_heads, Q, K] for 3-D and 4-D inputs alike
+      ...(attrInt(node, 'q_num_heads') ? { expectedHeads: attrInt(node, 'q_num_heads') } : {}),
     },
     walkToStream(index, query),
     walkToStream(index, key),

@@ -3,17 +3,19 @@
  * open a session on the chosen backend, and find its tokenizer (an explicit one, tokenizer.json
  * beside the model, or the tokenizer an Attention Lens export carries in its metadata).
  */
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { UserFacingError } from '../errors';
+import { type CancellationCheck, optionRef, UserFacingError } from '../errors';
+import { openError, readRegularFile } from '../safeRead';
 import { createByteTokenizer } from '../tokenizers/bytes';
 import { loadHuggingFaceTokenizer } from '../tokenizers/huggingface';
 import { getTokenizer } from '../tokenizers/index';
 import type { TextTokenizer } from '../tokenizers/types';
 import type { ModelKind, StreamName } from '../trace';
-import { type ModelInput, inputRole, modelInputs } from './inputs';
+import { type ModelInput, modelInputs } from './inputs';
 import { decodeModel, encodeModel, externalDataFiles, type ModelProto } from './model';
 import { type BackendSetting, createSession, type OnnxSession } from './runtime';
+import { embeddingRows, hiddenSize } from './modelFacts';
 import { pruneToOutputs } from './prune';
 import type { TapPlan } from './tapPlan';
 import { analyzeAndTap } from './tapper';
@@ -40,6 +42,8 @@ export interface LoadedOnnxModel {
   metadata: Record<string, string>;
   tapMs: number;
   sessionMs: number;
+  /** Bytes of the model file and its external data: what its session holds at least. */
+  modelBytes: number;
   /**
    * For big models: a session of the model cut down to its first attention block (prune.ts), to
    * show layer 0 while the whole forward pass runs. Created on first use; null for small models.
@@ -75,6 +79,10 @@ export interface OnnxLoadOptions {
   tokenizer?: string;
   /** Largest model (file plus external data) loaded, in MB; default 4096. */
   maxModelMB?: number;
+  /** Told what the load does now, in words ("Starting ONNX Runtime on model.onnx (812 nodes, 498 MB)"). */
+  onProgress?: (stage: string) => void;
+  /** Checked between the load's stages. */
+  cancel?: CancellationCheck;
 }
 
 const DEFAULT_MAX_MODEL_MB = 4096;
@@ -87,38 +95,72 @@ function metadataOf(model: ModelProto): Record<string, string> {
   return entries;
 }
 
-/** Reads the files the model's tensors point to, refusing any path outside the model's folder. */
-async function readExternalData(model: ModelProto, modelPath: string): Promise<Array<{ path: string; data: Uint8Array }>> {
+/**
+ * Reads the files the model's tensors point to, refusing any path outside the model's folder.
+ * Each file is read once, however many names refer to it (as written, or through links), and
+ * every byte counts against the model ceiling together with the model file itself.
+ */
+async function readExternalData(model: ModelProto, modelPath: string, budget: { usedBytes: number; maxBytes: number }): Promise<Array<{ path: string; data: Uint8Array }>> {
   const folder = path.dirname(path.resolve(modelPath));
   const files: Array<{ path: string; data: Uint8Array }> = [];
+  const byRealPath = new Map<string, Uint8Array>();
+  const realFolder = await realpath(folder);
   for (const location of externalDataFiles(model)) {
     const resolved = path.resolve(folder, location);
     if (path.isAbsolute(location) || (resolved !== folder && !resolved.startsWith(`${folder}${path.sep}`))) {
       throw new UserFacingError(
         `The model refers to external data outside its folder ("${location}"); Attention Lens does not read it.`,
         'Keep the external data file (e.g. model.onnx.data) beside the model and refer to it by its plain file name.',
+        { code: 'external-data-outside', facts: { location } },
       );
     }
+    let real: string;
     try {
       // A link inside the folder may point outside it: judge the real path, not the text.
-      const real = await realpath(resolved);
-      const realFolder = await realpath(folder);
-      if (real !== realFolder && !real.startsWith(`${realFolder}${path.sep}`)) {
-        throw new UserFacingError(
-          `The model's external data "${location}" links to a file outside its folder; Attention Lens does not read it.`,
-          'Keep the external data file itself (not a link) beside the model.',
-        );
-      }
-      files.push({ path: location, data: await readFile(real) });
+      real = await realpath(resolved);
     } catch (error) {
-      if (error instanceof UserFacingError) throw error;
+      throw missingExternalData(error, location, modelPath);
+    }
+    if (real !== realFolder && !real.startsWith(`${realFolder}${path.sep}`)) {
       throw new UserFacingError(
-        `The model's external data file ${location} cannot be read: ${(error as Error).message}.`,
-        `Put ${path.basename(location)} beside ${path.basename(modelPath)}, as the exporter wrote it.`,
+        `The model's external data "${location}" links to a file outside its folder; Attention Lens does not read it.`,
+        'Keep the external data file itself (not a link) beside the model.',
+        { code: 'external-data-outside', facts: { location } },
       );
     }
+    let data = byRealPath.get(real);
+    if (!data) {
+      const limits = { maxBytes: budget.maxBytes - budget.usedBytes, what: `the model's external data file ${location}`, limitOption: 'maxModelMB' as const };
+      let info;
+      try {
+        info = await stat(real);
+      } catch (error) {
+        throw missingExternalData(error, location, modelPath);
+      }
+      if (info.isFile() && info.size > limits.maxBytes) throw modelTooBig(modelPath, budget.usedBytes + info.size, budget.maxBytes);
+      data = await readRegularFile(real, limits);
+      budget.usedBytes += data.byteLength;
+      byRealPath.set(real, data);
+    }
+    files.push({ path: location, data });
   }
   return files;
+}
+
+function missingExternalData(error: unknown, location: string, modelPath: string): UserFacingError {
+  return new UserFacingError(
+    `The model's external data file ${location} cannot be read: ${(error as Error).message}.`,
+    `Put ${path.basename(location)} beside ${path.basename(modelPath)}, as the exporter wrote it.`,
+    { code: 'external-data-missing', facts: { location } },
+  );
+}
+
+function modelTooBig(modelPath: string, bytes: number, maxBytes: number): UserFacingError {
+  return new UserFacingError(
+    `${path.basename(modelPath)} with its external data is ${(bytes / 2 ** 20).toFixed(0)} MB, over the ${(maxBytes / 2 ** 20).toFixed(0)} MB limit for models.`,
+    `Raise ${optionRef('maxModelMB')} if the machine has the memory (onnxruntime-web holds at most 4 GiB).`,
+    { code: 'model-too-big', facts: { sizeMB: Math.ceil(bytes / 2 ** 20), limitMB: Math.floor(maxBytes / 2 ** 20) } },
+  );
 }
 
 function tokenizerFromMetadata(metadata: Record<string, string>): TextTokenizer | null {
@@ -130,7 +172,7 @@ function tokenizerFromMetadata(metadata: Record<string, string>): TextTokenizer 
   } catch {
     throw new UserFacingError(
       'The tokenizer stored in this model\'s metadata (attention_lens.tokenizer) is damaged.',
-      'Put the model\'s tokenizer.json beside it or set "attentionLens.tokenizerPath" (CLI: --tokenizer), or export the model again.',
+      `Put the model's tokenizer.json beside it or give one with ${optionRef('tokenizer')}, or export the model again.`,
     );
   }
   if (parsed.type === 'bytes') return createByteTokenizer();
@@ -154,26 +196,6 @@ async function resolveTokenizer(modelPath: string, metadata: Record<string, stri
   const embedded = tokenizerFromMetadata(metadata);
   if (embedded) return { tokenizer: embedded, source: 'the model file\'s metadata' };
   return { tokenizer: null, source: 'none' };
-}
-
-/** Rows of the embedding table the ids input indexes (Gather(table, ids)), when it is a weight. */
-function embeddingRows(model: ModelProto, inputs: readonly ModelInput[]): number | null {
-  const ids = inputs.find((input) => inputRole(input.name, input.elementType) === 'ids');
-  const graph = model.graph;
-  if (!ids || !graph) return null;
-  const names = new Set([ids.name]);
-  for (const node of graph.node ?? []) {
-    // Follow casts of the ids (int32 → int64) to the Gather that uses them.
-    if (node.opType === 'Cast' && names.has(node.input?.[0] ?? '')) names.add(node.output?.[0] ?? '');
-  }
-  const initializerDims = new Map((graph.initializer ?? []).map((tensor) => [tensor.name ?? '', (tensor.dims ?? []).map(Number)]));
-  for (const node of graph.node ?? []) {
-    if (node.opType === 'Gather' && names.has(node.input?.[1] ?? '')) {
-      const dims = initializerDims.get(node.input?.[0] ?? '');
-      if (dims && dims.length === 2) return dims[0];
-    }
-  }
-  return null;
 }
 
 function modelKind(plan: TapPlan): ModelKind {
@@ -202,57 +224,76 @@ function refuseOversizedInputs(inputs: readonly ModelInput[]): void {
   }
 }
 
-export async function loadOnnxModel(modelPath: string, options: OnnxLoadOptions): Promise<LoadedOnnxModel> {
-  let size: number;
+/** Where a model comes from: a file, or bytes already in memory (a built-in model's export). */
+export interface OnnxModelSource {
+  /** The model's file; for bytes in memory, the name it goes by in messages. */
+  path: string;
+  /** The model's bytes, when they are already in memory: the file is then not read. */
+  bytes?: Uint8Array;
+}
+
+/** Reads a model file, refusing what is not a regular file or is over the ceiling before reading it. */
+async function readModelFile(modelPath: string, maxBytes: number): Promise<Uint8Array> {
+  let info;
   try {
-    size = (await stat(modelPath)).size;
-  } catch {
-    throw new UserFacingError(`ONNX model not found: ${modelPath}`, 'Check the model path, or choose the model again with "Select Model...".');
+    info = await stat(modelPath);
+  } catch (error) {
+    throw openError(error, modelPath, { maxBytes, what: 'the ONNX model', option: 'model' });
   }
-  const ceiling = options.maxModelMB ?? DEFAULT_MAX_MODEL_MB;
-  if (size / 2 ** 20 > ceiling) {
+  if (info.isFile() && info.size > maxBytes) throw modelTooBig(modelPath, info.size, maxBytes);
+  if (info.isFile() && info.size >= PROTOBUF_LIMIT_BYTES) {
     throw new UserFacingError(
-      `${path.basename(modelPath)} is ${(size / 2 ** 20).toFixed(0)} MB, over the ${ceiling} MB limit for models.`,
-      'Raise "attentionLens.limits.maxModelSizeMB" if the machine has the memory (onnxruntime-web holds at most 4 GiB).',
-    );
-  }
-  if (size >= PROTOBUF_LIMIT_BYTES) {
-    throw new UserFacingError(
-      `${path.basename(modelPath)} is ${(size / 2 ** 30).toFixed(1)} GB; an ONNX file cannot be over 2 GB.`,
+      `${path.basename(modelPath)} is ${(info.size / 2 ** 30).toFixed(1)} GB; an ONNX file cannot be over 2 GB.`,
       'Export it with its weights in external data (PyTorch: torch.onnx.export(..., external_data=True); onnx.save(..., save_as_external_data=True)) and keep model.onnx.data beside it.',
+      { code: 'model-over-protobuf-limit', facts: { sizeMB: Math.ceil(info.size / 2 ** 20) } },
     );
   }
-  const bytes = await readFile(modelPath);
+  return readRegularFile(modelPath, { maxBytes, what: 'the ONNX model', option: 'model', limitOption: 'maxModelMB' });
+}
+
+export async function loadOnnxModel(modelSource: OnnxModelSource, options: OnnxLoadOptions): Promise<LoadedOnnxModel> {
+  const modelPath = modelSource.path;
+  const maxBytes = (options.maxModelMB ?? DEFAULT_MAX_MODEL_MB) * 2 ** 20;
+  const bytes = modelSource.bytes ?? await readModelFile(modelPath, maxBytes);
   const model = decodeModel(bytes, path.basename(modelPath));
-  const externalData = await readExternalData(model, modelPath);
+  const externalData = await readExternalData(model, modelPath, { usedBytes: bytes.byteLength, maxBytes });
   const metadata = metadataOf(model);
   const inputs = modelInputs(model);
   refuseOversizedInputs(inputs);
 
+  // The tokenizer first: a mismatch is found in milliseconds, before a session that may take minutes.
+  const { tokenizer, source } = await resolveTokenizer(modelPath, metadata, options.tokenizer);
+  const vocabularySize = embeddingRows(model, inputs);
+  if (tokenizer && vocabularySize !== null && tokenizer.vocabSize > vocabularySize) {
+    throw new UserFacingError(
+      `The tokenizer (${source}) has ${tokenizer.vocabSize} ids, but the model's embedding has only ${vocabularySize} rows: they do not belong together.`,
+      `Put the model's own tokenizer.json beside it, or give it with ${optionRef('tokenizer')}.`,
+      { code: 'tokenizer-mismatch', facts: { tokenizerIds: tokenizer.vocabSize, embeddingRows: vocabularySize } },
+    );
+  }
+  options.cancel?.throwIfCancelled();
+
+  const nodeCount = model.graph?.node?.length ?? 0;
+  options.onProgress?.(`Finding the attention in ${path.basename(modelPath)} (${nodeCount} nodes)`);
   const tapStart = performance.now();
   const tapped = analyzeAndTap(model);
   const tapMs = performance.now() - tapStart;
+  options.cancel?.throwIfCancelled();
 
+  const weightsMB = (bytes.byteLength + [...new Set(externalData.map((file) => file.data))].reduce((sum, data) => sum + data.byteLength, 0)) / 2 ** 20;
+  options.onProgress?.(`Starting ONNX Runtime on ${path.basename(modelPath)} (${tapped.model.graph?.node?.length ?? nodeCount} nodes, ${weightsMB.toFixed(weightsMB < 10 ? 1 : 0)} MB)`);
   const sessionStart = performance.now();
   const session = await createSession(encodeModel(tapped.model), { backend: options.backend, threads: options.threads, externalData });
   const sessionMs = performance.now() - sessionStart;
 
-  const { tokenizer, source } = await resolveTokenizer(modelPath, metadata, options.tokenizer);
-  const vocabularySize = embeddingRows(model, inputs);
-  if (tokenizer && vocabularySize !== null && tokenizer.vocabSize > vocabularySize) {
-    await session.release();
-    throw new UserFacingError(
-      `The tokenizer (${source}) has ${tokenizer.vocabSize} ids, but the model's embedding has only ${vocabularySize} rows: they do not belong together.`,
-      'Put the model\'s own tokenizer.json beside it, or set "attentionLens.tokenizerPath" (CLI: --tokenizer).',
-    );
-  }
   let dModel: number | null = null;
   try {
     const config = JSON.parse(metadata['attention_lens.config'] ?? 'null') as { dModel?: number } | null;
     if (config && typeof config.dModel === 'number') dModel = config.dModel;
   } catch {
-    // Not an Attention Lens export.
+    // Not an Attention Lens export: the graph's shapes tell.
   }
+  dModel ??= hiddenSize(model, inputs);
   const kind = modelKind(tapped.plan);
   return {
     path: modelPath,
@@ -268,6 +309,7 @@ export async function loadOnnxModel(modelPath: string, options: OnnxLoadOptions)
     metadata,
     tapMs,
     sessionMs,
+    modelBytes: bytes.byteLength + [...new Set(externalData.map((file) => file.data))].reduce((sum, data) => sum + data.byteLength, 0),
     firstBlock: firstBlockRunner(tapped.model, tapped.plan, options, externalData),
   };
 }

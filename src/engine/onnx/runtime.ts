@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import ort = require('onnxruntime-web');
 import { UserFacingError } from '../errors';
 import type { Backend } from '../trace';
-import { adapterLabel, type GpuAdapterDescription, probeWebGpu } from './webgpu';
+import { adapterLabel, type GpuAdapterDescription, probeWebGpu, surveyWebGpu } from './webgpu';
 
 /** 'reference' runs built-in models in TypeScript; for ONNX files it means 'auto'. */
 export type BackendSetting = 'auto' | 'reference' | 'wasm' | 'webgpu' | 'native';
@@ -339,9 +339,12 @@ function maxOutputDifference(first: Record<string, HostTensor>, second: Record<s
  * slower than WASM), unless ATTENTION_LENS_WEBGPU_TRY_SOFTWARE=1, which the tests use.
  */
 async function createAutoSession(model: Uint8Array, options: SessionOptions): Promise<OnnxSession> {
-  const probe = await probeWebGpu();
-  const wasm = await createWebSession(model, options, 'wasm');
+  // Dawn is loaded into the engine only when the survey (a child process) found an adapter worth trying.
+  const survey = await surveyWebGpu();
   const trySoftware = process.env.ATTENTION_LENS_WEBGPU_TRY_SOFTWARE === '1';
+  const worthTrying = survey.available && (!survey.adapter.software || trySoftware);
+  const probe = worthTrying ? await probeWebGpu() : survey;
+  const wasm = await createWebSession(model, options, 'wasm');
   if (!probe.available || (probe.adapter.software && !trySoftware)) {
     const why = probe.available ? `its only adapter is ${adapterLabel(probe.adapter)}` : probe.reason;
     return wrapWeb(wasm, 'wasm', `WASM ran: WebGPU was not used because ${why}.`);

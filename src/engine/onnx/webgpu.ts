@@ -8,6 +8,7 @@
  * Everything here stays inside the engine worker (a worker_thread has its own global object); the
  * extension host's globals are never touched.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
@@ -108,22 +109,126 @@ function copySharedUploads(bindings: DawnBindings): void {
   };
 }
 
+/** Asks Dawn for an adapter (high performance) and describes it; null when there is none. */
+export async function describeAdapter(gpu: DawnGpu): Promise<GpuAdapterDescription | null> {
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  if (!adapter) return null;
+  const info = adapter.info ?? {};
+  return {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    description: info.description || info.device || '',
+    software: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe|warp|software/i.test(`${info.architecture} ${info.description} ${info.device}`),
+  };
+}
+
+const NO_ADAPTER = 'no WebGPU adapter was found (no GPU driver with Vulkan, Metal or Direct3D 12 support)';
+
+/** Loads Dawn's bindings in this thread; null when there is no binary for this platform. */
+function loadDawn(): DawnBindings | null {
+  const binary = dawnBinaryPath();
+  // A native addon: loaded by path, never bundled.
+  return binary ? (createRequire(__filename)(binary) as DawnBindings) : null;
+}
+
+/**
+ * The survey's own work, run in a child process (gpuSurvey.ts): load Dawn, ask for an adapter,
+ * describe it. Exported for that entry point only.
+ */
+export async function surveyHere(): Promise<WebGpuProbe> {
+  const bindings = loadDawn();
+  if (!bindings) return { available: false, reason: `Dawn's WebGPU bindings for ${process.platform}-${process.arch} are not installed` };
+  const adapter = await describeAdapter(bindings.create([]));
+  return adapter ? { available: true, adapter } : { available: false, reason: NO_ADAPTER };
+}
+
+/** How long the survey may take: loading Dawn and a software adapter's start take about a second. */
+const SURVEY_TIMEOUT_MS = 15_000;
+
+/** The survey's entry: the bundle's dist/gpuSurvey.js, or the source under the test runner (tsx). */
+function surveyCommand(): { script: string; execArgv: string[] } | null {
+  const bundled = path.join(__dirname, 'gpuSurvey.js');
+  if (existsSync(bundled)) return { script: bundled, execArgv: [] };
+  const source = path.join(__dirname, 'gpuSurvey.ts');
+  if (__filename.endsWith('.ts') && existsSync(source)) return { script: source, execArgv: ['--import', 'tsx'] };
+  return null;
+}
+
+let surveyed: Promise<WebGpuProbe> | undefined;
+
+/**
+ * Whether this machine has a WebGPU adapter, and which, asked in a short-lived child process. Dawn
+ * writes its driver warnings ("Couldn't load Vulkan", "vkCreateInstance: Found no drivers!", with
+ * native stack lines) straight to the process's stderr, where a user would take them for a crash;
+ * in the child they are caught and dropped, and Dawn is loaded into the engine only when there is
+ * an adapter to use. Resolves once per process; never throws.
+ */
+export function surveyWebGpu(): Promise<WebGpuProbe> {
+  surveyed ??= runSurvey();
+  return surveyed;
+}
+
+function runSurvey(): Promise<WebGpuProbe> {
+  const command = surveyCommand();
+  if (!command) return Promise.resolve({ available: false, reason: 'the WebGPU survey is missing from this installation' });
+  return new Promise<WebGpuProbe>((resolve) => {
+    // VS Code's runtime is Electron: ELECTRON_RUN_AS_NODE makes the child a plain Node process.
+    const child = spawn(process.execPath, [...command.execArgv, command.script], {
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    child.stderr.resume(); // Dawn's warnings: read and dropped
+    const timer = setTimeout(() => child.kill(), SURVEY_TIMEOUT_MS);
+    timer.unref();
+    const finish = (fallback: string): void => {
+      clearTimeout(timer);
+      resolve(parseSurvey(output) ?? { available: false, reason: fallback });
+    };
+    child.on('error', (error) => finish(`the WebGPU survey could not start (${error.message})`));
+    child.on('close', (code, signal) => finish(signal ? `the WebGPU survey did not finish (${signal})` : `the WebGPU survey failed (exit code ${code})`));
+  });
+}
+
+/** The survey's one line of JSON (the last line of its output), checked. */
+export function parseSurvey(output: string): WebGpuProbe | null {
+  const line = output.trim().split('\n').pop() ?? '';
+  try {
+    const value = JSON.parse(line) as Partial<{ available: boolean; reason: string; adapter: Partial<GpuAdapterDescription> }>;
+    if (value.available === false && typeof value.reason === 'string') return { available: false, reason: value.reason };
+    const adapter = value.adapter;
+    if (value.available === true && adapter && typeof adapter.software === 'boolean') {
+      return {
+        available: true,
+        adapter: { vendor: String(adapter.vendor ?? ''), architecture: String(adapter.architecture ?? ''), description: String(adapter.description ?? ''), software: adapter.software },
+      };
+    }
+  } catch {
+    // Not the survey's answer.
+  }
+  return null;
+}
+
 let installed: Promise<WebGpuProbe> | undefined;
 
 /**
- * Loads Dawn, installs `navigator.gpu` in this worker, and asks for an adapter (high performance).
- * Resolves once per worker with the adapter or the reason there is none; never throws.
+ * Surveys the machine (surveyWebGpu), then, when there is an adapter, loads Dawn in this worker,
+ * installs `navigator.gpu` and asks for the adapter the runtime will use. Resolves once per worker
+ * with the adapter or the reason there is none; never throws.
  */
 export function probeWebGpu(): Promise<WebGpuProbe> {
-  installed ??= install().catch((error: unknown) => ({ available: false as const, reason: error instanceof Error ? error.message : String(error) }));
+  installed ??= surveyWebGpu().then((survey) => (survey.available ? install() : survey))
+    .catch((error: unknown) => ({ available: false as const, reason: error instanceof Error ? error.message : String(error) }));
   return installed;
 }
 
 async function install(): Promise<WebGpuProbe> {
-  const binary = dawnBinaryPath();
-  if (!binary) return { available: false, reason: `Dawn's WebGPU bindings for ${process.platform}-${process.arch} are not installed` };
-  // A native addon: loaded by path, never bundled.
-  const bindings = createRequire(__filename)(binary) as DawnBindings;
+  const bindings = loadDawn();
+  if (!bindings) return { available: false, reason: `Dawn's WebGPU bindings for ${process.platform}-${process.arch} are not installed` };
   copySharedUploads(bindings);
   const gpu = bindings.create([]);
   const scope = globalThis as unknown as Record<string, unknown> & { navigator?: Record<string, unknown> };
@@ -134,18 +239,6 @@ async function install(): Promise<WebGpuProbe> {
   } else {
     scope.navigator = { gpu };
   }
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) {
-    return { available: false, reason: 'no WebGPU adapter was found (no GPU driver with Vulkan, Metal or Direct3D 12 support)' };
-  }
-  const info = adapter.info ?? {};
-  return {
-    available: true,
-    adapter: {
-      vendor: info.vendor ?? '',
-      architecture: info.architecture ?? '',
-      description: info.description || info.device || '',
-      software: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe|warp|software/i.test(`${info.architecture} ${info.description} ${info.device}`),
-    },
-  };
+  const adapter = await describeAdapter(gpu);
+  return adapter ? { available: true, adapter } : { available: false, reason: NO_ADAPTER };
 }

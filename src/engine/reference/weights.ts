@@ -20,6 +20,7 @@
  *   - biases 0; layer-norm gain 1 and bias 0.
  * Every tensor has its own generator seeded by hash(seed, name) (see random.ts).
  */
+import { createHash } from 'node:crypto';
 import { UserFacingError } from '../errors';
 import type { TransformerConfig } from './config';
 import { hashSeed, SeededRandom } from './random';
@@ -113,7 +114,24 @@ function initialise(spec: WeightSpec, config: TransformerConfig, seed: number): 
 
 /** A name → tensor map checked against the configuration's specs. */
 export class WeightStore implements WeightSource {
+  private contentDigest: string | undefined;
+
   private constructor(private readonly tensors: ReadonlyMap<string, Float32Array>, readonly description: string) {}
+
+  /**
+   * The sha256 of every tensor's name, shape and bytes, in a fixed order: what the weights are,
+   * whatever file or seed they came from (caches are keyed by it, never by a path).
+   */
+  digest(): string {
+    if (this.contentDigest) return this.contentDigest;
+    const hash = createHash('sha256');
+    for (const [name, values] of [...this.tensors.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      hash.update(`${name}:${values.length};`);
+      hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    }
+    this.contentDigest = hash.digest('hex');
+    return this.contentDigest;
+  }
 
   /** Deterministic weights from a seed. */
   static fromSeed(config: TransformerConfig, seed: number): WeightStore {
