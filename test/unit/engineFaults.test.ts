@@ -5,14 +5,14 @@
  * (npm test builds it first).
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { CancelledError, UserFacingError } from '../../src/engine/errors';
 import { EngineClient, EngineError } from '../../src/engine/worker/engineClient';
 import { vscodeWords } from '../../src/vscode/words';
 import { cliWords } from '../../src/cli/words';
+import { tempFolder } from '../support/tempFolders';
 
 const workerScript = path.resolve(__dirname, '../../dist/engineWorker.js');
 assert.ok(existsSync(workerScript), 'dist/engineWorker.js is missing: run npm run build first');
@@ -31,7 +31,7 @@ const CRASH_TEXT = 'crash the engine thread';
  * request runs on the real worker, and the client's crash path is the production one.
  */
 function crashingWorkerScript(): string {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'al-faults-')), 'crashingWorker.js');
+  const file = path.join(tempFolder('al-faults-'), 'crashingWorker.js');
   writeFileSync(file, [
     "const { parentPort } = require('node:worker_threads');",
     `parentPort.on('message', (message) => { if (message.text === ${JSON.stringify(CRASH_TEXT)}) process.exit(70); });`,

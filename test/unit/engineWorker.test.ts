@@ -3,13 +3,13 @@
  * Needs the bundles (npm test builds them first).
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { CancelledError, UserFacingError } from '../../src/engine/errors';
 import { exportBuiltinModel } from '../../src/engine/exportModel';
 import { EngineClient } from '../../src/engine/worker/engineClient';
+import { tempFolder } from '../support/tempFolders';
 
 const workerScript = path.resolve(__dirname, '../../dist/engineWorker.js');
 assert.ok(existsSync(workerScript), 'dist/engineWorker.js is missing: run npm run build first');
@@ -25,7 +25,7 @@ test('explain through the worker returns a decoded trace', async () => {
 });
 
 test('an ONNX model runs in the bundled worker (onnxruntime-web finds its .wasm beside the bundle)', async () => {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'al-worker-onnx-')), 'tiny.onnx');
+  const file = path.join(tempFolder('al-worker-onnx-'), 'tiny.onnx');
   writeFileSync(file, await exportBuiltinModel({ model: 'builtin:tiny-decoder' }));
   const trace = await client.explain('The cat sat on the mat.', { model: file, backend: 'wasm', threads: 2 });
   assert.equal(trace.backend, 'wasm');

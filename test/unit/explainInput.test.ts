@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { UserFacingError } from '../../src/engine/errors';
 import { ExplainEngine } from '../../src/engine/explain';
 import { cliWords } from '../../src/cli/words';
+import { tempFolder } from '../support/tempFolders';
 
 const engine = new ExplainEngine();
 
@@ -60,10 +61,8 @@ test('token offsets of the built-in stream index the user text', async () => {
 
 test('a tokenizer.json can feed a built-in model whose vocabulary fits it', async () => {
   const { execFileSync } = await import('node:child_process');
-  const { mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
   const path = await import('node:path');
-  const out = mkdtempSync(path.join(tmpdir(), 'al-tok-'));
+  const out = tempFolder('al-tok-');
   execFileSync(process.execPath, [path.resolve(__dirname, '../../scripts/make-tokenizers.mjs'), out], { stdio: 'pipe' });
   const gpt2 = path.join(out, 'gpt2', 'tokenizer.json');
   const trace = await engine.explain('The cat sat on the mat.', { model: 'builtin:gpt2-shape', tokenizer: gpt2, maxTokens: 16, backend: 'reference' });

@@ -4,7 +4,6 @@
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, ftruncateSync, mkdirSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { onnx } from 'onnx-proto';
@@ -12,8 +11,9 @@ import { UserFacingError } from '../../src/engine/errors';
 import { ExplainEngine } from '../../src/engine/explain';
 import { exportBuiltinModel } from '../../src/engine/exportModel';
 import { ElementType, GraphBuilder } from '../../src/engine/onnx/builder';
+import { tempFolder } from '../support/tempFolders';
 
-const workDir = mkdtempSync(path.join(tmpdir(), 'al-onnx-errors-'));
+const workDir = tempFolder('al-onnx-errors-');
 after(() => rmSync(workDir, { recursive: true, force: true }));
 const engine = new ExplainEngine();
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/onnx');
@@ -110,7 +110,7 @@ test('external data reached through a link to outside the folder is refused', as
   const bytes = await exportBuiltinModel({ model: 'builtin:tiny-decoder' });
   const model = onnx.ModelProto.decode(bytes);
   const weight = model.graph!.initializer!.find((tensor) => tensor.name === 'embedding.weight')!;
-  const outside = mkdtempSync(path.join(tmpdir(), 'al-outside-'));
+  const outside = tempFolder('al-outside-');
   writeFileSync(path.join(outside, 'secret.data'), weight.rawData!);
   const folder = mkdtempSync(path.join(workDir, 'linked-'));
   symlinkSync(path.join(outside, 'secret.data'), path.join(folder, 'model.onnx.data'));

@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { UserFacingError } from '../../src/engine/errors';
@@ -8,6 +7,7 @@ import { ExplainEngine } from '../../src/engine/explain';
 import { countParameters, getPreset, PRESETS, validateConfig } from '../../src/engine/reference/config';
 import { halfToFloat, parseSafetensors, serializeSafetensors } from '../../src/engine/reference/safetensors';
 import { WeightStore, weightSpecs } from '../../src/engine/reference/weights';
+import { tempFolder } from '../support/tempFolders';
 
 test('preset parameter counts match the known model sizes', () => {
   // The paper reports 65 M for base (with its own vocabulary); GPT-2 small is 124 M.
@@ -49,7 +49,7 @@ test('safetensors round-trip and a model loaded from it equals the seeded one', 
   const parsed = parseSafetensors(bytes);
   assert.equal(parsed.metadata.note, 'test');
   assert.deepEqual(parsed.tensors.get('embedding.weight')!.values, seeded.tensor('embedding.weight', [config.vocabSize, config.dModel]));
-  const directory = mkdtempSync(path.join(tmpdir(), 'al-weights-'));
+  const directory = tempFolder('al-weights-');
   const file = path.join(directory, 'tiny.safetensors');
   writeFileSync(file, bytes);
   const engine = new ExplainEngine();
@@ -95,7 +95,7 @@ test('a weights file rewritten in place is loaded again, not served from the cac
     const store = WeightStore.fromSeed(config, seed);
     writeFileSync(file, serializeSafetensors(weightSpecs(config).map((spec) => ({ name: spec.name, shape: spec.shape, values: store.tensor(spec.name, spec.shape) }))));
   };
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'al-stale-')), 'w.safetensors');
+  const file = path.join(tempFolder('al-stale-'), 'w.safetensors');
   const engine = new ExplainEngine();
   save(1, file);
   const first = await engine.explain('retrained', { model: 'builtin:tiny-decoder', weightsPath: file });

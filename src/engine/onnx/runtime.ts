@@ -53,14 +53,19 @@ export interface SessionOptions {
   externalData?: Array<{ path: string; data: Uint8Array }>;
 }
 
+/** ONNX Runtime's severity levels: 0 verbose … 3 error, 4 fatal. Only fatal lines are its own to print. */
+const ORT_LOG_FATAL_ONLY = 4;
+const RUN_OPTIONS = { logSeverityLevel: ORT_LOG_FATAL_ONLY } as const;
+
 let wasmConfigured = false;
 
 function configureWasm(threads: number): void {
   if (wasmConfigured) return;
   wasmConfigured = true;
-  // Warnings about a user's graph (duplicate initializers and the like) are not errors; keep the
-  // output channel and the CLI readable.
-  ort.env.logLevel = 'error';
+  // ONNX Runtime's own log lines (warnings about a user's graph, and errors, ANSI-coloured by the
+  // native build) would reach the user's terminal and output channel; every failure comes back as
+  // an exception that the engine words instead.
+  ort.env.logLevel = 'fatal';
   ort.env.wasm.numThreads = Math.max(1, Math.floor(threads));
   // In the bundle the .wasm files sit beside this file (scripts/build.mjs copies them); under the
   // test runner they are found in node_modules by onnxruntime-web itself.
@@ -77,7 +82,7 @@ interface NativeRuntime {
 interface NativeSession {
   inputNames: readonly string[];
   outputNames: readonly string[];
-  run(feeds: Record<string, unknown>, fetches?: readonly string[]): Promise<Record<string, HostTensor>>;
+  run(feeds: Record<string, unknown>, fetches?: readonly string[], options?: { logSeverityLevel: number }): Promise<Record<string, HostTensor>>;
   release(): Promise<void>;
 }
 
@@ -99,11 +104,42 @@ function fromOrtTensor(tensor: ort.Tensor | { type: string; data: unknown; dims:
   return { type: tensor.type as HostTensor['type'], data: tensor.data as HostTensor['data'], dims: [...tensor.dims] };
 }
 
+/** Why ONNX Runtime refused a model, by what its message says, and what the user can do about each. */
+const LOAD_FAILURES: ReadonlyArray<{ pattern: RegExp; code: string; hint: string }> = [
+  {
+    pattern: /bad_alloc|out of memory|Cannot enlarge memory|failed to allocate/i,
+    code: 'out-of-memory',
+    hint: 'The model does not fit in memory here (ONNX Runtime Web holds at most 4 GB): choose a smaller model or a quantized variant.',
+  },
+  {
+    pattern: /external data|external_data|\.onnx[._]data|No such file|ENOENT/i,
+    code: 'external-data-missing',
+    hint: 'Keep the external data file(s) the exporter wrote (model.onnx.data or similar) beside the model, under the names the model refers to.',
+  },
+  {
+    pattern: /ShapeInferenceError|TypeInferenceError|shape inference|type inference|Type Error|Node \(.*\) Op \(.*\) \[/i,
+    code: 'inconsistent-graph',
+    hint: 'The graph as written is inconsistent (its exporter wrote shapes or types that do not agree): export it again; onnx.checker.check_model(model, full_check=True) in Python shows where.',
+  },
+  {
+    pattern: /Could not find an implementation|NOT_IMPLEMENTED|not (yet )?supported|Unsupported|opset|domain_to_version|Unknown model file format version/i,
+    code: 'unsupported-op',
+    hint: 'Re-export the model with a standard opset (11-21) from PyTorch or Hugging Face optimum; README "ONNX models" lists what works.',
+  },
+  {
+    pattern: /protobuf|Failed to load model|parse|invalid wire/i,
+    code: 'not-onnx',
+    hint: 'Choose the .onnx file your exporter wrote; a file that was cut short (an unfinished download) cannot be read.',
+  },
+];
+
 function describeLoadError(error: unknown): UserFacingError {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, ' ');
+  const known = LOAD_FAILURES.find((failure) => failure.pattern.test(message));
   return new UserFacingError(
-    `ONNX Runtime cannot load this model: ${message.replace(/\s+/g, ' ').slice(0, 600)}`,
-    'Re-export the model with a standard opset (11-21) from PyTorch or Hugging Face optimum; README "ONNX models" lists what works.',
+    `ONNX Runtime cannot load this model: ${message.slice(0, 600)}`,
+    known?.hint ?? 'Check that ONNX Runtime itself loads it (onnxruntime.InferenceSession in Python); README "ONNX models" lists what works.',
+    { code: known?.code ?? 'onnx-runtime-refused' },
   );
 }
 
@@ -113,7 +149,7 @@ async function createWebSession(model: Uint8Array, options: SessionOptions, prov
     return await runtime.InferenceSession.create(model, {
       executionProviders: [provider],
       graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
+      logSeverityLevel: ORT_LOG_FATAL_ONLY,
       ...(options.externalData ? { externalData: options.externalData } : {}),
     });
   } catch (error) {
@@ -140,7 +176,7 @@ async function runWeb(
 ): Promise<Record<string, HostTensor>> {
   const ortFeeds: Record<string, ort.Tensor> = {};
   for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = new Tensor(tensor.type as 'float32', tensor.data as Float32Array, [...tensor.dims]);
-  const results = outputNames ? await session.run(ortFeeds, [...outputNames]) : await session.run(ortFeeds);
+  const results = outputNames ? await session.run(ortFeeds, [...outputNames], RUN_OPTIONS) : await session.run(ortFeeds, RUN_OPTIONS);
   const out: Record<string, HostTensor> = {};
   for (const [name, tensor] of Object.entries(results)) out[name] = fromOrtTensor(tensor);
   return out;
@@ -152,7 +188,7 @@ async function createNativeSession(runtime: NativeRuntime, model: Uint8Array, op
     session = await runtime.InferenceSession.create(model, {
       intraOpNumThreads: options.threads,
       graphOptimizationLevel: 'all',
-      logSeverityLevel: 3,
+      logSeverityLevel: ORT_LOG_FATAL_ONLY,
       ...(options.externalData ? { externalData: options.externalData } : {}),
     });
   } catch (error) {
@@ -167,7 +203,7 @@ async function createNativeSession(runtime: NativeRuntime, model: Uint8Array, op
     async run(feeds, outputNames) {
       const nativeFeeds: Record<string, unknown> = {};
       for (const [name, tensor] of Object.entries(feeds)) nativeFeeds[name] = new runtime.Tensor(tensor.type, tensor.data, tensor.dims);
-      const results = await session.run(nativeFeeds, outputNames ? [...outputNames] : undefined);
+      const results = await session.run(nativeFeeds, outputNames ? [...outputNames] : undefined, RUN_OPTIONS);
       const out: Record<string, HostTensor> = {};
       for (const [name, tensor] of Object.entries(results)) out[name] = fromOrtTensor(tensor);
       return out;
@@ -203,7 +239,7 @@ let webGpuOrt: OrtModule | undefined;
 function webGpuRuntime(): OrtModule {
   if (webGpuOrt) return webGpuOrt;
   const runtime = require('onnxruntime-web/webgpu') as OrtModule;
-  runtime.env.logLevel = 'error';
+  runtime.env.logLevel = 'fatal';
   // One thread: the GPU does the work (its CPU side is shape arithmetic), and this browser build,
   // multi-threaded, fetches its worker script as a blob, which Node's fetch cannot do for file: URLs.
   runtime.env.wasm.numThreads = 1;
