@@ -36,6 +36,6 @@ export function parseInputSpec(text: string, seed = 0): InputSpec {
     return { kind: 'random', shape, seed };
   }
   if (text.toLowerCase().endsWith('.npy')) return { kind: 'npy', path: text };
-  throw new UserFacingError(`Cannot read the input value "${text}".`, 'Use ids:1,2,3, random:D1xD2x..., causal (for a mask input), or the path of a .npy file.');
+  throw new UserFacingError(`Cannot read the input value "${text}".`, 'Use ids:1,2,3, random:D1xD2x..., causal (for a mask input), or the path of a .npy file.', { code: 'invalid-option' });
 }
 

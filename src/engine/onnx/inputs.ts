@@ -350,12 +350,13 @@ export function buildFeeds(inputs: readonly ModelInput[], request: FeedRequest):
     return fits || input.dims.length === 0 ? [] : [`${input.name} must have shape [${input.dims.map((d) => d ?? '?').join(', ')}], got [${given.join(', ')}]`];
   });
   if (misfits.length > 0) {
-    throw new UserFacingError(`The inputs do not fit the model's fixed sizes: ${misfits.join('; ')}.`, 'Give tensors of exactly those sizes (named sizes are free).');
+    throw new UserFacingError(`The inputs do not fit the model's fixed sizes: ${misfits.join('; ')}.`, 'Give tensors of exactly those sizes (named sizes are free).', { code: 'input-shape-mismatch' });
   }
   if (unfilled.length > 0) {
     throw new UserFacingError(
       `This model has inputs Attention Lens cannot fill from text: ${unfilled.join(', ')}.`,
       `Give each one explicitly with ${optionRef('inputs')}: ids:1,2,3, a .npy file, or random:D1xD2x...`,
+      { code: 'unfilled-inputs', facts: { inputs: unfilled.join(', ') } },
     );
   }
   return feeds;
