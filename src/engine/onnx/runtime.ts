@@ -122,7 +122,7 @@ const LOAD_FAILURES: ReadonlyArray<{ pattern: RegExp; code: string; hint: string
     hint: 'The graph as written is inconsistent (its exporter wrote shapes or types that do not agree): export it again; onnx.checker.check_model(model, full_check=True) in Python shows where.',
   },
   {
-    pattern: /Could not find an implementation|NOT_IMPLEMENTED|not (yet )?supported|Unsupported|opset|domain_to_version|Unknown model file format version/i,
+    pattern: /Could not find an implementation|is not a registered function\/op|NOT_IMPLEMENTED|not (yet )?supported|Unsupported|opset|domain_to_version|Unknown model file format version/i,
     code: 'unsupported-op',
     hint: 'Re-export the model with a standard opset (11-21) from PyTorch or Hugging Face optimum; README "ONNX models" lists what works.',
   },
