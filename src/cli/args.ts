@@ -4,12 +4,8 @@
  * `--export-onnx`) is a usage error (exit 2) before any model is loaded.
  */
 import { parseArgs } from 'node:util';
-import { PRESET_NAMES } from '../engine/builtin';
-import { UserFacingError } from '../engine/errors';
-import { DEFAULT_MAX_TOKENS, DEFAULT_MODEL, MAX_TOKENS_CEILING } from '../engine/explain';
-import { EXPORT_FAULTS, type ExportFault } from '../engine/onnx/exportBuiltin';
-import { type InputSpec, parseInputSpec } from '../engine/onnx/inputSpec';
-import { BACKEND_SETTINGS, type BackendSetting } from '../engine/onnx/runtime';
+import { PRESET_NAMES, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, MAX_TOKENS_CEILING, EXPORT_FAULTS, type ExportFault, type InputSpec, parseInputSpec, BACKEND_SETTINGS, type BackendSetting } from '../engine';
+import { UserFacingError } from '../shared/errors';
 
 export const USAGE = `Usage: attention-lens [options] "text to explain"
        attention-lens [options] --file input.txt

@@ -6,15 +6,10 @@
  * 130 cancelled.
  */
 import * as path from 'node:path';
-import { removePartialFiles } from '../engine/atomicFile';
-import { CancelledError, USAGE_ERROR_CODES, UserFacingError } from '../engine/errors';
-import type { ExplainOptions } from '../engine/explain';
-import { exportBuiltinModel } from '../engine/exportModel';
-import { MAX_TEXT_BYTES } from '../engine/limits';
-import { decodeUtf8, readRegularFile } from '../engine/safeRead';
-import type { AttentionTrace } from '../engine/trace';
-import { renderTraceWords } from '../engine/traceWords';
-import { EngineClient, EngineError } from '../engine/worker/engineClient';
+import { removePartialFiles, type ExplainOptions, MAX_TEXT_BYTES, decodeUtf8, readRegularFile, EngineClient, EngineError } from '../engine';
+import { CancelledError, USAGE_ERROR_CODES, UserFacingError } from '../shared/errors';
+import type { AttentionTrace } from '../shared/trace';
+import { renderTraceWords } from '../shared/traceWords';
 import { type ExportRequest, parseCommandLine, type RunRequest, USAGE, UsageError } from './args';
 import { writeHtmlReport, writeJsonFile, writeJsonToStdout, writeModelFile, writeToStdout } from './outputs';
 import { formatModelList, formatSummary } from './summary';
@@ -66,8 +61,15 @@ function report(error: unknown): number {
   return EXIT.internal;
 }
 
-async function exportModel(request: ExportRequest): Promise<number> {
-  const bytes = await exportBuiltinModel({ model: request.model, seed: request.seed, weightsPath: request.weights, tokenizer: request.tokenizer, faults: request.faults });
+async function exportModel(request: ExportRequest, signal: AbortSignal): Promise<number> {
+  // The engine thread exports: the CLI process itself never loads model code.
+  const client = new EngineClient(path.join(__dirname, 'engineWorker.js'));
+  let bytes: Uint8Array;
+  try {
+    bytes = await client.exportModel({ model: request.model, seed: request.seed, weightsPath: request.weights, tokenizer: request.tokenizer, faults: request.faults }, signal);
+  } finally {
+    await client.dispose();
+  }
   await writeModelFile(request.file, bytes);
   process.stdout.write(`${request.model} exported to ${request.file} (${(bytes.length / 1e6).toFixed(1)} MB, ONNX opset 17)\n`);
   return EXIT.ok;
@@ -173,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onInterrupt);
   try {
-    return request.kind === 'export' ? await exportModel(request) : await run(request, controller.signal);
+    return request.kind === 'export' ? await exportModel(request, controller.signal) : await run(request, controller.signal);
   } catch (error) {
     return report(error);
   } finally {

@@ -6,11 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type FileContent, writeFileAtomic } from '../engine/atomicFile';
-import { UserFacingError } from '../engine/errors';
-import { buildHtmlReport } from '../engine/report/htmlReport';
-import type { AttentionTrace } from '../engine/trace';
-import { traceJsonChunks } from '../engine/traceJson';
+import { type FileContent, writeFileAtomic, buildHtmlReport } from '../engine';
+import { UserFacingError } from '../shared/errors';
+import type { AttentionTrace } from '../shared/trace';
+import { traceJsonChunks } from '../shared/traceJson';
 
 /** Writes the trace's JSON to a file; returns its size in bytes. */
 export function writeJsonFile(trace: AttentionTrace, file: string, signal: AbortSignal): Promise<number> {

@@ -2,11 +2,8 @@
  * @file What the command line prints: the summary of a trace (per layer and head the strongest
  * edge and the mean entropy, the diagnostics, the residual stream) and the list of presets.
  */
-import { summarizeHeads } from '../engine/analysis/headSummary';
-import { PRESET_NAMES } from '../engine/builtin';
-import { PRESETS } from '../engine/reference/config';
-import type { AttentionTrace, Token } from '../engine/trace';
-import { findStream } from '../engine/trace';
+import { summarizeHeads, PRESET_NAMES, PRESETS } from '../engine';
+import { type AttentionTrace, type Token, findStream } from '../shared/trace';
 import { cliWords } from './words';
 
 /** A token as the summary shows it: its text, quoted, or its piece for specials. */

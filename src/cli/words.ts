@@ -1,7 +1,7 @@
 /**
  * @file How the command line names the engine's options in messages: its own flags.
  */
-import { type OptionWords, renderOptionRefs } from '../engine/errors';
+import { type OptionWords, renderOptionRefs } from '../shared/errors';
 
 export const CLI_OPTION_WORDS: OptionWords = {
   model: '--model',

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { unlinkSync } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
-import { CancelledError, UserFacingError } from './errors';
+import { CancelledError, UserFacingError } from '../shared/errors';
 
 /** What can be written: bytes, text, or pieces of either (a long trace is written block by block). */
 export type FileContent = Uint8Array | string | Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>;

@@ -5,15 +5,15 @@
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { UserFacingError } from './errors';
+import { UserFacingError } from '../shared/errors';
 import { readRegularFile } from './safeRead';
-import { type PresetName, countParameters, getPreset, PRESETS, SHIPPED_WEIGHTS } from './reference/config';
+import { type PresetName, countParameters, getPreset, SHIPPED_WEIGHTS } from './reference/config';
 import { parseSafetensors } from './reference/safetensors';
 import { Transformer } from './reference/transformer';
 import { WeightStore } from './reference/weights';
 import { BYTE_TOKENIZER_SPEC, getTokenizer } from './tokenizers/index';
 import type { TextTokenizer } from './tokenizers/types';
-import type { ModelInfo } from './trace';
+import type { ModelInfo } from '../shared/trace';
 
 export const DEFAULT_SEED = 0;
 
@@ -156,4 +156,4 @@ export class BuiltinModelCache {
   }
 }
 
-export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+export { PRESET_NAMES } from './reference/config';

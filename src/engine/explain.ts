@@ -3,63 +3,21 @@
  * and assemble the trace. This runs inside the engine worker (and directly in tests).
  */
 import { analyzeTrace } from './analysis/analyze';
-import { headMatrix } from './analysis/colorLimits';
+import { headMatrix } from '../shared/colorLimits';
 import { MAX_ROLLOUT_TOKENS } from './analysis/rollout';
-import { DEFAULT_THRESHOLDS, type DiagnosticThresholds } from './analysis/types';
+import { DEFAULT_THRESHOLDS } from '../shared/analysis';
 import { BuiltinExportCache, defaultCacheFolder } from './exportCache';
 import { DEFAULT_LIMITS, type ResourceLimits } from './limits';
 import { BuiltinModelCache, parseBuiltinSpec } from './builtin';
-import { availableParallelism } from 'node:os';
-import { type CancellationCheck, neverCancelled, type OptionName, optionRef, UserFacingError } from './errors';
-import type { InputSpec } from './onnx/inputs';
+import { type CancellationCheck, neverCancelled, optionRef, UserFacingError } from '../shared/errors';
 import { OnnxModelCache, explainOnnx } from './onnx/explainOnnx';
-import { BACKEND_SETTINGS, type BackendSetting } from './onnx/runtime';
-import { DEFAULT_PRESET, isBuiltinSpec, type PresetName, PRESETS } from './reference/config';
+import { DEFAULT_MAX_TOKENS, DEFAULT_MODEL, effectiveThreads, type ExplainOptions, validateOptions } from './options';
+import { isBuiltinSpec, type PresetName, PRESETS } from './reference/config';
 import { planStreams, requireText } from './streams';
 import { BYTE_TOKENIZER_SPEC, getTokenizer } from './tokenizers/index';
 import { type BlockShape, checkTraceEstimate, estimateTrace } from './traceEstimate';
-import type { AttentionTrace, StageTiming } from './trace';
-import { TRACE_FORMAT_VERSION } from './trace';
-
-export const DEFAULT_MODEL = `builtin:${DEFAULT_PRESET}`;
-export const DEFAULT_MAX_TOKENS = 512;
-/** Above this the attention of a single block alone passes hundreds of MB. */
-export const MAX_TOKENS_CEILING = 8192;
-
-export interface ExplainOptions {
-  /** "builtin:<preset>" or the path of an .onnx file; default builtin:trained-decoder. */
-  model?: string;
-  /**
-   * auto (default), reference, wasm, webgpu or native. Built-in models run in TypeScript with
-   * 'reference' (and with 'auto' for the small presets, where it is fastest); otherwise through
-   * their own ONNX export on ONNX Runtime. ONNX files run on ONNX Runtime ('reference' = 'auto').
-   */
-  backend?: BackendSetting;
-  /** WASM threads for ONNX models; default: all cores. */
-  threads?: number;
-  /** Explicit tensors for ONNX inputs by name (non-text models, or inputs text cannot fill). */
-  inputs?: Record<string, InputSpec>;
-  /** Weight seed of a built-in model. */
-  seed?: number;
-  /** safetensors weights for a built-in model (tensor names: README "Weights"). */
-  weightsPath?: string;
-  /** Tokenizer of a built-in model: "bytes" (default) or a tokenizer.json path (its ids must fit the vocabulary). */
-  tokenizer?: string;
-  /** Tokens kept per stream; longer inputs are truncated, and the trace says so. Default 512. */
-  maxTokens?: number;
-  /** Decoder input of an encoder-decoder model; default: the selection shifted right behind <s>. */
-  decoderText?: string;
-  /** Pad the encoder input with <pad> tokens up to this length, to show the padding mask. */
-  padTo?: number;
-  /** Keep the pre-softmax scores in the trace. */
-  includeScores?: boolean;
-  /** When diagnostics fire (defaults: analysis/types.ts DEFAULT_THRESHOLDS). */
-  thresholds?: Partial<DiagnosticThresholds>;
-  /** Ceilings that protect the editor from a run it cannot hold (settings "attentionLens.limits.*"). */
-  limits?: ResourceLimits;
-}
-
-export { DEFAULT_LIMITS, type ResourceLimits } from './limits';
+import type { AttentionTrace, StageTiming } from '../shared/trace';
+import { TRACE_FORMAT_VERSION } from '../shared/trace';
 
 /** Refuses a trace whose attention would pass the ceiling, naming the setting to raise. */
 export function checkTraceSize(trace: AttentionTrace, limits: ResourceLimits | undefined): void {
@@ -73,42 +31,6 @@ export function checkTraceSize(trace: AttentionTrace, limits: ResourceLimits | u
     );
   }
 }
-
-function checkInteger(value: number | undefined, name: OptionName, low: number, high: number): void {
-  if (value !== undefined && (!Number.isInteger(value) || value < low || value > high)) {
-    throw new UserFacingError(`Invalid ${optionRef(name)}: ${String(value)}.`, `Use a whole number from ${low} to ${high}.`, { code: 'invalid-option', facts: { option: name, value: String(value) } });
-  }
-}
-
-/** The most WASM threads ever started: more only costs memory (each thread has its own stack). */
-const MAX_THREADS = 1024;
-
-export function validateOptions(options: ExplainOptions): void {
-  checkInteger(options.maxTokens, 'maxTokens', 1, MAX_TOKENS_CEILING);
-  checkInteger(options.padTo, 'padTo', 1, MAX_TOKENS_CEILING);
-  checkInteger(options.seed, 'seed', 0, 0xffffffff);
-  checkInteger(options.threads, 'threads', 1, MAX_THREADS);
-  for (const [name, value] of Object.entries(options.limits ?? {})) {
-    if (value !== undefined && !(typeof value === 'number' && value > 0)) {
-      const option: OptionName = name === 'maxTraceMB' ? 'maxTraceMB' : 'maxModelMB';
-      throw new UserFacingError(`Invalid ${optionRef(option)}: ${String(value)}.`, 'Use a positive number of megabytes.', { code: 'invalid-option', facts: { option, value: String(value) } });
-    }
-  }
-  if (options.backend !== undefined && !(BACKEND_SETTINGS as readonly string[]).includes(options.backend)) {
-    throw new UserFacingError(`Unknown backend "${String(options.backend)}" (${optionRef('backend')}).`, `Use ${BACKEND_SETTINGS.join(', ')}.`, { code: 'invalid-option', facts: { option: 'backend', value: String(options.backend) } });
-  }
-}
-
-/**
- * Threads beyond the cores only add memory and contention (256 WASM threads took 2.8 GB and 25 s
- * for a 3 s run): a request for more runs on the cores there are, with a notice.
- */
-export function effectiveThreads(requested: number | undefined, cores = availableParallelism()): { threads: number; notice: string | null } {
-  if (requested === undefined) return { threads: cores, notice: null };
-  if (requested <= cores) return { threads: requested, notice: null };
-  return { threads: cores, notice: `${requested} threads were asked for (${optionRef('threads')}), but this machine has ${cores} cores: ${cores} ran.` };
-}
-
 
 /** Presets small enough that the TypeScript model beats starting an ONNX Runtime session. */
 const SMALL_PRESETS = new Set(['trained-decoder', 'tiny-decoder', 'tiny-encoder', 'tiny-encdec']);

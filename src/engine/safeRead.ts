@@ -9,7 +9,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
-import { type OptionName, optionRef, UserFacingError } from './errors';
+import { type OptionName, optionRef, UserFacingError } from '../shared/errors';
 
 export interface ReadLimits {
   /** Largest size read, in bytes. */

@@ -4,10 +4,10 @@
  * encoder-decoder (a separate text, or the selection shifted right behind the start token).
  * Shared by the built-in and the ONNX paths.
  */
-import { optionRef, UserFacingError } from './errors';
+import { optionRef, UserFacingError } from '../shared/errors';
 import { MAX_TEXT_CHARACTERS } from './limits';
 import type { TextTokenizer } from './tokenizers/types';
-import type { ModelKind, Token, TokenStream, Truncation } from './trace';
+import type { ModelKind, Token, TokenStream, Truncation } from '../shared/trace';
 
 export function requireText(text: string, what: string): void {
   if (typeof text === 'string' && text.length > MAX_TEXT_CHARACTERS) {

@@ -3,7 +3,7 @@
  * refused at once with the numbers (8192 tokens on a small model used to take 96 s and 5.4 GB
  * before the ceiling was checked on the finished trace).
  */
-import { optionRef, UserFacingError } from './errors';
+import { optionRef, UserFacingError } from '../shared/errors';
 
 /** One attention block's shape; heads null when the graph does not show them. */
 export interface BlockShape {

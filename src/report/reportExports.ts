@@ -5,10 +5,10 @@
  * Pure: what to download for a message, and the report page's own HTML from its parts; the
  * host does the DOM work.
  */
-import type { AttentionTrace } from '../engine/trace';
-import { traceCsvChunks } from '../engine/traceCsv';
-import { traceJsonChunks } from '../engine/traceJson';
-import type { FromWebviewMessage, PanelCapabilities } from '../protocol';
+import type { AttentionTrace } from '../shared/trace';
+import { traceCsvChunks } from '../shared/traceCsv';
+import { traceJsonChunks } from '../shared/traceJson';
+import type { FromWebviewMessage, PanelCapabilities } from '../shared/protocol';
 
 /** What the report's host can do: the exports, nothing that needs VS Code or the model. */
 export const REPORT_CAPABILITIES: PanelCapabilities = {

@@ -5,9 +5,9 @@
  * panel what it can do (REPORT_CAPABILITIES: the exports, which become downloads; nothing that
  * needs VS Code or the model, whose controls the panel then does not draw).
  */
-import { decodeTrace } from '../engine/traceBinary';
-import type { ToWebviewMessage } from '../protocol';
-import { parseFromWebview, traceOverview } from '../protocol';
+import { decodeTrace } from '../shared/traceBinary';
+import type { ToWebviewMessage } from '../shared/protocol';
+import { parseFromWebview, traceOverview } from '../shared/protocol';
 import { REPORT_CAPABILITIES, type ReportDownload, reportDownload, reportPageHtml } from './reportExports';
 
 interface ReportWindow extends Window {

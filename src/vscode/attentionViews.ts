@@ -4,8 +4,8 @@
  * looking at. Runs are broadcast to all of them; block data is answered from the current trace.
  */
 import * as vscode from 'vscode';
-import type { AttentionTrace } from '../engine/trace';
-import { type FromWebviewMessage, type ToWebviewMessage, traceOverview } from '../protocol';
+import type { AttentionTrace } from '../shared/trace';
+import { type FromWebviewMessage, type ToWebviewMessage, traceOverview } from '../shared/protocol';
 import { AttentionPanel } from './attentionPanel';
 import { AttentionViewProvider } from './attentionView';
 import { readDisplaySettings } from './settings';

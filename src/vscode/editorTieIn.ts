@@ -5,7 +5,7 @@
  * panel closes or the text changes.
  */
 import * as vscode from 'vscode';
-import type { AttentionBlock, AttentionTrace, StreamName, Token, TokenStream } from '../engine/trace';
+import type { AttentionBlock, AttentionTrace, StreamName, Token, TokenStream } from '../shared/trace';
 import type { AttentionViews, TraceOrigin } from './attentionViews';
 
 /** Opacity steps of the highlight; weights are scaled by the row's largest weight. */

@@ -4,17 +4,15 @@
  * with Cancel; failures say what to do, with a button where one helps.
  */
 import * as vscode from 'vscode';
-import { CancelledError, UserFacingError } from '../engine/errors';
-import { renderTraceWords } from '../engine/traceWords';
+import { CancelledError, UserFacingError } from '../shared/errors';
+import { renderTraceWords } from '../shared/traceWords';
 import { VSCODE_OPTION_WORDS, vscodeWords } from './words';
-import type { AttentionTrace } from '../engine/trace';
-import type { EngineClient } from '../engine/worker/engineClient';
+import type { AttentionTrace } from '../shared/trace';
+import { type EngineClient, type ExplainOptions, inductionProbe } from '../engine';
 import type { AttentionViews, TraceOrigin } from './attentionViews';
 import type { ModelPicker } from './modelPicker';
 import { readExplainOptions } from './settings';
 import { workspaceFilesUsed } from './trust';
-import type { ExplainOptions } from '../engine/explain';
-import { inductionProbe } from '../engine/analysis/inductionProbe';
 import type { ModelStatusBar } from './statusBar';
 
 /** Runs shorter than this finish without a notification flashing up. */

@@ -6,13 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { writeFileAtomic } from '../engine/atomicFile';
-import { buildHtmlReport } from '../engine/report/htmlReport';
-import { renderTraceWords } from '../engine/traceWords';
+import { writeFileAtomic, buildHtmlReport } from '../engine';
+import { renderTraceWords } from '../shared/traceWords';
 import { VSCODE_OPTION_WORDS } from './words';
-import type { AttentionTrace } from '../engine/trace';
-import { traceCsvChunks } from '../engine/traceCsv';
-import { traceJsonChunks } from '../engine/traceJson';
+import type { AttentionTrace } from '../shared/trace';
+import { traceCsvChunks } from '../shared/traceCsv';
+import { traceJsonChunks } from '../shared/traceJson';
 
 function defaultFolder(): vscode.Uri | undefined {
   return vscode.workspace.workspaceFolders?.[0]?.uri;

@@ -3,10 +3,10 @@
  * commands, and wires them together. The work lives in the modules it connects.
  */
 import * as vscode from 'vscode';
-import { UserFacingError } from '../engine/errors';
+import { UserFacingError } from '../shared/errors';
 import { vscodeWords } from './words';
-import type { AttentionTrace } from '../engine/trace';
-import { EngineClient } from '../engine/worker/engineClient';
+import type { AttentionTrace } from '../shared/trace';
+import { EngineClient } from '../engine';
 import { AttentionViews } from './attentionViews';
 import { EditorTieIn } from './editorTieIn';
 import { ExplainController } from './explainCommand';

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { PRESETS, type PresetName, SHIPPED_WEIGHTS } from '../engine/reference/config';
+import { PRESETS, type PresetName, SHIPPED_WEIGHTS } from '../engine';
 import { configuredModel } from './settings';
 
 const SELECTED_KEY = 'attentionLens.selectedModel';

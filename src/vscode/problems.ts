@@ -5,8 +5,8 @@
  * in the Attention view. Problem, then evidence: two clicks from the list to the heatmap.
  */
 import * as vscode from 'vscode';
-import type { DiagnosticSeverity as TraceSeverity, TraceDiagnostic } from '../engine/analysis/types';
-import type { AttentionTrace } from '../engine/trace';
+import type { DiagnosticSeverity as TraceSeverity, TraceDiagnostic } from '../shared/analysis';
+import type { AttentionTrace } from '../shared/trace';
 import type { AttentionViews } from './attentionViews';
 
 const EVIDENCE_SCHEME = 'attention-lens-evidence';

@@ -3,13 +3,10 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { DEFAULT_THRESHOLDS, type DiagnosticThresholds } from '../engine/analysis/types';
-import { UserFacingError } from '../engine/errors';
-import type { ExplainOptions } from '../engine/explain';
-import { COLOR_MAPS, type ColorMapName, DEFAULT_VIEWS, type DefaultView } from '../protocol';
-import { type InputSpec, parseInputSpec } from '../engine/onnx/inputSpec';
-import { DEFAULT_PRESET, isBuiltinSpec } from '../engine/reference/config';
-import type { BackendSetting } from '../engine/onnx/runtime';
+import { DEFAULT_THRESHOLDS, type DiagnosticThresholds } from '../shared/analysis';
+import { UserFacingError } from '../shared/errors';
+import { type ExplainOptions, type InputSpec, parseInputSpec, DEFAULT_PRESET, isBuiltinSpec, type BackendSetting } from '../engine';
+import { COLOR_MAPS, type ColorMapName, DEFAULT_VIEWS, type DefaultView } from '../shared/protocol';
 
 export const SECTION = 'attentionLens';
 

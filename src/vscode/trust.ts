@@ -4,8 +4,7 @@
  * input to a native runtime; the built-in models still run. Pure, so it is unit-tested.
  */
 import * as path from 'node:path';
-import type { ExplainOptions } from '../engine/explain';
-import { isBuiltinSpec } from '../engine/reference/config';
+import { type ExplainOptions, isBuiltinSpec } from '../engine';
 
 /** The files a run would read, by the setting that names each. */
 export function filesUsed(options: ExplainOptions): Array<{ file: string; setting: string }> {

@@ -4,8 +4,8 @@
  * block requests from the current trace, and hands hovers, view changes and commands to its owner.
  */
 import * as vscode from 'vscode';
-import type { AttentionTrace } from '../engine/trace';
-import { type FromWebviewMessage, parseFromWebview, type ToWebviewMessage } from '../protocol';
+import type { AttentionTrace } from '../shared/trace';
+import { type FromWebviewMessage, parseFromWebview, type ToWebviewMessage } from '../shared/protocol';
 import { makeNonce } from './nonce';
 import { webviewHtml } from './webviewHtml';
 

@@ -2,7 +2,7 @@
  * @file How VS Code names the engine's options in messages: its settings. Pure (no `vscode`
  * import), so tests read it too.
  */
-import { type OptionWords, renderOptionRefs } from '../engine/errors';
+import { type OptionWords, renderOptionRefs } from '../shared/errors';
 
 export const VSCODE_OPTION_WORDS: OptionWords = {
   model: 'the setting "attentionLens.model" (or "Attention Lens: Select Model...")',

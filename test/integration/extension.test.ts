@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import * as vscode from 'vscode';
-import type { AttentionTrace } from '../../src/engine/trace';
+import type { AttentionTrace } from '../../src/shared/trace';
 import type { AttentionLensApi } from '../../src/vscode/extension';
 
 const EXTENSION_ID = 'attention-lens.attention-lens';

@@ -12,15 +12,16 @@ import { analyzeTrace } from '../../src/engine/analysis/analyze';
 import { diagnose } from '../../src/engine/analysis/diagnostics';
 import { computeHeadStats } from '../../src/engine/analysis/headStats';
 import { computeRollout } from '../../src/engine/analysis/rollout';
-import { DEFAULT_THRESHOLDS, type DiagnosticCode, type TraceAnalysis } from '../../src/engine/analysis/types';
-import { ExplainEngine, type ExplainOptions } from '../../src/engine/explain';
+import { DEFAULT_THRESHOLDS, type DiagnosticCode, type TraceAnalysis } from '../../src/shared/analysis';
+import { ExplainEngine } from '../../src/engine/explain';
+import type { ExplainOptions } from '../../src/engine/options';
 import { exportBuiltinModel, type ExportOptions } from '../../src/engine/exportModel';
 import type { ExportFault } from '../../src/engine/onnx/exportBuiltin';
 import { PRESETS } from '../../src/engine/reference/config';
 import { serializeSafetensors } from '../../src/engine/reference/safetensors';
 import { WeightStore, weightSpecs } from '../../src/engine/reference/weights';
-import type { AttentionBlock, AttentionTrace, BlockKind, MaskKind, ResidualStep, StreamName } from '../../src/engine/trace';
-import { TRACE_FORMAT_VERSION } from '../../src/engine/trace';
+import type { AttentionBlock, AttentionTrace, BlockKind, MaskKind, ResidualStep, StreamName } from '../../src/shared/trace';
+import { TRACE_FORMAT_VERSION } from '../../src/shared/trace';
 
 // ---------------------------------------------------------------------------------------------
 // Hand-made traces

@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { CancelledError, UserFacingError } from '../../src/engine/errors';
+import { CancelledError, UserFacingError } from '../../src/shared/errors';
 import { EngineClient, EngineError } from '../../src/engine/worker/engineClient';
 import { vscodeWords } from '../../src/vscode/words';
 import { cliWords } from '../../src/cli/words';

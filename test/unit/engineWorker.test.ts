@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { CancelledError, UserFacingError } from '../../src/engine/errors';
+import { CancelledError, UserFacingError } from '../../src/shared/errors';
 import { exportBuiltinModel } from '../../src/engine/exportModel';
 import { EngineClient } from '../../src/engine/worker/engineClient';
 import { tempFolder } from '../support/tempFolders';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { UserFacingError } from '../../src/engine/errors';
+import { UserFacingError } from '../../src/shared/errors';
 import { ExplainEngine } from '../../src/engine/explain';
 import { cliWords } from '../../src/cli/words';
 import { tempFolder } from '../support/tempFolders';

@@ -12,12 +12,12 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { computeHeadStats, inductionTargets } from '../../src/engine/analysis/headStats';
 import { INDUCTION_PROBE_LETTERS, inductionProbe } from '../../src/engine/analysis/inductionProbe';
-import type { HeadStats } from '../../src/engine/analysis/types';
+import type { HeadStats } from '../../src/shared/analysis';
 import { ExplainEngine } from '../../src/engine/explain';
 import { hashSeed, SeededRandom } from '../../src/engine/reference/random';
 import { loadTokenizerFile } from '../../src/engine/tokenizers';
-import type { AttentionBlock, AttentionTrace, Token } from '../../src/engine/trace';
-import { TRACE_FORMAT_VERSION } from '../../src/engine/trace';
+import type { AttentionBlock, AttentionTrace, Token } from '../../src/shared/trace';
+import { TRACE_FORMAT_VERSION } from '../../src/shared/trace';
 
 const MODEL = 'builtin:trained-decoder';
 const engine = new ExplainEngine();

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { parseCommandLine, UsageError } from '../../src/cli/args';
-import { UserFacingError } from '../../src/engine/errors';
+import { UserFacingError } from '../../src/shared/errors';
 import { decodeModel } from '../../src/engine/onnx/model';
 import { buildFeeds, MAX_INPUT_BYTES, modelInputs } from '../../src/engine/onnx/inputs';
 import { parseInputSpec } from '../../src/engine/onnx/inputSpec';

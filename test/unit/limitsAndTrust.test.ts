@@ -3,7 +3,7 @@ import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { UserFacingError } from '../../src/engine/errors';
+import { UserFacingError } from '../../src/shared/errors';
 import { cliWords } from '../../src/cli/words';
 import { vscodeWords } from '../../src/vscode/words';
 import { ExplainEngine } from '../../src/engine/explain';

@@ -7,7 +7,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, ftruncateSync,
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { onnx } from 'onnx-proto';
-import { UserFacingError } from '../../src/engine/errors';
+import { UserFacingError } from '../../src/shared/errors';
 import { ExplainEngine } from '../../src/engine/explain';
 import { exportBuiltinModel } from '../../src/engine/exportModel';
 import { ElementType, GraphBuilder } from '../../src/engine/onnx/builder';

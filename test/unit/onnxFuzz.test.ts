@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { onnx } from 'onnx-proto';
-import { UserFacingError } from '../../src/engine/errors';
+import { UserFacingError } from '../../src/shared/errors';
 import { exportBuiltinModel } from '../../src/engine/exportModel';
 import { decodeModel, encodeModel } from '../../src/engine/onnx/model';
 import { loadOnnxModel } from '../../src/engine/onnx/onnxModel';

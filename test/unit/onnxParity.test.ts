@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
-import { ExplainEngine, type ExplainOptions } from '../../src/engine/explain';
+import { ExplainEngine } from '../../src/engine/explain';
+import type { ExplainOptions } from '../../src/engine/options';
 import { exportBuiltinModel } from '../../src/engine/exportModel';
-import type { AttentionBlock, AttentionTrace } from '../../src/engine/trace';
+import type { AttentionBlock, AttentionTrace } from '../../src/shared/trace';
 
 const workDir = mkdtempSync(path.join(tmpdir(), 'al-parity-'));
 after(() => rmSync(workDir, { recursive: true, force: true }));

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import ort = require('onnxruntime-web');
-import { UserFacingError } from '../../src/engine/errors';
+import { UserFacingError } from '../../src/shared/errors';
 import { decodeModel, encodeModel, ElemType, floatToHalf, halfToFloat, makeNode, makeTensor, makeValueInfo, makeAttrInt, makeAttrInts, type ModelProto } from '../../src/engine/onnx/model';
 import { GraphIndex } from '../../src/engine/onnx/graph';
 import { analyzeAndTap } from '../../src/engine/onnx/tapper';

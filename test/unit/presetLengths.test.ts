@@ -12,7 +12,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { ExplainEngine } from '../../src/engine/explain';
-import type { AttentionTrace } from '../../src/engine/trace';
+import type { AttentionTrace } from '../../src/shared/trace';
 
 const engine = new ExplainEngine(null);
 const LIMIT = 512;

@@ -4,10 +4,11 @@
  */
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
-import { ExplainEngine, type ExplainOptions } from '../../src/engine/explain';
+import { ExplainEngine } from '../../src/engine/explain';
+import type { ExplainOptions } from '../../src/engine/options';
 import { PRESETS, type PresetName } from '../../src/engine/reference/config';
 import { WeightStore } from '../../src/engine/reference/weights';
-import type { AttentionTrace } from '../../src/engine/trace';
+import type { AttentionTrace } from '../../src/shared/trace';
 import { naiveForward } from '../support/naiveTransformer';
 
 const engine = new ExplainEngine();

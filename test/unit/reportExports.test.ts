@@ -11,10 +11,10 @@ import * as path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { ExplainEngine } from '../../src/engine/explain';
 import { buildHtmlReport } from '../../src/engine/report/htmlReport';
-import type { AttentionTrace } from '../../src/engine/trace';
-import { decodeTrace, encodeTrace } from '../../src/engine/traceBinary';
-import { traceToJson } from '../../src/engine/traceJson';
-import { type FromWebviewMessage, PANEL_COMMANDS, type PanelCommand, parseFromWebview, parseToWebview } from '../../src/protocol';
+import type { AttentionTrace } from '../../src/shared/trace';
+import { decodeTrace, encodeTrace } from '../../src/shared/traceBinary';
+import { traceToJson } from '../../src/shared/traceJson';
+import { type FromWebviewMessage, PANEL_COMMANDS, type PanelCommand, parseFromWebview, parseToWebview } from '../../src/shared/protocol';
 import { REPORT_CAPABILITIES, type ReportDownload, reportDownload, reportPageHtml } from '../../src/report/reportExports';
 
 const root = path.resolve(__dirname, '../..');

@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { PANEL_COMMANDS, parseFromWebview, parseToWebview } from '../../src/protocol';
+import { PANEL_COMMANDS, parseFromWebview, parseToWebview } from '../../src/shared/protocol';
 import { makeNonce } from '../../src/vscode/nonce';
 import { contentSecurityPolicy, webviewHtml } from '../../src/vscode/webviewHtml';
 

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { UserFacingError } from '../../src/engine/errors';
+import { UserFacingError } from '../../src/shared/errors';
 import {
   BYTE_BOS_ID,
   BYTE_EOS_ID,
@@ -23,7 +23,7 @@ import {
   loadTokenizerFile,
   type TextTokenizer,
 } from '../../src/engine/tokenizers/index';
-import type { Token } from '../../src/engine/trace';
+import type { Token } from '../../src/shared/trace';
 
 const SCRIPT = resolve(__dirname, '../../scripts/make-tokenizers.mjs');
 

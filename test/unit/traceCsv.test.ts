@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { ExplainEngine } from '../../src/engine/explain';
-import { traceCsvChunks } from '../../src/engine/traceCsv';
+import { traceCsvChunks } from '../../src/shared/traceCsv';
 
 test('CSV export: one row per block, head, query and key, with exact weights and quoted tokens', async () => {
   const trace = await new ExplainEngine().explain('a,"b', { model: 'builtin:tiny-decoder' });

@@ -1,9 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { ExplainEngine } from '../../src/engine/explain';
-import { TRACE_FORMAT_VERSION } from '../../src/engine/trace';
-import { decodeTrace, encodeTrace } from '../../src/engine/traceBinary';
-import { traceJsonChunks, traceToJson } from '../../src/engine/traceJson';
+import { TRACE_FORMAT_VERSION } from '../../src/shared/trace';
+import { decodeTrace, encodeTrace } from '../../src/shared/traceBinary';
+import { traceJsonChunks, traceToJson } from '../../src/shared/traceJson';
 
 const engine = new ExplainEngine();
 

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
-import { neverCancelled } from '../../src/engine/errors';
+import { neverCancelled } from '../../src/shared/errors';
 import { PRESETS, type TransformerConfig, countParameters } from '../../src/engine/reference/config';
 import { parseSafetensors, serializeSafetensors } from '../../src/engine/reference/safetensors';
 import { Transformer } from '../../src/engine/reference/transformer';

@@ -19,7 +19,7 @@ import type { ModelCard } from '../../src/engine/training/card';
 import { loadCorpus } from '../../src/engine/training/corpus';
 import { referenceLoss, unigramLoss, windowBatches } from '../../src/engine/training/evaluate';
 import { bestHead, decoderTrace, repeatedRandomIds } from '../../src/engine/training/headProbe';
-import { neverCancelled } from '../../src/engine/errors';
+import { neverCancelled } from '../../src/shared/errors';
 import { DEFAULT_RECIPE, TRAINED_CARD_PATH, TRAINED_DECODER_CONFIG, TRAINED_WEIGHTS_PATH } from '../../src/engine/training/trainedModel';
 
 const ROOT = join(__dirname, '..', '..');

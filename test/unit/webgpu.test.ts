@@ -14,11 +14,12 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ExplainEngine, type ExplainOptions } from '../../src/engine/explain';
+import { ExplainEngine } from '../../src/engine/explain';
+import type { ExplainOptions } from '../../src/engine/options';
 import { exportBuiltinModel } from '../../src/engine/exportModel';
 import { AUTO_AGREEMENT_TOLERANCE, chooseAutoBackend } from '../../src/engine/onnx/runtime';
 import { probeWebGpu, type WebGpuProbe } from '../../src/engine/onnx/webgpu';
-import type { AttentionTrace } from '../../src/engine/trace';
+import type { AttentionTrace } from '../../src/shared/trace';
 
 const CHROMIUM_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 // Read by the Vulkan loader when Dawn starts, so it is set before the first probe.

@@ -5,8 +5,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
-import type { HeadStats, TraceDiagnostic } from '../../src/engine/analysis/types';
-import { DEFAULT_THRESHOLDS } from '../../src/engine/analysis/types';
+import type { HeadStats, TraceDiagnostic } from '../../src/shared/analysis';
+import { DEFAULT_THRESHOLDS } from '../../src/shared/analysis';
 import { makeColorScale, scaleColor } from '../../webview/colorScale';
 import {
   blockFamilies, diagnosticBlock, diagnosticLocation, diagnosticSummary, downsample, downsampleMask, escapeXml, exportName, formatStat, headBadges,

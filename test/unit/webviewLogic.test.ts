@@ -5,7 +5,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { ExplainEngine } from '../../src/engine/explain';
-import { traceOverview, type TraceOverview } from '../../src/protocol';
+import { traceOverview, type TraceOverview } from '../../src/shared/protocol';
 import { colorLimit, countBlocked, countLeaks, headMatrix, headMatrixWithLimit, matrixMax, expectedMask } from '../../webview/attention';
 import { makeColorScale, paintCells, parseCssColor, sampleColorMap, scaleColor, scaleIndex, themeKindFromClasses } from '../../webview/colorScale';
 import { elide, fixedWidthMeasure, formatWeight, thinnedIndices, tokenLabel, visibleWhitespace } from '../../webview/labels';

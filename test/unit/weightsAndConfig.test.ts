@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { UserFacingError } from '../../src/engine/errors';
+import { UserFacingError } from '../../src/shared/errors';
 import { ExplainEngine } from '../../src/engine/explain';
 import { countParameters, getPreset, PRESETS, validateConfig } from '../../src/engine/reference/config';
 import { halfToFloat, parseSafetensors, serializeSafetensors } from '../../src/engine/reference/safetensors';

@@ -10,9 +10,9 @@
  * gets `mask-leak`, but not the checks that read its rows as distributions. Layers and heads are
  * 0-based, as in the trace and the CLI.
  */
-import type { AttentionBlock, AttentionTrace, ResidualStep, StreamName } from '../trace';
+import type { AttentionBlock, AttentionTrace, ResidualStep, StreamName } from '../../shared/trace';
 import { allowedCounts, headIsFinite, isAllowed, rowEntropy } from './headStats';
-import type { DiagnosticSeverity, DiagnosticThresholds, HeadStats, TraceDiagnostic } from './types';
+import type { DiagnosticSeverity, DiagnosticThresholds, HeadStats, TraceDiagnostic } from '../../shared/analysis';
 
 /** A row is not a distribution when its sum is off by more than this; float16 softmax stays well within. */
 export const ROW_SUM_TOLERANCE = 0.01;

@@ -9,8 +9,8 @@
  * for every statistic: a number computed around the bad values would look plausible and be wrong
  * (the `non-finite` diagnostic points at it).
  */
-import type { AttentionBlock, AttentionTrace } from '../trace';
-import type { HeadStats } from './types';
+import type { AttentionBlock, AttentionTrace } from '../../shared/trace';
+import type { HeadStats } from '../../shared/analysis';
 
 /** Whether key `key` may be attended by query `query` (everything, when there is no mask). */
 export function isAllowed(block: AttentionBlock, query: number, key: number): boolean {

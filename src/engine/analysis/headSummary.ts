@@ -2,7 +2,7 @@
  * @file Per-head summaries for the CLI and quick views: the strongest token→token edge and the
  * mean row entropy of each head of each block.
  */
-import type { AttentionBlock } from '../trace';
+import type { AttentionBlock } from '../../shared/trace';
 
 export interface HeadSummary {
   head: number;

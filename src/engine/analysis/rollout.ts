@@ -13,9 +13,9 @@
  * encoder keys (a [T_dec, T_enc] matrix) and is not part of a square T × T product; the paper
  * defines rollout for a single stack.
  */
-import type { AttentionBlock, AttentionTrace, StreamName } from '../trace';
+import type { AttentionBlock, AttentionTrace, StreamName } from '../../shared/trace';
 import { isSelfAttention } from './headStats';
-import type { Rollout } from './types';
+import type { Rollout } from '../../shared/analysis';
 
 /** Weight of the residual (identity) path in each layer's matrix, as in the paper. */
 const RESIDUAL_WEIGHT = 0.5;

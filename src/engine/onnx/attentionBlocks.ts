@@ -2,7 +2,7 @@
  * @file Attention blocks: the FoundBlock record every stage fills in, finding Softmax blocks (fed by
  * Q·Kᵀ, multiplied by V), their mask parts, scale check and probabilities layout.
  */
-import type { BlockKind, MaskKind, StreamName } from '../trace';
+import type { BlockKind, MaskKind, StreamName } from '../../shared/trace';
 import type { GraphIndex } from './graph';
 import { attrInt, attrInts, describeNode, type GraphProto, type NodeProto } from './model';
 import { findScorePath, multipliedByValues, type ScorePath } from './scorePath';

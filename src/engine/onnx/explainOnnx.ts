@@ -5,13 +5,13 @@
 import { stat } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import * as path from 'node:path';
-import { type CancellationCheck, optionRef, UserFacingError } from '../errors';
+import { type CancellationCheck, optionRef, UserFacingError } from '../../shared/errors';
 import { DEFAULT_LIMITS } from '../limits';
 import { checkTraceEstimate, checkWasmMemory, estimateTrace } from '../traceEstimate';
-import type { ExplainOptions } from '../explain';
+import type { ExplainOptions } from '../options';
 import { planStreams, requireText, type StreamPlan } from '../streams';
-import type { AttentionTrace, ModelInfo, StageTiming, StreamName, Token, TokenStream } from '../trace';
-import { TRACE_FORMAT_VERSION } from '../trace';
+import type { AttentionTrace, ModelInfo, StageTiming, StreamName, Token, TokenStream } from '../../shared/trace';
+import { TRACE_FORMAT_VERSION } from '../../shared/trace';
 import { buildFeeds, checkExplicitNames, fixedSequenceLength, inputRole } from './inputs';
 import type { HostTensor } from './runtime';
 import { type LoadedOnnxModel, loadOnnxModel, type OnnxModelSource } from './onnxModel';

@@ -3,7 +3,7 @@
  * becomes visible), asks ai.onnx Attention (opset 23+) for its post-softmax probabilities through
  * output 3 and describes it as a block, and refuses the other fused kernels.
  */
-import { UserFacingError } from '../errors';
+import { UserFacingError } from '../../shared/errors';
 import { type FoundBlock, type MaskPart, newBlock } from './attentionBlocks';
 import { GraphIndex } from './graph';
 import type { GraphEditor } from './graphEditor';

@@ -2,7 +2,7 @@
  * @file Explicit values for ONNX inputs, as users write them (CLI `--input NAME=VALUE`, setting
  * "attentionLens.onnx.inputs"). Kept free of heavy imports: the extension host parses settings with it.
  */
-import { UserFacingError } from '../errors';
+import { UserFacingError } from '../../shared/errors';
 
 /** An explicit value for one input (CLI `--input NAME=VALUE`). */
 export type InputSpec =

@@ -7,7 +7,7 @@
  */
 export { type InputSpec, parseInputSpec } from './inputSpec';
 import { onnx } from 'onnx-proto';
-import { optionRef, UserFacingError } from '../errors';
+import { optionRef, UserFacingError } from '../../shared/errors';
 import { floatToHalf } from '../half';
 import { SeededRandom } from '../reference/random';
 import { readRegularFileSync } from '../safeRead';

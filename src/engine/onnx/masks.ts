@@ -2,7 +2,7 @@
  * @file Mask analysis: what kind of mask a block applies (causal, padding, both, custom), read from
  * where its parts come from.
  */
-import type { MaskKind } from '../trace';
+import type { MaskKind } from '../../shared/trace';
 import type { FoundBlock } from './attentionBlocks';
 import type { GraphIndex } from './graph';
 import { describeNode } from './model';

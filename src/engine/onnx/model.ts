@@ -10,7 +10,7 @@
 import { onnx } from 'onnx-proto';
 import { bfloat16ToFloat, floatToHalf, halfToFloat } from '../half';
 export { floatToHalf, halfToFloat } from '../half';
-import { UserFacingError } from '../errors';
+import { UserFacingError } from '../../shared/errors';
 
 export type ModelProto = onnx.ModelProto;
 export type GraphProto = onnx.IGraphProto;

@@ -2,7 +2,7 @@
  * @file Reads NumPy .npy files (format 1.0-3.0, C order) for explicit model inputs, e.g. an image
  * tensor for a vision encoder. Values are widened to float64 numbers; the caller casts them.
  */
-import { UserFacingError } from '../errors';
+import { UserFacingError } from '../../shared/errors';
 
 export interface NpyArray {
   shape: number[];

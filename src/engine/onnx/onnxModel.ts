@@ -5,16 +5,17 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { type CancellationCheck, optionRef, UserFacingError } from '../errors';
+import { type CancellationCheck, optionRef, UserFacingError } from '../../shared/errors';
 import { openError, readRegularFile } from '../safeRead';
 import { createByteTokenizer } from '../tokenizers/bytes';
 import { loadHuggingFaceTokenizer } from '../tokenizers/huggingface';
 import { getTokenizer } from '../tokenizers/index';
 import type { TextTokenizer } from '../tokenizers/types';
-import type { ModelKind, StreamName } from '../trace';
+import type { ModelKind, StreamName } from '../../shared/trace';
 import { type ModelInput, modelInputs } from './inputs';
 import { decodeModel, encodeModel, externalDataFiles, type ModelProto } from './model';
-import { type BackendSetting, createSession, type OnnxSession } from './runtime';
+import type { BackendSetting } from '../options';
+import { createSession, type OnnxSession } from './runtime';
 import { embeddingRows, hiddenSize } from './modelFacts';
 import { pruneToOutputs } from './prune';
 import type { TapPlan } from './tapPlan';

@@ -2,7 +2,7 @@
  * @file The residual stream: finds the Adds (and SkipLayerNormalizations) joining the stream with a
  * sub-layer, labels them by stream, layer and stage, and taps per-token L2 norms of each.
  */
-import type { ResidualStage, StreamName } from '../trace';
+import type { ResidualStage, StreamName } from '../../shared/trace';
 import type { FoundBlock } from './attentionBlocks';
 import type { GraphIndex } from './graph';
 import type { GraphEditor } from './graphEditor';

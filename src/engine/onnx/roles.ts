@@ -2,7 +2,7 @@
  * @file Roles of the attention blocks: self vs cross, encoder vs decoder stream, mask kind and layer
  * number.
  */
-import type { StreamName } from '../trace';
+import type { StreamName } from '../../shared/trace';
 import type { FoundBlock } from './attentionBlocks';
 import type { GraphIndex } from './graph';
 import { classifyMask } from './masks';

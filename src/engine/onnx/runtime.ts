@@ -17,13 +17,11 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ort = require('onnxruntime-web');
-import { UserFacingError } from '../errors';
-import type { Backend } from '../trace';
+import { UserFacingError } from '../../shared/errors';
+import type { BackendSetting } from '../options';
+import type { Backend } from '../../shared/trace';
 import { adapterLabel, type GpuAdapterDescription, probeWebGpu, surveyWebGpu } from './webgpu';
 
-/** 'reference' runs built-in models in TypeScript; for ONNX files it means 'auto'. */
-export type BackendSetting = 'auto' | 'reference' | 'wasm' | 'webgpu' | 'native';
-export const BACKEND_SETTINGS: readonly BackendSetting[] = ['auto', 'reference', 'wasm', 'webgpu', 'native'];
 
 /** A tensor as the rest of the engine sees it. */
 export interface HostTensor {

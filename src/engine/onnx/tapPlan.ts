@@ -3,7 +3,7 @@
  * the contract between the tapper (which edits the graph) and the trace builder (which reads the
  * run's extra outputs back into an AttentionTrace).
  */
-import type { BlockKind, MaskKind, ResidualStage, StreamName } from '../trace';
+import type { BlockKind, MaskKind, ResidualStage, StreamName } from '../../shared/trace';
 
 /**
  * How the tapped probabilities tensor is laid out, so it can be read into `[heads, queries, keys]`

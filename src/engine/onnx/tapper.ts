@@ -20,7 +20,7 @@
  * Nothing here guesses silently: what was not found, or found odd (a softmax over the wrong axis,
  * no 1/√d scale), goes to plan.notes.
  */
-import { UserFacingError } from '../errors';
+import { UserFacingError } from '../../shared/errors';
 import { type FoundBlock, findSoftmaxBlocks, noteSubgraphs } from './attentionBlocks';
 import { tapBlock } from './attentionTaps';
 import { describeStandardAttention, EXPORT_HINT, prepareStandardAttention, refuseOtherFusedAttention, rewriteContribAttention } from './fusedAttention';

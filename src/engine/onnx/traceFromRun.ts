@@ -4,7 +4,7 @@
  * blocked cells, ReduceL2 outputs into per-token norms.
  */
 import { halfToFloat } from '../half';
-import type { AttentionBlock, ResidualStep } from '../trace';
+import type { AttentionBlock, ResidualStep } from '../../shared/trace';
 import type { HostTensor } from './runtime';
 import type { AttentionTap, MaskEncoding, ProbsLayout, ResidualTap, TapPlan } from './tapPlan';
 

@@ -4,8 +4,8 @@
  * One readonly object describes a model; `validateConfig` checks it once, at entry, so the layers
  * can trust it. Parameter counts in the preset comments are for the tied input/output embedding.
  */
-import { UserFacingError } from '../errors';
-import type { ModelKind } from '../trace';
+import { UserFacingError } from '../../shared/errors';
+import type { ModelKind } from '../../shared/trace';
 
 export interface TransformerConfig {
   readonly kind: ModelKind;
@@ -83,6 +83,9 @@ export const PRESETS: Readonly<Record<PresetName, TransformerConfig>> = {
     scaleEmbedding: false, layerNormEpsilon: 1e-5,
   },
 };
+
+/** The presets' names, in the order they are listed. */
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 
 export const DEFAULT_PRESET: PresetName = 'trained-decoder';
 

@@ -2,7 +2,7 @@
  * @file Token embedding: one learned d_model vector per vocabulary id, multiplied by sqrt(d_model)
  * (paper §3.4) so that it is not drowned by the position encoding added next.
  */
-import { UserFacingError } from '../errors';
+import { UserFacingError } from '../../shared/errors';
 import { type Matrix, zeros } from './matrix';
 
 export class TokenEmbedding {

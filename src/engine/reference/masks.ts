@@ -4,7 +4,7 @@
  * The causal mask keeps a decoder from peeking at the future: query i sees keys 0..i only. The
  * padding mask hides filler tokens that only make sequences the same length.
  */
-import type { MaskKind } from '../trace';
+import type { MaskKind } from '../../shared/trace';
 
 export interface AttentionMask {
   kind: MaskKind;

@@ -2,8 +2,8 @@
  * @file What the stacks report while they run: every attention block and every residual step.
  * The forward pass stays free of trace bookkeeping beyond these calls.
  */
-import type { CancellationCheck } from '../errors';
-import type { AttentionBlock, BlockKind, ResidualStage, StreamName } from '../trace';
+import type { CancellationCheck } from '../../shared/errors';
+import type { AttentionBlock, BlockKind, ResidualStage, StreamName } from '../../shared/trace';
 import type { AttentionMask } from './masks';
 import { type Matrix, rowNorms } from './matrix';
 import type { MultiHeadResult } from './multiHeadAttention';

@@ -6,7 +6,7 @@
  * then the raw little-endian tensor bytes, offsets relative to the end of the header.
  * It is simple enough that a hand-written reader beats a dependency; every offset is checked.
  */
-import { UserFacingError } from '../errors';
+import { UserFacingError } from '../../shared/errors';
 import { bfloat16ToFloat, halfToFloat } from '../half';
 
 export { halfToFloat } from '../half';

@@ -3,7 +3,7 @@
  * feed-forward), each wrapped in its residual connection and layer norm and reported to the trace
  * as it runs. Encoder and decoder layers differ only in which of these they stack.
  */
-import type { BlockKind, StreamName } from '../trace';
+import type { BlockKind, StreamName } from '../../shared/trace';
 import type { FeedForward } from './feedForward';
 import type { LayerNorm } from './layerNorm';
 import type { AttentionMask } from './masks';

@@ -3,8 +3,8 @@
  * and the LM head, assembled from a validated config and a weight source. This is the readable
  * oracle the ONNX paths are checked against.
  */
-import type { CancellationCheck } from '../errors';
-import type { AttentionBlock, ResidualStep } from '../trace';
+import type { CancellationCheck } from '../../shared/errors';
+import type { AttentionBlock, ResidualStep } from '../../shared/trace';
 import { type TransformerConfig, validateConfig } from './config';
 import { Decoder, type EncoderMemory } from './decoder';
 import { TokenEmbedding } from './embedding';

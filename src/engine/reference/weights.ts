@@ -21,7 +21,7 @@
  * Every tensor has its own generator seeded by hash(seed, name) (see random.ts).
  */
 import { createHash } from 'node:crypto';
-import { UserFacingError } from '../errors';
+import { UserFacingError } from '../../shared/errors';
 import type { TransformerConfig } from './config';
 import { hashSeed, SeededRandom } from './random';
 import type { SafetensorsTensor } from './safetensors';

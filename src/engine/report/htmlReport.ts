@@ -4,8 +4,8 @@
  * so it opens offline in any browser, shows the same views, and loads nothing from anywhere.
  */
 import { randomBytes } from 'node:crypto';
-import type { AttentionTrace } from '../trace';
-import { encodeTrace } from '../traceBinary';
+import type { AttentionTrace } from '../../shared/trace';
+import { encodeTrace } from '../../shared/traceBinary';
 
 export interface ReportAssets {
   /** dist/webview.js */

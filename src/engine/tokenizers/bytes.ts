@@ -20,7 +20,7 @@
  * A lone surrogate (possible in a JS string) is encoded as U+FFFD, as `TextEncoder` does, so it does
  * not decode back to itself.
  */
-import type { Token } from '../trace';
+import type { Token } from '../../shared/trace';
 import type { TextTokenizer } from './types';
 import { appendUtf8, codePointAt, utf16Length } from './utf8';
 

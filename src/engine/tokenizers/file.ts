@@ -4,7 +4,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { UserFacingError } from '../errors';
+import { UserFacingError } from '../../shared/errors';
 import { readRegularFileSync } from '../safeRead';
 import { loadHuggingFaceTokenizer } from './huggingface';
 import type { TextTokenizer } from './types';

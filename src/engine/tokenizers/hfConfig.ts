@@ -2,7 +2,7 @@
  * @file What a `tokenizer.json` (+ `tokenizer_config.json`) says that matters for finding offsets,
  * read once from the untyped JSON, with user-facing errors for what we cannot run.
  */
-import { UserFacingError } from '../errors';
+import { UserFacingError } from '../../shared/errors';
 
 export const SUPPORTED_MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram'] as const;
 export type HfModelType = (typeof SUPPORTED_MODEL_TYPES)[number];

@@ -7,7 +7,7 @@
  * `text.length`. A special token the user typed ("[SEP]" in the selection) is part of the text and
  * keeps its range.
  */
-import type { Token } from '../trace';
+import type { Token } from '../../shared/trace';
 import { type Span, type Surface, alignSurfaces } from './alignment';
 import { buildAlignmentTarget, comparable, type TargetRules } from './alignmentTarget';
 import { inspectTokenizerConfig, inspectTokenizerJson, type TokenizerJsonInfo } from './hfConfig';

@@ -1,7 +1,7 @@
 /**
  * @file What every tokenizer gives the engine: ids with exact source offsets.
  */
-import type { Token } from '../trace';
+import type { Token } from '../../shared/trace';
 
 export interface TextTokenizer {
   /** Short name shown in the trace and the UI: "bytes", "gpt2", or the tokenizer.json path. */

@@ -8,7 +8,7 @@
  * Unigram baseline: p(id) = (count(id) + 1) / (N + V), counts from the training stream, add-one
  * smoothed over the V = 260 ids: what a model that ignores context entirely would score.
  */
-import { neverCancelled } from '../errors';
+import { neverCancelled } from '../../shared/errors';
 import type { Transformer } from '../reference/transformer';
 import { type Batch, batchFromWindows } from './batches';
 

@@ -8,12 +8,12 @@
  * occurrence and attending to what followed it.
  */
 import { computeHeadStats } from '../analysis/headStats';
-import type { HeadStats } from '../analysis/types';
-import { neverCancelled } from '../errors';
+import type { HeadStats } from '../../shared/analysis';
+import { neverCancelled } from '../../shared/errors';
 import { hashSeed, SeededRandom } from '../reference/random';
 import type { Transformer } from '../reference/transformer';
 import { BYTE_ID_OFFSET } from '../tokenizers/bytes';
-import { type AttentionTrace, type Token, TRACE_FORMAT_VERSION } from '../trace';
+import { type AttentionTrace, type Token, TRACE_FORMAT_VERSION } from '../../shared/trace';
 
 /** A decoder's trace on byte ids, with one token per id (the statistics need only the ids). */
 export function decoderTrace(transformer: Transformer, ids: readonly number[]): AttentionTrace {

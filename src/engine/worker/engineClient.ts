@@ -11,10 +11,11 @@
  */
 import * as path from 'node:path';
 import { type ResourceLimits as WorkerResourceLimits, Worker } from 'node:worker_threads';
-import { CancelledError, optionRef, UserFacingError } from '../errors';
-import type { ExplainOptions } from '../explain';
-import type { AttentionTrace } from '../trace';
-import { decodeTrace } from '../traceBinary';
+import { CancelledError, optionRef, UserFacingError } from '../../shared/errors';
+import type { ExportOptions } from '../exportModel';
+import type { ExplainOptions } from '../options';
+import type { AttentionTrace } from '../../shared/trace';
+import { decodeTrace } from '../../shared/traceBinary';
 import { CANCEL_FLAG_INDEX, type FromWorkerMessage, type SerializedError, type ToWorkerMessage } from './protocol';
 
 /** After a cancel, how long the worker gets to stop by itself before it is terminated. */
@@ -48,7 +49,7 @@ export interface EngineClientOptions {
 }
 
 interface Pending {
-  resolve(trace: AttentionTrace): void;
+  resolve(result: AttentionTrace | Uint8Array): void;
   reject(error: Error): void;
   cancelFlag: Int32Array;
   /** Kept so the request can be sent again if its worker is replaced for another request's sake. */
@@ -93,6 +94,7 @@ function reviveError(error: SerializedError): Error {
 /** The model a request runs, for messages: a preset's spec, or an ONNX file's name. */
 function modelName(message: ToWorkerMessage): string {
   const spec = message.options.model;
+  if (message.type === 'export') return spec ?? 'the default model';
   if (!spec) return 'the default model';
   return spec.startsWith('builtin:') ? spec : path.basename(spec);
 }
@@ -218,6 +220,8 @@ export class EngineClient {
       } catch (error) {
         pending.reject(error as Error);
       }
+    } else if (message.type === 'exported') {
+      pending.resolve(new Uint8Array(message.bytes));
     } else if (pending.timedOut && message.error.name === 'CancelledError') {
       pending.reject(timeLimitError(pending.message, this.timeLimitMs ?? 0));
     } else {
@@ -317,6 +321,20 @@ export class EngineClient {
    * @param onProgress told, in words, what a long run does now (loading, starting ONNX Runtime, running)
    */
   explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void, onProgress?: (stage: string) => void): Promise<AttentionTrace> {
+    return this.request((requestId, cancelFlag) => ({ type: 'explain', requestId, text, options, cancelFlag }), signal, onPartial, onProgress) as Promise<AttentionTrace>;
+  }
+
+  /** A built-in model as ONNX bytes (`--export-onnx`), made in the engine thread. */
+  exportModel(options: ExportOptions, signal?: AbortSignal): Promise<Uint8Array> {
+    return this.request((requestId, cancelFlag) => ({ type: 'export', requestId, options, cancelFlag }), signal) as Promise<Uint8Array>;
+  }
+
+  private request(
+    make: (requestId: number, cancelFlag: SharedArrayBuffer) => ToWorkerMessage,
+    signal: AbortSignal | undefined,
+    onPartial?: (trace: AttentionTrace) => void,
+    onProgress?: (stage: string) => void,
+  ): Promise<AttentionTrace | Uint8Array> {
     if (this.disposed) return Promise.reject(new Error('the engine client is disposed'));
     if (signal?.aborted) return Promise.reject(new CancelledError());
     const worker = this.ensureWorker();
@@ -324,8 +342,8 @@ export class EngineClient {
     const requestId = this.nextRequestId++;
     const cancelBuffer = new SharedArrayBuffer(4);
     const cancelFlag = new Int32Array(cancelBuffer);
-    return new Promise<AttentionTrace>((resolve, reject) => {
-      const message: ToWorkerMessage = { type: 'explain', requestId, text, options, cancelFlag: cancelBuffer };
+    return new Promise<AttentionTrace | Uint8Array>((resolve, reject) => {
+      const message = make(requestId, cancelBuffer);
       const onAbort = (): void => {
         const current = this.pending.get(requestId);
         if (current) this.requestStop(current);

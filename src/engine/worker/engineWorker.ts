@@ -6,9 +6,10 @@
  * message, from which the client counts its time limit.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { CancelledError, UserFacingError } from '../errors';
+import { CancelledError, UserFacingError } from '../../shared/errors';
 import { ExplainEngine } from '../explain';
-import { encodeTrace } from '../traceBinary';
+import { exportBuiltinModel } from '../exportModel';
+import { encodeTrace } from '../../shared/traceBinary';
 import { CANCEL_FLAG_INDEX, type FromWorkerMessage, type SerializedError, type ToWorkerMessage } from './protocol';
 
 const port = parentPort;
@@ -38,6 +39,13 @@ async function handle(message: ToWorkerMessage): Promise<void> {
   let transfer: ArrayBuffer[] = [];
   try {
     cancel.throwIfCancelled();
+    if (message.type === 'export') {
+      const bytes = await exportBuiltinModel(message.options);
+      // A buffer of its own, so it can be transferred without a copy.
+      const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer as ArrayBuffer : bytes.slice().buffer;
+      port!.postMessage({ type: 'exported', requestId: message.requestId, bytes: buffer } satisfies FromWorkerMessage, [buffer]);
+      return;
+    }
     const trace = await engine.explain(message.text, message.options, cancel, (partial) => {
       const partialBuffer = encodeTrace(partial).buffer as ArrayBuffer;
       port!.postMessage({ type: 'partial', requestId: message.requestId, trace: partialBuffer } satisfies FromWorkerMessage, [partialBuffer]);

@@ -2,7 +2,8 @@
  * @file Messages between the engine client (extension host or CLI) and the engine worker thread.
  * Traces travel as the binary form of traceBinary.ts in a transferred ArrayBuffer (no copy).
  */
-import type { ExplainOptions } from '../explain';
+import type { ExportOptions } from '../exportModel';
+import type { ExplainOptions } from '../options';
 
 /** Index of the cancel flag in the shared Int32Array; 1 means "stop". */
 export const CANCEL_FLAG_INDEX = 0;
@@ -16,7 +17,15 @@ export interface ExplainRequestMessage {
   cancelFlag: SharedArrayBuffer;
 }
 
-export type ToWorkerMessage = ExplainRequestMessage;
+/** Export a built-in model to ONNX (the CLI's --export-onnx): the engine thread does the heavy part. */
+export interface ExportRequestMessage {
+  type: 'export';
+  requestId: number;
+  options: ExportOptions;
+  cancelFlag: SharedArrayBuffer;
+}
+
+export type ToWorkerMessage = ExplainRequestMessage | ExportRequestMessage;
 
 export interface ExplainResultMessage {
   type: 'result';
@@ -62,4 +71,11 @@ export interface ExplainProgressMessage {
   stage: string;
 }
 
-export type FromWorkerMessage = ExplainResultMessage | ExplainErrorMessage | ExplainPartialMessage | ExplainStartedMessage | ExplainProgressMessage;
+/** The exported model's bytes, in a transferred buffer. */
+export interface ExportResultMessage {
+  type: 'exported';
+  requestId: number;
+  bytes: ArrayBuffer;
+}
+
+export type FromWorkerMessage = ExplainResultMessage | ExportResultMessage | ExplainErrorMessage | ExplainPartialMessage | ExplainStartedMessage | ExplainProgressMessage;

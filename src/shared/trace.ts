@@ -22,34 +22,13 @@
  * The binary form (see traceBinary.ts) and the JSON form (see traceJson.ts) carry exactly this.
  */
 
-import type { TraceAnalysis } from './analysis/types';
+import type { TraceAnalysis } from './analysis';
+import type { Backend, BlockKind, MaskKind, ModelKind, ModelSource, ResidualStage, StreamName } from './names';
 
 /** Bumped whenever a field changes meaning or the binary layout changes. */
 export const TRACE_FORMAT_VERSION = 1;
 
-export type ModelKind = 'encoder' | 'decoder' | 'encoder-decoder';
-
-/** Where the model came from. */
-export type ModelSource = 'builtin' | 'onnx';
-
-/** What computed the numbers. */
-export type Backend = 'reference' | 'wasm' | 'webgpu' | 'native';
-
-/** Which input stream a token sequence feeds. Encoder-only models have only `encoder`,
- *  decoder-only models only `decoder`, encoder-decoder models both. */
-export type StreamName = 'encoder' | 'decoder';
-
-/**
- * The attention block within a layer.
- * - `encoder-self`: bidirectional self-attention of an encoder layer.
- * - `decoder-self`: masked (causal) self-attention of a decoder layer.
- * - `cross`: decoder queries attending to encoder keys (keys and values from the encoder output).
- * - `self`: self-attention whose role could not be determined (some foreign ONNX graphs).
- */
-export type BlockKind = 'self' | 'encoder-self' | 'decoder-self' | 'cross';
-
-/** The mask a block applied, summarised; the exact cells are in `mask`. */
-export type MaskKind = 'none' | 'causal' | 'padding' | 'causal+padding' | 'custom';
+export type { Backend, BlockKind, MaskKind, ModelKind, ModelSource, ResidualStage, StreamName } from './names';
 
 export interface ModelInfo {
   /** Display name, e.g. "builtin:tiny-decoder" or the ONNX file name. */
@@ -126,8 +105,6 @@ export interface AttentionBlock {
   /** [queries, keys], 1 allowed / 0 blocked; null when nothing was masked. */
   mask: Uint8Array | null;
 }
-
-export type ResidualStage = 'embedding' | 'self-attention' | 'cross-attention' | 'feed-forward';
 
 export interface ResidualStep {
   /** Human label, e.g. "decoder L2 + cross-attention". */

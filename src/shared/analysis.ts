@@ -3,8 +3,7 @@
  * and diagnostics (concrete problems, each pointing at a layer and head). Part of the trace
  * (`AttentionTrace.analysis`), computed in the engine worker right after the forward pass.
  */
-import type { BlockKind, StreamName } from '../trace';
-import type { BlockColorLimits } from './colorLimits';
+import type { BlockKind, StreamName } from './names';
 
 /** Statistics of one head of one attention block. Probabilities are averaged over query rows. */
 export interface HeadStats {
@@ -94,3 +93,18 @@ export const DEFAULT_THRESHOLDS: DiagnosticThresholds = {
   normGrowthPerLayer: 4,
   firstTokenShare: 0.9,
 };
+
+/** Which matrix of a block: one head's, or the mean of its heads'. */
+export type HeadChoice = number | 'mean';
+
+/** The top of one matrix's colour scale; `clipped`: some allowed cells are larger. */
+export interface ColorLimit {
+  max: number;
+  clipped: boolean;
+}
+
+/** A block's limits: one per head, and the mean of heads'. */
+export interface BlockColorLimits {
+  heads: ColorLimit[];
+  mean: ColorLimit;
+}

@@ -5,7 +5,7 @@
  * Float32Array (VS Code ≥ 1.57 transfers typed arrays as binary; it matches them by exact
  * constructor name, so a Node Buffer would become JSON — send plain typed arrays only).
  */
-import type { AttentionBlock, AttentionTrace, StreamName } from './engine/trace';
+import type { AttentionBlock, AttentionTrace, StreamName } from './trace';
 
 /** A block without its arrays: what the webview needs to lay out pickers and axes. */
 export type BlockOverview = Omit<AttentionBlock, 'probs' | 'scores' | 'mask' | 'meanProbs'>;

@@ -21,7 +21,7 @@
  * ±Infinity (a broken model) are written as null, since JSON has no such numbers.
  */
 import { UserFacingError } from './errors';
-import type { DiagnosticThresholds, HeadStats, TraceDiagnostic } from './analysis/types';
+import type { DiagnosticThresholds, HeadStats, TraceDiagnostic } from './analysis';
 import type { AttentionBlock, AttentionTrace, StreamName, Token, TokenStream } from './trace';
 
 export interface TraceJsonBlock {

@@ -6,21 +6,10 @@
  *
  * Layout: probs [H, Q, K] row-major, element (h, q, k) at (h·Q + q)·K + k; mask [Q, K], 1 allowed.
  */
-import type { AttentionTrace } from '../trace';
+import type { BlockColorLimits, ColorLimit, HeadChoice } from './analysis';
+import type { AttentionTrace } from './trace';
 
-export type HeadChoice = number | 'mean';
-
-/** The top of one matrix's colour scale; `clipped`: some allowed cells are larger. */
-export interface ColorLimit {
-  max: number;
-  clipped: boolean;
-}
-
-/** A block's limits: one per head, and the mean of heads'. */
-export interface BlockColorLimits {
-  heads: ColorLimit[];
-  mean: ColorLimit;
-}
+export type { BlockColorLimits, ColorLimit, HeadChoice } from './analysis';
 
 /** [Q, K] weights of one head (a view, no copy) or the mean over heads (a new array). */
 export function headMatrix(probs: Float32Array, heads: number, queries: number, keys: number, head: HeadChoice): Float32Array {

@@ -1,0 +1,21 @@
+/**
+ * @file The engine as the hosts (the VS Code extension, the CLI) reach it: this module and
+ * src/shared/ are all they import. What runs models lives behind EngineClient, in its own thread;
+ * what is exported here besides is light: options and their checks, limits, the built-in presets'
+ * descriptions, safe file reading and atomic writing, and the pieces the hosts word or save.
+ * Lint (eslint.config.mjs) keeps the hosts from importing anything else of the engine.
+ */
+export { summarizeHeads } from './analysis/headSummary';
+export { inductionProbe } from './analysis/inductionProbe';
+export { describeWriteError, type FileContent, removePartialFiles, writeFileAtomic } from './atomicFile';
+export type { ExportOptions } from './exportModel';
+export { DEFAULT_LIMITS, MAX_TEXT_BYTES, type ResourceLimits } from './limits';
+export { EXPORT_FAULTS, type ExportFault } from './onnx/exportFaults';
+export { type InputSpec, parseInputSpec } from './onnx/inputSpec';
+export {
+  BACKEND_SETTINGS, type BackendSetting, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, effectiveThreads, type ExplainOptions, MAX_TOKENS_CEILING, validateOptions,
+} from './options';
+export { DEFAULT_PRESET, isBuiltinSpec, PRESET_NAMES, PRESETS, type PresetName, SHIPPED_WEIGHTS } from './reference/config';
+export { buildHtmlReport } from './report/htmlReport';
+export { decodeUtf8, readRegularFile } from './safeRead';
+export { EngineClient, type EngineClientOptions, EngineError } from './worker/engineClient';
