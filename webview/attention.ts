@@ -6,11 +6,11 @@
  */
 import { LEAK_THRESHOLD } from './colorScale';
 
-import type { HeadChoice } from '../src/engine/analysis/colorLimits';
+import type { HeadChoice } from '../src/shared/colorLimits';
 
 export type { HeadChoice };
 
-export { colorLimit, expectedMask, headMatrix, headMatrixWithLimit, matrixMax, ROBUST_MIN_CELLS, ROBUST_QUANTILE } from '../src/engine/analysis/colorLimits';
+export { colorLimit, expectedMask, headMatrix, headMatrixWithLimit, matrixMax, ROBUST_MIN_CELLS, ROBUST_QUANTILE } from '../src/shared/colorLimits';
 
 export interface LeakCount {
   /** (head, query, key) cells that are masked yet carry weight > threshold, over all heads. */

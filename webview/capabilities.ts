@@ -4,8 +4,8 @@
  * `data-needs="editor-highlights"`. In VS Code everything shows; in the HTML report, whose host
  * cannot pick a model or run the model, those controls are not drawn at all.
  */
-import type { PanelCapabilities, PanelCommand } from '../src/protocol';
-import { PANEL_COMMANDS } from '../src/protocol';
+import type { PanelCapabilities, PanelCommand } from '../src/shared/protocol';
+import { PANEL_COMMANDS } from '../src/shared/protocol';
 
 /** What VS Code's hosts do: every command, and editor highlights. */
 export const FULL_CAPABILITIES: PanelCapabilities = { commands: [...PANEL_COMMANDS], editorHighlights: true };

@@ -8,7 +8,7 @@
  * editor background); on a light theme the map runs the other way (weight 0 at its light end) and
  * its lowest part fades into the editor background, so near-zero weights read as "nothing".
  */
-import type { ColorMapName } from '../src/protocol';
+import type { ColorMapName } from '../src/shared/protocol';
 
 export type Rgb = readonly [number, number, number];
 

@@ -4,9 +4,10 @@
  * diagnostics summary line and where a diagnostic points, and the heatmap as an SVG document. No
  * DOM, so all of it is unit-tested in Node.
  */
-import type { HeadStats, TraceDiagnostic, DiagnosticSeverity, DiagnosticThresholds } from '../src/engine/analysis/types';
-import type { BlockKind, StreamName } from '../src/engine/trace';
-import type { BlockOverview } from '../src/protocol';
+import type { HeadStats, TraceDiagnostic, DiagnosticSeverity, DiagnosticThresholds } from '../src/shared/analysis';
+import { uniformEntropyBits } from '../src/shared/entropy';
+import type { BlockKind, StreamName } from '../src/shared/trace';
+import type { BlockOverview } from '../src/shared/protocol';
 import { type ColorScale, type Rgb, LEAK_THRESHOLD, scaleColor } from './colorScale';
 import { formatWeight } from './labels';
 
@@ -92,14 +93,14 @@ export interface HeadBadge {
 export const BADGE_SHARE = 0.5;
 
 /**
- * The mean entropy (nats) of uniform attention over the keys a block's rows may see: ln K without a
- * mask; with a causal mask on a square block row q sees q + 1 keys, so the mean of ln(q + 1).
+ * The mean entropy (bits) of uniform attention over the keys a block's rows may see: log2 K without
+ * a mask; with a causal mask on a square block row q sees q + 1 keys, so the mean of log2(q + 1).
  */
 export function uniformEntropy(block: Pick<BlockOverview, 'queries' | 'keys' | 'maskKind'>): number {
   const causal = (block.maskKind === 'causal' || block.maskKind === 'causal+padding') && block.queries === block.keys;
-  if (!causal) return Math.log(Math.max(1, block.keys));
+  if (!causal) return uniformEntropyBits(block.keys);
   let sum = 0;
-  for (let q = 0; q < block.queries; q++) sum += Math.log(q + 1);
+  for (let q = 0; q < block.queries; q++) sum += uniformEntropyBits(q + 1);
   return block.queries > 0 ? sum / block.queries : 0;
 }
 
@@ -127,7 +128,7 @@ export function headBadges(
   if (stats.induction !== null && stats.induction > BADGE_SHARE) badges.push({ text: 'ind', title: `Induction head: ${percent(stats.induction)} of the weight on the token after the previous occurrence`, kind: 'pattern' });
   const pointing = diagnosticsFor(stats, diagnostics);
   if ((uniform > 0 && stats.entropy >= thresholds.uniformEntropyRatio * uniform) || pointing.some((d) => d.code === 'uniform-head')) {
-    badges.push({ text: 'uni', title: `Near-uniform: mean entropy ${stats.entropy.toFixed(2)} of at most ${uniform.toFixed(2)} nats`, kind: 'pattern' });
+    badges.push({ text: 'uni', title: `Near-uniform: mean entropy ${stats.entropy.toFixed(2)} of at most ${uniform.toFixed(2)} bits`, kind: 'pattern' });
   }
   // Infos (a uniform head) are patterns, already badged; errors and warnings are problems.
   const problems = pointing.filter((d) => d.severity !== 'info');
@@ -144,13 +145,13 @@ export const STATS_COLUMNS: ReadonlyArray<{ key: StatsColumn; label: string; tit
   { key: 'layer', label: 'Layer', title: 'Layer (0-based)', numeric: false },
   { key: 'kind', label: 'Kind', title: 'Attention block', numeric: false },
   { key: 'head', label: 'Head', title: 'Head (0-based)', numeric: true },
-  { key: 'entropy', label: 'Entropy', title: 'Mean row entropy, nats (0 = one key, ln K = uniform)', numeric: true },
-  { key: 'minEntropy', label: 'Min H', title: 'Smallest row entropy, nats', numeric: true },
+  { key: 'entropy', label: 'Entropy', title: 'Mean row entropy, bits (0 = one key, log2 K = uniform)', numeric: true },
+  { key: 'minEntropy', label: 'Min H', title: 'Smallest row entropy, bits', numeric: true },
   { key: 'meanDistance', label: 'Dist', title: 'Mean distance attended, tokens', numeric: true },
   { key: 'prevToken', label: 'Prev', title: 'Mean weight on the previous token', numeric: true },
   { key: 'sink', label: 'Sink', title: 'Mean weight on the first token', numeric: true },
   { key: 'diagonal', label: 'Diag', title: 'Mean weight on the token itself', numeric: true },
-  { key: 'induction', label: 'Induct', title: 'Mean weight on the token after the previous occurrence (— when no token repeats)', numeric: true },
+  { key: 'induction', label: 'Induct', title: 'Mean weight on the token after the previous occurrence where the previous token does not already point there (— when no row counts)', numeric: true },
 ];
 
 const KIND_ORDER: Readonly<Record<BlockKind, number>> = { 'encoder-self': 0, self: 1, 'decoder-self': 2, cross: 3 };

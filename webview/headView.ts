@@ -5,8 +5,8 @@
  * lines. For cross-attention it is the alignment view (decoder left, encoder right). SVG, so it
  * draws up to HEAD_VIEW_MAX_TOKENS tokens a side; longer inputs are pointed to the heatmap.
  */
-import type { Token } from '../src/engine/trace';
-import type { BlockOverview } from '../src/protocol';
+import type { Token } from '../src/shared/trace';
+import type { BlockOverview } from '../src/shared/protocol';
 import { HEAD_VIEW_MAX_TOKENS, headLines } from './debugger';
 import { tokenLabel } from './labels';
 import type { ThemeColors } from './theme';

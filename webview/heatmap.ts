@@ -3,8 +3,8 @@
  * per cell (an ImageData) scaled up without smoothing; blocked cells hatched, leaking cells outlined;
  * token labels as DOM elements in gutters beside it; hover and selection highlights; a tooltip.
  */
-import type { Token } from '../src/engine/trace';
-import type { BlockOverview } from '../src/protocol';
+import type { Token } from '../src/shared/trace';
+import type { BlockOverview } from '../src/shared/protocol';
 import type { HeadChoice } from './attention';
 import { type ColorScale, LEAK_THRESHOLD, mixRgb, paintCells } from './colorScale';
 import { elide, type Measure, thinnedIndices, tokenLabel } from './labels';

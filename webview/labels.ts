@@ -2,7 +2,7 @@
  * @file Token labels: what a token looks like on an axis (whitespace drawn visibly, as the byte
  * tokenizer's pieces do), and elision to a width. Pure: the text measurer is passed in.
  */
-import type { Token } from '../src/engine/trace';
+import type { Token } from '../src/shared/trace';
 
 const VISIBLE_WHITESPACE: Readonly<Record<string, string>> = { ' ': '\u2423', '\t': '\u21e5', '\n': '\u21b5', '\r': '\u240d' };
 

@@ -6,10 +6,10 @@
  * (cached per run; the overview asks for the layers it scrolls to), and tells the host what it
  * shows (viewChanged) and which query row the pointer is on (hoverQuery, hoverRollout).
  */
-import type { TraceDiagnostic } from '../src/engine/analysis/types';
-import { DEFAULT_THRESHOLDS } from '../src/engine/analysis/types';
-import type { StreamName, Token } from '../src/engine/trace';
-import { type ColorMapName, type DefaultView, type FromWebviewMessage, type PanelCommand, parseToWebview, type ToWebviewMessage, type TraceOverview } from '../src/protocol';
+import type { TraceDiagnostic } from '../src/shared/analysis';
+import { DEFAULT_THRESHOLDS } from '../src/shared/analysis';
+import type { StreamName, Token } from '../src/shared/trace';
+import { type ColorMapName, type DefaultView, type FromWebviewMessage, type PanelCommand, parseToWebview, type ToWebviewMessage, type TraceOverview } from '../src/shared/protocol';
 import { colorLimit, countBlocked, countLeaks, headMatrix, headMatrixWithLimit, type HeadChoice, type LeakCount, expectedMask } from './attention';
 import { type ColorScale, makeColorScale, mixRgb } from './colorScale';
 import { applyCapabilities, markCommand } from './capabilities';
@@ -590,7 +590,7 @@ function renderHeader(trace: TraceOverview): void {
   for (const fact of [model.kind, `${layers} × ${model.heads} heads`, `d_model ${model.dModel ?? '?'}`, `backend ${trace.backend}`, `tokenizer ${model.tokenizer}`]) {
     facts.append(element('span', { class: 'fact' }, fact));
   }
-  const texts = [...trace.notices];
+  const texts = trace.notices.map((notice) => notice.message);
   for (const cut of trace.truncation) {
     const line = `${capitalize(cut.stream)} input cut to its first ${cut.keptTokens} of ${cut.originalTokens} tokens (max ${cut.maxTokens}).`;
     if (!texts.some((text) => text.includes(`${cut.keptTokens} of ${cut.originalTokens}`))) texts.unshift(line);

@@ -4,9 +4,9 @@
  * each), a row per layer, a column per head, with badges for notable heads. Every cell exists in the
  * DOM at once; a layer's probabilities are asked for only when its row scrolls into view.
  */
-import type { HeadStats, TraceDiagnostic, DiagnosticThresholds } from '../src/engine/analysis/types';
-import type { BlockOverview } from '../src/protocol';
-import { type ColorMapName } from '../src/protocol';
+import type { HeadStats, TraceDiagnostic, DiagnosticThresholds } from '../src/shared/analysis';
+import type { BlockOverview } from '../src/shared/protocol';
+import { type ColorMapName } from '../src/shared/protocol';
 import { colorLimit } from './attention';
 import { makeColorScale, mixRgb, paintCells } from './colorScale';
 import { type BlockFamily, downsample, downsampleMask, headBadges, uniformEntropy } from './debugger';

@@ -3,7 +3,7 @@
  * each a button that opens its layer and head in the heatmap; and the one-line summary the header
  * shows on every view.
  */
-import type { TraceDiagnostic } from '../src/engine/analysis/types';
+import type { TraceDiagnostic } from '../src/shared/analysis';
 import { diagnosticLocation, severityIcon, sortDiagnostics } from './debugger';
 
 export interface ProblemsCallbacks {

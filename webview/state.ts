@@ -2,8 +2,8 @@
  * @file What the panel keeps across being hidden or reloaded (vscode.setState), and when a saved
  * view applies to a new trace: only to one of the same model and shape. Pure.
  */
-import type { DefaultView } from '../src/protocol';
-import type { TraceOverview } from '../src/protocol';
+import type { DefaultView } from '../src/shared/protocol';
+import type { TraceOverview } from '../src/shared/protocol';
 import type { HeadChoice } from './attention';
 import type { Step } from './steps';
 import { stepOfBlock } from './steps';

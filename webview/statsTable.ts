@@ -3,7 +3,7 @@
  * distance and pattern shares, sortable by clicking a column header; clicking a row (or Enter on
  * it) opens that head in the heatmap. Above it, "Measure induction" and what it does.
  */
-import type { HeadStats } from '../src/engine/analysis/types';
+import type { HeadStats } from '../src/shared/analysis';
 import { markCommand } from './capabilities';
 import { formatStat, kindLabel, type SortDirection, sortStats, STATS_COLUMNS, type StatsColumn } from './debugger';
 

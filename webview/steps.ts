@@ -4,8 +4,8 @@
  * feed-forward network and its Add & Norm. Also the layer groups the pickers list, and moving by a
  * step or by a layer. Pure.
  */
-import type { ResidualStage, StreamName } from '../src/engine/trace';
-import type { BlockOverview, TraceOverview } from '../src/protocol';
+import type { ResidualStage, StreamName } from '../src/shared/trace';
+import type { BlockOverview, TraceOverview } from '../src/shared/protocol';
 
 export type StepKind = 'embedding' | 'attention' | 'feed-forward' | 'add-norm';
 

@@ -122,7 +122,7 @@ async function run(request: RunRequest, signal: AbortSignal): Promise<number> {
     status.clear();
     await client.dispose();
   }
-  if (notice) trace.notices.unshift(notice);
+  if (notice) trace.notices.unshift({ code: 'invalid-utf8', message: notice });
   renderTraceWords(trace, CLI_OPTION_WORDS);
   if (request.json === '-') {
     await writeJsonToStdout(trace);

@@ -29,7 +29,7 @@ export function formatSummary(trace: AttentionTrace): string {
   for (const stream of trace.streams) {
     lines.push(`${stream.name} tokens (${stream.tokens.length}, ${model.tokenizer}, ${stream.origin}): ${stream.tokens.map(label).join(' ')}`);
   }
-  for (const notice of trace.notices) lines.push(`note: ${cliWords(notice)}`);
+  for (const notice of trace.notices) lines.push(`note: ${cliWords(notice.message)}`);
   for (const block of trace.blocks) {
     const queryTokens = findStream(trace, block.queryStream).tokens;
     const keyTokens = findStream(trace, block.keyStream).tokens;

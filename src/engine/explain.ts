@@ -17,7 +17,7 @@ import { planStreams, requireText } from './streams';
 import { BYTE_TOKENIZER_SPEC, getTokenizer } from './tokenizers/index';
 import { type BlockShape, checkTraceEstimate, estimateTrace } from './traceEstimate';
 import type { AttentionTrace, StageTiming } from '../shared/trace';
-import { TRACE_FORMAT_VERSION } from '../shared/trace';
+import { notice, TRACE_FORMAT_VERSION } from '../shared/trace';
 
 /** Refuses a trace whose attention would pass the ceiling, naming the setting to raise. */
 export function checkTraceSize(trace: AttentionTrace, limits: ResourceLimits | undefined): void {
@@ -90,13 +90,13 @@ export class ExplainEngine {
     else if (runsOnOnnxRuntime(parseBuiltinSpec(spec), options)) trace = await this.explainBuiltinOnOnnx(spec, text, options, cancel, onPartial, onProgress);
     else trace = await this.explainBuiltin(spec, text, options, cancel);
     checkTraceSize(trace, options.limits);
-    if (threads.notice && trace.backend !== 'reference') trace.notices.push(threads.notice);
+    if (threads.notice && trace.backend !== 'reference') trace.notices.push(notice('threads-capped', threads.notice));
     // The debugger's statistics, rollout and diagnostics travel with the trace.
     const analysisStart = performance.now();
     for (const block of trace.blocks) block.meanProbs = headMatrix(block.probs, block.heads, block.queries, block.keys, 'mean');
     trace.analysis = analyzeTrace(trace, { ...DEFAULT_THRESHOLDS, ...options.thresholds });
     if (trace.streams.some((stream) => stream.tokens.length > MAX_ROLLOUT_TOKENS)) {
-      trace.notices.push(`Attention rollout is computed up to ${MAX_ROLLOUT_TOKENS} tokens (its cost grows with the cube of the length).`);
+      trace.notices.push(notice('rollout-limited', `Attention rollout is computed up to ${MAX_ROLLOUT_TOKENS} tokens (its cost grows with the cube of the length).`));
     }
     trace.timings.push({ stage: 'analysis', ms: performance.now() - analysisStart });
     return trace;
@@ -121,7 +121,7 @@ export class ExplainEngine {
     // It is still the built-in model: keep its description, say how it ran.
     trace.model = model.info;
     trace.timings.unshift({ stage: 'load model', ms: exportMs });
-    trace.notices = trace.notices.filter((notice) => !/attention block\(s\) found/.test(notice));
+    trace.notices = trace.notices.filter((found) => found.code !== 'tap-summary');
     return trace;
   }
 

@@ -7,7 +7,7 @@
 import { optionRef, UserFacingError } from '../shared/errors';
 import { MAX_TEXT_CHARACTERS } from './limits';
 import type { TextTokenizer } from './tokenizers/types';
-import type { ModelKind, Token, TokenStream, Truncation } from '../shared/trace';
+import { type ModelKind, notice, type Token, type TokenStream, type TraceNotice, type Truncation } from '../shared/trace';
 
 export function requireText(text: string, what: string): void {
   if (typeof text === 'string' && text.length > MAX_TEXT_CHARACTERS) {
@@ -81,7 +81,7 @@ export interface StreamPlan {
   encoderPadding?: boolean[];
   /** True per decoder token that is filler (a fixed-length decoder-only model); undefined otherwise. */
   decoderPadding?: boolean[];
-  notices: string[];
+  notices: TraceNotice[];
 }
 
 export interface StreamOptions {
@@ -135,10 +135,10 @@ export function planStreams(tokenizer: TextTokenizer, kind: ModelKind, text: str
     streams.push(plan.stream);
     if (plan.truncation) truncation.push(plan.truncation);
   }
-  const notices = truncation.map((cut) =>
-    `The ${cut.stream} input was cut to its first ${cut.keptTokens} of ${cut.originalTokens} tokens (max tokens: ${cut.maxTokens}; raise ${optionRef('maxTokens')} to see more).`);
+  const notices: TraceNotice[] = truncation.map((cut) => notice('truncated',
+    `The ${cut.stream} input was cut to its first ${cut.keptTokens} of ${cut.originalTokens} tokens (max tokens: ${cut.maxTokens}; raise ${optionRef('maxTokens')} to see more).`));
   if (streams.find((s) => s.name === 'decoder')?.origin === 'shifted-selection') {
-    notices.push('Decoder input: the selection shifted right behind the start token (teacher forcing).');
+    notices.push(notice('teacher-forcing', 'Decoder input: the selection shifted right behind the start token (teacher forcing).'));
   }
   return { streams, truncation, encoderPadding, ...(decoderPadding ? { decoderPadding } : {}), notices };
 }

@@ -11,9 +11,9 @@ export interface HeadStats {
   layer: number;
   kind: BlockKind;
   head: number;
-  /** Mean row entropy in nats over rows with at least one allowed key. */
+  /** Mean row entropy in bits over rows with at least one allowed key. */
   entropy: number;
-  /** The smallest row entropy (nats). */
+  /** The smallest row entropy (bits). */
   minEntropy: number;
   /** Mean over rows of Σ_k p(q,k)·|q − k|, in tokens (self-attention only; cross: NaN-free 0-based positions too). */
   meanDistance: number;

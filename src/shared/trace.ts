@@ -26,9 +26,25 @@ import type { TraceAnalysis } from './analysis';
 import type { Backend, BlockKind, MaskKind, ModelKind, ModelSource, ResidualStage, StreamName } from './names';
 
 /** Bumped whenever a field changes meaning or the binary layout changes. */
-export const TRACE_FORMAT_VERSION = 1;
+export const TRACE_FORMAT_VERSION = 2;
 
 export type { Backend, BlockKind, MaskKind, ModelKind, ModelSource, ResidualStage, StreamName } from './names';
+
+/**
+ * A fact about a run the user must see: what was cut, filled, found odd or not found, which
+ * backend ran and why. `message` may name options by reference (errors.ts `optionRef`); the host
+ * that shows or saves the trace renders them (traceWords.ts).
+ */
+export interface TraceNotice {
+  /** What kind of fact: 'truncated', 'backend', 'no-scale', … (README "Notices" lists them). */
+  code: string;
+  message: string;
+}
+
+/** A notice, written compactly where it is raised. */
+export function notice(code: string, message: string): TraceNotice {
+  return { code, message };
+}
 
 export interface ModelInfo {
   /** Display name, e.g. "builtin:tiny-decoder" or the ONNX file name. */
@@ -144,7 +160,8 @@ export interface AttentionTrace {
   timings: StageTiming[];
   truncation: Truncation[];
   /** Things the user should know about this run, in plain words (truncation, substitutions). */
-  notices: string[];
+  /** Facts the user must see with the result, each with a code hosts can decide by (README lists them). */
+  notices: TraceNotice[];
   /** ISO time the trace was made. */
   createdAt: string;
   /** Head statistics, rollout and diagnostics (analysis/), computed by the engine after the run. */

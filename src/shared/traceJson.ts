@@ -11,9 +11,9 @@
  *               scores?: same layout, scaled logits before masking,
  *               maskKind, mask: number[queries*keys] (1 allowed, 0 blocked) | null }],
  *   residualNorms: [{ label, stream, layer, stage, norms: number[tokens] }],
- *   timings, truncation, notices,
+ *   timings, truncation, notices: [{ code, message }],
  *   headStats: [{ blockIndex, layer, kind, head, entropy, minEntropy, meanDistance, prevToken,
- *                 sink, diagonal, induction (null when no token repeats) }],
+ *                 sink, diagonal, induction (null when no row counts) }],   entropies in bits
  *   rollout: [{ stream, tokens, values: number[tokens*tokens] }],
  *   diagnostics: [{ code, severity, blockIndex, layer, head, stream, message }], thresholds
  * }
@@ -54,7 +54,7 @@ export interface TraceJson {
   residualNorms: Array<{ label: string; stream: StreamName; layer: number | null; stage: string; norms: Array<number | null> }>;
   timings: AttentionTrace['timings'];
   truncation: AttentionTrace['truncation'];
-  notices: string[];
+  notices: Array<{ code: string; message: string }>;
   /** Per block and head (analysis/types.ts HeadStats, null where NaN); absent when the trace was not analysed. */
   headStats?: HeadStatsJson[];
   /** Per stream: rollout [queries][keys] flattened, row-major. */

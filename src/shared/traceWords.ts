@@ -8,7 +8,7 @@ import type { AttentionTrace } from './trace';
 
 /** Renders the option references of the trace's notices and diagnostics in place; returns the trace. */
 export function renderTraceWords(trace: AttentionTrace, words: OptionWords): AttentionTrace {
-  trace.notices = trace.notices.map((notice) => renderOptionRefs(notice, words));
+  trace.notices = trace.notices.map((notice) => ({ ...notice, message: renderOptionRefs(notice.message, words) }));
   if (trace.analysis) {
     trace.analysis.diagnostics = trace.analysis.diagnostics.map((finding) => ({ ...finding, message: renderOptionRefs(finding.message, words) }));
   }

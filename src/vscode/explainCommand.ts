@@ -143,17 +143,17 @@ export class ExplainController implements vscode.Disposable {
       const stages = trace.timings.map((timing) => `${timing.stage} ${timing.ms.toFixed(1)} ms`).join(', ');
       const tokens = trace.streams.map((stream) => `${stream.name} ${stream.tokens.length}`).join(', ');
       this.log.info(`run ${runId}: ${trace.model.name} [${trace.backend}] tokens ${tokens}; ${stages}`);
-      for (const notice of trace.notices) this.log.info(`run ${runId}: ${notice}`);
+      for (const notice of trace.notices) this.log.info(`run ${runId}: ${notice.message}`);
       // The text may have changed while the model ran: then the offsets no longer match the editor.
       const origin = request.origin && request.origin.document.version === request.origin.version ? request.origin : undefined;
-      if (request.notice) trace.notices.unshift(request.notice);
+      if (request.notice) trace.notices.unshift({ code: 'induction-probe', message: request.notice });
       this.views.showTrace(runId, trace, origin);
       const postedAt = performance.now();
       // Host side of the command → heatmap latency; Date.now anchors line it up with the webview's clock.
       this.log.info(`run ${runId}: timing command→engine ${(engineStart - commandStart).toFixed(1)} ms, engine ${(traceAt - engineStart).toFixed(1)} ms, `
         + `trace→posted ${(postedAt - traceAt).toFixed(1)} ms, command→posted ${(postedAt - commandStart).toFixed(1)} ms `
         + `(command at ${commandAt}, posted at ${commandAt + Math.round(postedAt - commandStart)})`);
-      const backendNotice = trace.notices.find((notice) => /ran instead|WebGPU|WASM ran/.test(notice));
+      const backendNotice = trace.notices.find((notice) => notice.code === 'backend')?.message;
       this.statusBar.update(model, trace.backend, backendNotice, trace.adapter);
       this.finishedEmitter.fire({ runId, trace });
     } catch (error) {

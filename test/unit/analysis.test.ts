@@ -115,8 +115,8 @@ describe('head statistics, by hand', () => {
         }),
       ]),
     );
-    // Row entropies (nats): 0; −2·0.5·ln 0.5 = ln 2; −(2·0.25·ln 0.25 + 0.5·ln 0.5) = ln 2 + 0.5·ln 2 = 1.5·ln 2.
-    close(stats.entropy, (0 + Math.LN2 + 1.5 * Math.LN2) / 3, 'entropy'); // 2.5·ln 2 / 3 = 0.5776
+    // Row entropies (bits): 0; −2·0.5·log2 0.5 = 1; −(2·0.25·log2 0.25 + 0.5·log2 0.5) = 1 + 0.5 = 1.5.
+    close(stats.entropy, (0 + 1 + 1.5) / 3, 'entropy'); // rows of 1, 2 and 3 keys: 0, 1 and 1.5 bits
     close(stats.minEntropy, 0, 'minEntropy');
     // Σ_k p·|q−k| per row: 0; 0.5·1 = 0.5; 0.25·2 + 0.25·1 = 0.75 → mean 1.25 / 3.
     close(stats.meanDistance, 1.25 / 3, 'meanDistance');
@@ -167,9 +167,9 @@ describe('head statistics, by hand', () => {
         block({ kind: 'cross', queryStream: 'decoder', keyStream: 'encoder', probs: [[[1, 0], [0, 1], [0.5, 0.5]]] }),
       ]),
     );
-    // Encoder: only row 0 counts: entropy ln 2, distance 0.5·1, sink 0.5, diagonal 0.5; no row q ≥ 1 → prevToken 0.
-    close(stats[0].entropy, Math.LN2, 'entropy');
-    close(stats[0].minEntropy, Math.LN2, 'minEntropy');
+    // Encoder: only row 0 counts: entropy 1 bit, distance 0.5·1, sink 0.5, diagonal 0.5; no row q ≥ 1 → prevToken 0.
+    close(stats[0].entropy, 1, 'entropy');
+    close(stats[0].minEntropy, 1, 'minEntropy');
     close(stats[0].meanDistance, 0.5, 'meanDistance');
     close(stats[0].sink, 0.5, 'sink');
     close(stats[0].prevToken, 0, 'prevToken');
@@ -183,7 +183,7 @@ describe('head statistics, by hand', () => {
   test('a head with a NaN weight gets NaN statistics; the others are unaffected', () => {
     const stats = computeHeadStats(trace({ decoder: [1, 2] }, [block({ probs: [[[1, 0], [Number.NaN, 0.5]], [[1, 0], [0.5, 0.5]]] })]));
     assert.ok(Number.isNaN(stats[0].entropy) && Number.isNaN(stats[0].sink) && Number.isNaN(stats[0].diagonal));
-    close(stats[1].entropy, Math.LN2 / 2, 'finite head');
+    close(stats[1].entropy, 0.5, 'finite head');
   });
 });
 
@@ -267,9 +267,9 @@ describe('diagnostics on hand-made traces', () => {
   test('saturated-softmax, uniform-head, first-token-only, norm-blowup', () => {
     const mask5 = Array.from({ length: 5 }, () => [1, 1, 1, 1, 1]);
     const saturated = [[1, 0, 0, 0, 0], [0, 0.995, 0.005, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0.5, 0.5], [0, 0, 0, 0, 1]]; // 4 of 5 rows ≥ 0.99
-    const uniform = Array.from({ length: 5 }, () => [0.2, 0.2, 0.2, 0.2, 0.2]); // entropy ln 5 = uniform
+    const uniform = Array.from({ length: 5 }, () => [0.2, 0.2, 0.2, 0.2, 0.2]); // entropy log2 5 = uniform
     const sink = [[1, 0, 0, 0, 0], ...Array.from({ length: 4 }, () => [0.92, 0.02, 0.02, 0.02, 0.02])];
-    const diverse = [0.4, 0.3, 0.2, 0.1, 0]; // entropy 1.28 nats = 80% of ln 5, max 0.4: none of the above
+    const diverse = [0.4, 0.3, 0.2, 0.1, 0]; // entropy 1.85 bits = 80% of log2 5, max 0.4: none of the above
     const patterns = trace({ encoder: [1, 2, 3, 4, 5] }, [block({ kind: 'encoder-self', queryStream: 'encoder', probs: [saturated, uniform, sink, Array.from({ length: 5 }, () => diverse)], mask: mask5, maskKind: 'padding' })], [
       step('encoder', null, [1, 1, 1, 1, 1]), // mean 1
       step('encoder', 0, [5, 5, 5, 5, 5]), // 5× > 4×: blow-up

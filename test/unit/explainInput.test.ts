@@ -28,7 +28,8 @@ test('text over max tokens is truncated, and the trace says so', async () => {
   const trace = await engine.explain(text, { maxTokens: 16 });
   assert.equal(trace.streams[0].tokens.length, 16);
   assert.deepEqual(trace.truncation, [{ stream: 'decoder', originalTokens: 40, keptTokens: 16, maxTokens: 16 }]);
-  assert.match(trace.notices[0], /cut to its first 16 of 40 tokens/);
+  assert.match(trace.notices[0].message, /cut to its first 16 of 40 tokens/);
+  assert.equal(trace.notices[0].code, 'truncated');
   assert.equal(trace.blocks[0].queries, 16);
   const untouched = await engine.explain('short');
   assert.deepEqual(untouched.truncation, []);

@@ -28,8 +28,8 @@ test('an untrusted workspace may not load its own model, tokenizer, weights or i
 
 test('limits: tokens, trace memory and model size each name the setting to raise', async () => {
   const cut = await engine.explain('a'.repeat(40), { maxTokens: 16 });
-  assert.match(vscodeWords(cut.notices[0]), /raise the setting "attentionLens\.maxTokens"/);
-  assert.match(cliWords(cut.notices[0]), /raise --max-tokens/);
+  assert.match(vscodeWords(cut.notices[0].message), /raise the setting "attentionLens\.maxTokens"/);
+  assert.match(cliWords(cut.notices[0].message), /raise --max-tokens/);
   await assert.rejects(engine.explain('a'.repeat(64), { limits: { maxTraceMB: 0.01 } }), (error: unknown) =>
     error instanceof UserFacingError && /over the 0.01 MB limit/.test(error.message) && /"attentionLens\.limits\.maxTraceMB"/.test(vscodeWords(error.hint)) && /--max-trace-mb/.test(cliWords(error.hint)));
   const folder = mkdtempSync(path.join(tmpdir(), 'al-limits-'));

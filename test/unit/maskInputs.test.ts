@@ -118,8 +118,8 @@ test('a Megatron-style fixed [batch, 1, 8, 8] mask (1 = block) is filled by the 
   const model = oneHeadModel('megatron-where');
   const trace = await engine.explain('hello', { model, backend: 'wasm', threads: 1 });
   assert.equal(trace.streams[0].tokens.length, 8);
-  assert.ok(trace.notices.some((notice) => /takes exactly 8 tokens/.test(notice)), trace.notices.join('\n'));
-  assert.ok(trace.notices.some((notice) => /attention_mask blocks a key with 1 and keeps it with 0/.test(notice)), trace.notices.join('\n'));
+  assert.ok(trace.notices.some((notice) => /takes exactly 8 tokens/.test(notice.message)), trace.notices.map((notice) => notice.message).join('\n'));
+  assert.ok(trace.notices.some((notice) => notice.code === 'mask-convention' && /attention_mask blocks a key with 1 and keeps it with 0/.test(notice.message)), trace.notices.map((notice) => notice.message).join('\n'));
   const ids = trace.streams[0].tokens.map((token) => token.id);
   const real = createByteTokenizer().encode('hello').length;
   assertAttention(trace.blocks[0].probs, expectedAttention(ids, (_query, key) => key < real));
@@ -142,7 +142,7 @@ test('a Hugging Face [batch, seq] mask keeps every token (1), and an unreadable 
     const trace = await engine.explain('attend', { model: oneHeadModel(style), backend: 'wasm', threads: 1 });
     const ids = trace.streams[0].tokens.map((token) => token.id);
     assertAttention(trace.blocks[0].probs, expectedAttention(ids, () => true));
-    assert.ok(!trace.notices.some((notice) => /blocks a key with/.test(notice)));
+    assert.ok(!trace.notices.some((notice) => /blocks a key with/.test(notice.message)));
   }
 });
 

@@ -339,7 +339,7 @@ describe('tapping real ONNX exports', () => {
     assert.deepEqual(mask[0], [1, 1, 1, 0]); // mask_index 3: keys from 3 on are padding
     assert.equal(probs.at(11, 2, 3), 0);
     assert.equal(plan.residual.length, 0);
-    assert.ok(plan.notes.some((note) => note.includes('No residual Add')));
+    assert.ok(plan.notes.some((note) => note.message.includes('No residual Add')));
   });
 
   it('onnx2tf_sdpa Attention-op23: probabilities through qk_matmul_output, equal to softmax(q·kᵀ/√d)', async () => {
@@ -381,7 +381,7 @@ describe('tapping real ONNX exports', () => {
     // Regular outputs (logits, presents) of the rewritten model equal the fused original within 1e-5.
     const { plan, tapped } = await runAndCheck(model, buildFeeds(model, { tokens }), { tokens });
     assert.deepEqual(summary(plan), [0, 1, 2, 3, 4].map((layer) => `decoder-self:decoder>decoder:L${layer}:BHQK:causal+padding`));
-    assert.ok(plan.notes.some((note) => note.includes('5 fused com.microsoft Attention')));
+    assert.ok(plan.notes.some((note) => note.message.includes('5 fused com.microsoft Attention')));
     assert.ok(plan.attention.every((tap) => tap.node.startsWith('GptAttention_')));
     const probs = probsOf(plan.attention[0] as AttentionTap, tapped[plan.attention[0]?.output ?? ''] as ort.Tensor);
     assert.ok(probs.at(0, 4, 3) > 0);
@@ -551,13 +551,13 @@ describe('tapping deliberately broken models', () => {
     const x = tinyWeights().x;
     const norms = numbers(outputs[plan.residual[0]?.output ?? ''] as ort.Tensor);
     assertClose(norms, Array.from({ length: T }, (_, t) => Math.hypot(...x.slice(t * D, t * D + D))), 1e-6, 'embedding norms');
-    assert.ok(!plan.notes.some((note) => note.includes('scale')));
+    assert.ok(!plan.notes.some((note) => note.message.includes('scale')));
   });
 
   it('missing 1/√d: still tapped, noted, and the probabilities are the unscaled softmax', async () => {
     const { plan, probs } = await tapTiny({ scale: false, maskShift: 0, softmaxAxis: 3, opset: 17 });
     assert.equal(plan.attention.length, 1);
-    assert.ok(plan.notes.some((note) => note.includes('no 1/√d scale')), plan.notes.join('\n'));
+    assert.ok(plan.notes.some((note) => note.message.includes('no 1/√d scale')), plan.notes.map((note) => note.message).join('\n'));
     // Unscaled logits are sharper: the top weight of the last row exceeds the scaled model's.
     const scaled = expectedProbs({ scale: true, maskShift: 0, softmaxAxis: 3, opset: 17 });
     const top = Math.max(...Array.from({ length: T }, (_, k) => probs.at(0, T - 1, k)));
@@ -568,7 +568,7 @@ describe('tapping deliberately broken models', () => {
     const { plan, outputs, probs } = await tapTiny({ scale: true, maskShift: 1, softmaxAxis: 3, opset: 17 });
     const tap = plan.attention[0] as AttentionTap;
     assert.equal(tap.expectedMaskKind, 'causal');
-    assert.ok(plan.notes.some((note) => note.includes('shifted by 1')), plan.notes.join('\n'));
+    assert.ok(plan.notes.some((note) => note.message.includes('shifted by 1')), plan.notes.map((note) => note.message).join('\n'));
     const mask = decodeMask(outputs[tap.mask?.output ?? ''] as ort.Tensor, tap.mask?.encoding ?? 'additive', T, T);
     assert.deepEqual(mask, [[1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1]]);
     assert.ok(probs.at(0, 0, 1) > 0 && probs.at(1, 1, 2) > 0, 'queries see the next token');
@@ -577,7 +577,7 @@ describe('tapping deliberately broken models', () => {
 
   it('softmax over the query axis: tapped and reported; columns, not rows, sum to 1', async () => {
     const { plan, probs } = await tapTiny({ scale: true, maskShift: null, softmaxAxis: 2, opset: 17 });
-    assert.ok(plan.notes.some((note) => note.includes('not over the key axis')), plan.notes.join('\n'));
+    assert.ok(plan.notes.some((note) => note.message.includes('not over the key axis')), plan.notes.map((note) => note.message).join('\n'));
     assert.equal(plan.attention[0]?.expectedMaskKind, 'none');
     assert.equal(plan.attention[0]?.mask, null);
     for (let k = 0; k < T; k++) {

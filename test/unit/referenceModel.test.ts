@@ -132,7 +132,7 @@ describe('block structure', () => {
     const decoder = trace.streams.find((s) => s.name === 'decoder')!;
     assert.equal(decoder.origin, 'shifted-selection');
     assert.deepEqual(decoder.tokens.map((t) => t.piece), ['<s>', 'a', 'b', 'c']);
-    assert.ok(trace.notices.some((notice) => notice.includes('shifted right')));
+    assert.ok(trace.notices.some((notice) => notice.message.includes('shifted right')));
     const cross = trace.blocks.find((block) => block.kind === 'cross')!;
     assert.equal(cross.queries, 4);
     assert.equal(cross.keys, 3);

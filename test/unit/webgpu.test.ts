@@ -61,7 +61,7 @@ function maxDifference(a: Float32Array, b: Float32Array): number {
 
 /** Everything the panel shows, compared between a WebGPU trace and a WASM trace. */
 function assertSameVisualisation(gpu: AttentionTrace, wasm: AttentionTrace): void {
-  assert.equal(gpu.backend, 'webgpu', `ran on WebGPU (notices: ${gpu.notices.join(' | ')})`);
+  assert.equal(gpu.backend, 'webgpu', `ran on WebGPU (notices: ${gpu.notices.map((notice) => notice.message).join(' | ')})`);
   assert.match(gpu.adapter ?? '', /swiftshader/i, 'the trace names the adapter');
   assert.equal(wasm.backend, 'wasm');
   assert.equal(gpu.blocks.length, wasm.blocks.length);
@@ -135,7 +135,7 @@ describe('WebGPU (SwiftShader adapter) gives the same visualisation as WASM', ()
     const trace = await engine.explain('The cat sat.', { model: await exported('tiny-decoder'), backend: 'auto', threads: 1 });
     assert.equal(trace.backend, 'wasm');
     assert.equal(trace.adapter, undefined);
-    assert.ok(trace.notices.some((notice) => /WebGPU was not used because its only adapter is .*swiftshader.*\(software\)/i.test(notice)), trace.notices.join(' | '));
+    assert.ok(trace.notices.some((notice) => /WebGPU was not used because its only adapter is .*swiftshader.*\(software\)/i.test(notice.message)), trace.notices.map((notice) => notice.message).join(' | '));
   });
 
   test("auto's first-run trial (a software adapter let in for the test) compares speed and results, and keeps WASM when it is faster", async (context) => {
@@ -147,7 +147,7 @@ describe('WebGPU (SwiftShader adapter) gives the same visualisation as WASM', ()
       copyFileSync(await exported('tiny-decoder'), copy);
       const trial = await engine.explain('The dog sat.', { model: copy, backend: 'auto', threads: 1 });
       assert.equal(trial.backend, 'wasm', 'the trial run returns the WASM result');
-      assert.ok(trial.notices.some((notice) => /WASM was faster than WebGPU on this model \(\d+ ms on WebGPU, \d+ ms on WASM\)/.test(notice)), trial.notices.join(' | '));
+      assert.ok(trial.notices.some((notice) => /WASM was faster than WebGPU on this model \(\d+ ms on WebGPU, \d+ ms on WASM\)/.test(notice.message)), trial.notices.map((notice) => notice.message).join(' | '));
     } finally {
       delete process.env.ATTENTION_LENS_WEBGPU_TRY_SOFTWARE;
     }

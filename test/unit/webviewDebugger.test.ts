@@ -95,9 +95,9 @@ describe('head badges', () => {
     assert.deepEqual(headBadges(stats({ entropy: 0.1 }), 3, [info], DEFAULT_THRESHOLDS).map((b) => b.text), ['uni']);
   });
 
-  test('uniform entropy: ln K unmasked, the mean of ln(q+1) for a causal square block', () => {
-    assert.equal(uniformEntropy({ queries: 3, keys: 8, maskKind: 'none' }), Math.log(8));
-    assert.ok(Math.abs(uniformEntropy({ queries: 3, keys: 3, maskKind: 'causal' }) - (Math.log(1) + Math.log(2) + Math.log(3)) / 3) < 1e-12);
+  test('uniform entropy in bits: log2 K unmasked, the mean of log2(q+1) for a causal square block', () => {
+    assert.equal(uniformEntropy({ queries: 3, keys: 8, maskKind: 'none' }), 3);
+    assert.ok(Math.abs(uniformEntropy({ queries: 3, keys: 3, maskKind: 'causal' }) - (0 + 1 + Math.log2(3)) / 3) < 1e-12);
   });
 });
 

@@ -11,6 +11,7 @@
  * 0-based, as in the trace and the CLI.
  */
 import type { AttentionBlock, AttentionTrace, ResidualStep, StreamName } from '../../shared/trace';
+import { uniformEntropyBits } from '../../shared/entropy';
 import { allowedCounts, headIsFinite, isAllowed, rowEntropy } from './headStats';
 import type { DiagnosticSeverity, DiagnosticThresholds, HeadStats, TraceDiagnostic } from '../../shared/analysis';
 
@@ -133,7 +134,7 @@ function uniformHead(context: HeadContext): TraceDiagnostic | null {
     rows++;
     widest = Math.max(widest, counts[query]);
     entropySum += rowEntropy(row(context, query));
-    uniformSum += Math.log(counts[query]);
+    uniformSum += uniformEntropyBits(counts[query]);
   }
   if (widest < MIN_UNIFORM_KEYS || entropySum < thresholds.uniformEntropyRatio * uniformSum) return null;
   const [entropy, uniform] = [entropySum / rows, uniformSum / rows];
@@ -143,7 +144,7 @@ function uniformHead(context: HeadContext): TraceDiagnostic | null {
     block,
     blockIndex,
     head,
-    `mean entropy ${entropy.toFixed(2)} nats is ${percent(entropy / uniform)} of a uniform choice (${uniform.toFixed(2)} nats): the head barely prefers any key.`,
+    `mean entropy ${entropy.toFixed(2)} bits is ${percent(entropy / uniform)} of a uniform choice (${uniform.toFixed(2)} bits): the head barely prefers any key.`,
   );
 }
 

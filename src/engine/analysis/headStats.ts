@@ -10,6 +10,7 @@
  * (the `non-finite` diagnostic points at it).
  */
 import type { AttentionBlock, AttentionTrace } from '../../shared/trace';
+import { entropyBits } from '../../shared/entropy';
 import type { HeadStats } from '../../shared/analysis';
 
 /** Whether key `key` may be attended by query `query` (everything, when there is no mask). */
@@ -41,15 +42,7 @@ export function headIsFinite(block: AttentionBlock, head: number): boolean {
   return true;
 }
 
-/** Shannon entropy in nats; 0·ln 0 counts as 0. */
-export function rowEntropy(row: ArrayLike<number>): number {
-  let entropy = 0;
-  for (let i = 0; i < row.length; i++) {
-    const p = row[i];
-    if (p > 0) entropy -= p * Math.log(p);
-  }
-  return entropy;
-}
+export { entropyBits as rowEntropy } from '../../shared/entropy';
 
 /**
  * For each query q of a self-attention block, the key an induction head would attend to: j + 1,
@@ -108,7 +101,7 @@ function headStats(block: AttentionBlock, blockIndex: number, head: number, coun
     const offset = (head * queries + query) * keys;
     const row = probs.subarray(offset, offset + keys);
     rows++;
-    const entropy = rowEntropy(row);
+    const entropy = entropyBits(row);
     entropySum += entropy;
     minEntropy = Math.min(minEntropy, entropy);
     for (let key = 0; key < keys; key++) distanceSum += row[key] * Math.abs(query - key);

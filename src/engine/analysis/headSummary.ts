@@ -3,6 +3,7 @@
  * mean row entropy of each head of each block.
  */
 import type { AttentionBlock } from '../../shared/trace';
+import { entropyBits } from '../../shared/entropy';
 
 export interface HeadSummary {
   head: number;
@@ -20,15 +21,6 @@ function allowedCount(block: AttentionBlock, query: number): number {
   return count;
 }
 
-export function rowEntropyBits(row: ArrayLike<number>): number {
-  let entropy = 0;
-  for (let i = 0; i < row.length; i++) {
-    const p = row[i];
-    if (p > 0) entropy -= p * Math.log2(p);
-  }
-  return entropy;
-}
-
 export function summarizeHeads(block: AttentionBlock): HeadSummary[] {
   const { heads, queries, keys, probs } = block;
   const rowsWithChoice = Array.from({ length: queries }, (_, query) => allowedCount(block, query) >= 2);
@@ -39,7 +31,7 @@ export function summarizeHeads(block: AttentionBlock): HeadSummary[] {
     for (let query = 0; query < queries; query++) {
       const offset = (head * queries + query) * keys;
       const row = probs.subarray(offset, offset + keys);
-      entropySum += rowEntropyBits(row);
+      entropySum += entropyBits(row);
       if (!rowsWithChoice[query]) continue;
       for (let key = 0; key < keys; key++) {
         if (!strongest || row[key] > strongest.weight) strongest = { query, key, weight: row[key] };

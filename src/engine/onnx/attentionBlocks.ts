@@ -3,6 +3,7 @@
  * Q·Kᵀ, multiplied by V), their mask parts, scale check and probabilities layout.
  */
 import type { BlockKind, MaskKind, StreamName } from '../../shared/trace';
+import { notice, type TraceNotice } from '../../shared/trace';
 import type { GraphIndex } from './graph';
 import { attrInt, attrInts, describeNode, type GraphProto, type NodeProto } from './model';
 import { findScorePath, multipliedByValues, type ScorePath } from './scorePath';
@@ -61,7 +62,7 @@ export function newBlock(found: BlockFindings, queryWalk: StreamWalk, keyWalk: S
   };
 }
 
-export function findSoftmaxBlocks(index: GraphIndex, opset: number, notes: string[]): FoundBlock[] {
+export function findSoftmaxBlocks(index: GraphIndex, opset: number, notes: TraceNotice[]): FoundBlock[] {
   const blocks: FoundBlock[] = [];
   let skipped = 0;
   for (const node of index.order) {
@@ -76,12 +77,12 @@ export function findSoftmaxBlocks(index: GraphIndex, opset: number, notes: strin
     blocks.push(describeSoftmaxBlock(index, node, path, opset, notes));
   }
   if (skipped > 0 && blocks.length > 0) {
-    notes.push(`${skipped} other Softmax node(s) are not attention (no query·key input or no ·V product) and were left alone.`);
+    notes.push(notice('softmax-skipped', `${skipped} other Softmax node(s) are not attention (no query·key input or no ·V product) and were left alone.`));
   }
   return blocks;
 }
 
-function describeSoftmaxBlock(index: GraphIndex, softmax: NodeProto, path: ScorePath, opset: number, notes: string[]): FoundBlock {
+function describeSoftmaxBlock(index: GraphIndex, softmax: NodeProto, path: ScorePath, opset: number, notes: TraceNotice[]): FoundBlock {
   const [left, right] = (path.product.input ?? []) as [string, string];
   const maskParts: MaskPart[] = [];
   let scaledOnScores = false;
@@ -95,13 +96,13 @@ function describeSoftmaxBlock(index: GraphIndex, softmax: NodeProto, path: Score
     } else if ((op === 'Div' || op === 'Mul') && index.scalarConstant(other) !== undefined) {
       scaledOnScores = true;
     } else if (op === 'Mul' && other) {
-      notes.push(`${describeNode(softmax)}: the scores are multiplied by a computed tensor before the softmax (a multiplicative mask?); it is not decoded as a mask.`);
+      notes.push(notice('multiplicative-mask', `${describeNode(softmax)}: the scores are multiplied by a computed tensor before the softmax (a multiplicative mask?); it is not decoded as a mask.`));
     }
   }
   const queryWalk = walkToStream(index, left);
   const keyWalk = walkToStream(index, right);
   if (!scaledOnScores && !queryWalk.scaled && !keyWalk.scaled) {
-    notes.push(`${describeNode(softmax)}: no 1/√d scale was found on the scores or on Q/K; the logits reach the softmax unscaled.`);
+    notes.push(notice('no-scale', `${describeNode(softmax)}: no 1/√d scale was found on the scores or on Q/K; the logits reach the softmax unscaled.`));
   }
 
   // Layout from the rank of the scores and any Transpose between the product and the softmax.
@@ -121,12 +122,12 @@ function describeSoftmaxBlock(index: GraphIndex, softmax: NodeProto, path: Score
     keyAxis = 2;
   } else {
     if (rank !== 4) {
-      notes.push(`${describeNode(softmax)}: the rank of its scores could not be read; read as [batch, heads, queries, keys].`);
+      notes.push(notice('rank-unknown', `${describeNode(softmax)}: the rank of its scores could not be read; read as [batch, heads, queries, keys].`));
     }
     const order = axisOrderAfter(path, ['B', 'H', 'Q', 'K']);
     layout = order === 'BQHK' ? 'BQHK' : 'BHQK';
     if (order !== 'BHQK' && order !== 'BQHK') {
-      notes.push(`${describeNode(softmax)}: its scores are transposed to ${order} before the softmax; read as BHQK.`);
+      notes.push(notice('scores-transposed', `${describeNode(softmax)}: its scores are transposed to ${order} before the softmax; read as BHQK.`));
     }
     keyAxis = 3;
   }
@@ -135,9 +136,7 @@ function describeSoftmaxBlock(index: GraphIndex, softmax: NodeProto, path: Score
   const effectiveRank = rank ?? 4;
   const axis = declared < 0 ? declared + effectiveRank : declared;
   if (axis !== keyAxis) {
-    notes.push(
-      `${describeNode(softmax)} normalises over axis ${axis}${opset < 13 ? ' (and the axes after it)' : ''}, not over the key axis ${keyAxis}: its rows do not sum to 1. Tapped as it is.`,
-    );
+    notes.push(notice('softmax-axis', `${describeNode(softmax)} normalises over axis ${axis}${opset < 13 ? ' (and the axes after it)' : ''}, not over the key axis ${keyAxis}: its rows do not sum to 1. Tapped as it is.`,));
   }
   const expectedHeads = heads ?? (layout === 'BHQK' || layout === 'BQHK' ? foldedHeads(index, left) : layout === 'QK' || layout === 'BQK' ? 1 : undefined);
   return newBlock({ node: softmax, probs: softmax.output?.[0] ?? '', query: left, key: right, maskParts, internalCausal: false, layout, heads, expectedHeads }, queryWalk, keyWalk);
@@ -191,10 +190,10 @@ function foldedHeads(index: GraphIndex, query: string): number | undefined {
 }
 
 /** Notes the nodes holding subgraphs, whose attention is not searched. */
-export function noteSubgraphs(graph: GraphProto, notes: string[]): void {
+export function noteSubgraphs(graph: GraphProto, notes: TraceNotice[]): void {
   for (const node of graph.node ?? []) {
     if ((node.attribute ?? []).some((attribute) => attribute.g || (attribute.graphs ?? []).length > 0)) {
-      notes.push(`${describeNode(node)} holds a subgraph; attention inside subgraphs (If/Loop/Scan/BeamSearch) is not tapped.`);
+      notes.push(notice('subgraph', `${describeNode(node)} holds a subgraph; attention inside subgraphs (If/Loop/Scan/BeamSearch) is not tapped.`));
     }
   }
 }

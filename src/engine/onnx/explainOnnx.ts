@@ -10,7 +10,7 @@ import { DEFAULT_LIMITS } from '../limits';
 import { checkTraceEstimate, checkWasmMemory, estimateTrace } from '../traceEstimate';
 import type { ExplainOptions } from '../options';
 import { planStreams, requireText, type StreamPlan } from '../streams';
-import type { AttentionTrace, ModelInfo, StageTiming, StreamName, Token, TokenStream } from '../../shared/trace';
+import { type AttentionTrace, type ModelInfo, notice, type StageTiming, type StreamName, type Token, type TokenStream, type TraceNotice } from '../../shared/trace';
 import { TRACE_FORMAT_VERSION } from '../../shared/trace';
 import { buildFeeds, checkExplicitNames, fixedSequenceLength, inputRole } from './inputs';
 import type { HostTensor } from './runtime';
@@ -83,14 +83,14 @@ function textStreams(model: LoadedOnnxModel, text: string, options: ExplainOptio
   let maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
   let padTo = options.padTo;
   let fillTo: number | undefined;
-  const notices: string[] = [];
+  const notices: TraceNotice[] = [];
   // A fixed-length export (TensorFlow often writes one; Megatron fixes its mask) takes exactly that many tokens.
   const fixed = fixedSequenceLength(model.inputs);
   if (fixed !== null) {
     maxTokens = Math.min(maxTokens, fixed);
     if (model.kind !== 'decoder') padTo = fixed;
     else fillTo = fixed;
-    notices.push(`This model takes exactly ${fixed} tokens: the input was cut or padded to that length, the padding masked where the model has a mask input.`);
+    notices.push(notice('fixed-length', `This model takes exactly ${fixed} tokens: the input was cut or padded to that length, the padding masked where the model has a mask input.`));
   }
   const plan = planStreams(model.tokenizer, model.kind, text, {
     maxTokens,
@@ -175,7 +175,7 @@ export async function explainOnnx(
     return (role === 'ids' || role === 'decoder-ids') && !(input.name in explicit);
   });
   const tokenizeStart = performance.now();
-  const plan: StreamPlan = textFeeds ? textStreams(model, text, options) : { streams: [], truncation: [], notices: ['Inputs were given as tensors: tokens are positions.'] };
+  const plan: StreamPlan = textFeeds ? textStreams(model, text, options) : { streams: [], truncation: [], notices: [notice('tensor-inputs', 'Inputs were given as tensors: tokens are positions.')] };
   timings.push({ stage: 'tokenize', ms: performance.now() - tokenizeStart });
 
   const first = plan.streams.find((stream) => stream.name === model.firstStream);
@@ -224,7 +224,7 @@ export async function explainOnnx(
         residual: partial.residual,
         timings: [...timings, { stage: 'first block', ms: performance.now() - runStart }],
         truncation: plan.truncation,
-        notices: [...plan.notices, `Showing the first block; the other ${model.plan.attention.length - 1} blocks are still being computed.`],
+        notices: [...plan.notices, notice('first-block', `Showing the first block; the other ${model.plan.attention.length - 1} blocks are still being computed.`)],
         createdAt: new Date().toISOString(),
       });
     }
@@ -265,7 +265,7 @@ export async function explainOnnx(
   const streams = completeStreams(plan.streams, blocks, explicitIds);
   const info = describe(model, modelPath, blocks);
   const notices = [...plan.notices, ...model.plan.notes];
-  if (model.session.fallbackNote) notices.push(model.session.fallbackNote);
+  if (model.session.fallbackNote) notices.push(notice('backend', model.session.fallbackNote));
   return {
     formatVersion: TRACE_FORMAT_VERSION,
     model: info,

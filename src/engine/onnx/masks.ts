@@ -3,6 +3,7 @@
  * where its parts come from.
  */
 import type { MaskKind } from '../../shared/trace';
+import { notice, type TraceNotice } from '../../shared/trace';
 import type { FoundBlock } from './attentionBlocks';
 import type { GraphIndex } from './graph';
 import { describeNode } from './model';
@@ -16,7 +17,7 @@ const COMPARE = new Set(['Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual']);
  * 'padding' when a part reads a graph input's contents (attention_mask, input_mask, mask_index, or
  * pad ids); both → 'causal+padding'; a part that is neither → 'custom'.
  */
-export function classifyMask(index: GraphIndex, block: FoundBlock, notes: string[]): MaskKind {
+export function classifyMask(index: GraphIndex, block: FoundBlock, notes: TraceNotice[]): MaskKind {
   let causal = block.internalCausal;
   let padding = false;
   let custom = false;
@@ -39,7 +40,7 @@ export function classifyMask(index: GraphIndex, block: FoundBlock, notes: string
     });
     const offsets = [...reached.constants].map((constant) => triangularOffset(index, constant)).filter((offset): offset is number => offset !== undefined);
     for (const offset of offsets.filter((found) => found !== 0)) {
-      notes.push(`${describeNode(block.node)}: its causal mask lets each query see ${offset} later token(s) (the diagonal is shifted by ${offset}).`);
+      notes.push(notice('causal-shifted', `${describeNode(block.node)}: its causal mask lets each query see ${offset} later token(s) (the diagonal is shifted by ${offset}).`));
     }
     const partCausal = rangeCausal || offsets.length > 0;
     causal = causal || partCausal;

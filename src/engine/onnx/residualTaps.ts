@@ -3,6 +3,7 @@
  * sub-layer, labels them by stream, layer and stage, and taps per-token L2 norms of each.
  */
 import type { ResidualStage, StreamName } from '../../shared/trace';
+import { notice, type TraceNotice } from '../../shared/trace';
 import type { FoundBlock } from './attentionBlocks';
 import type { GraphIndex } from './graph';
 import type { GraphEditor } from './graphEditor';
@@ -34,7 +35,7 @@ const SKIP_NORMS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormal
  * chained by dependence: a step's predecessor is the latest step its stream operand depends on;
  * a step without one starts a stream, whose operand is tapped as "embedding + positions".
  */
-export function findResidualSteps(index: GraphIndex, blocks: FoundBlock[], notes: string[]): ResidualStep[] {
+export function findResidualSteps(index: GraphIndex, blocks: FoundBlock[], notes: TraceNotice[]): ResidualStep[] {
   const scoreNodes = new Set<NodeProto>();
   for (const block of blocks) {
     for (const part of block.maskParts) {
@@ -133,7 +134,7 @@ export function findResidualSteps(index: GraphIndex, blocks: FoundBlock[], notes
   for (const block of blocks) {
     const stage: ResidualStage = block.kind === 'cross' ? 'cross-attention' : 'self-attention';
     if (!steps.some((step) => step.stream === block.queryStream && step.layer === block.layer && step.stage === stage)) {
-      notes.push(`No residual Add found after the ${block.kind} attention block ${block.queryStream} L${block.layer} (${describeNode(block.node)}).`);
+      notes.push(notice('residual-missing', `No residual Add found after the ${block.kind} attention block ${block.queryStream} L${block.layer} (${describeNode(block.node)}).`));
     }
   }
   const order: Record<StreamName, number> = { encoder: 0, decoder: 1 };

@@ -3,6 +3,7 @@
  * number.
  */
 import type { StreamName } from '../../shared/trace';
+import { notice, type TraceNotice } from '../../shared/trace';
 import type { FoundBlock } from './attentionBlocks';
 import type { GraphIndex } from './graph';
 import { classifyMask } from './masks';
@@ -31,7 +32,7 @@ function intersects(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
  *  - layers: graph order within each stack (a later layer always depends on an earlier one); a
  *    cross block takes the layer of the last decoder self-attention before it.
  */
-export function assignRoles(index: GraphIndex, blocks: FoundBlock[], notes: string[]): void {
+export function assignRoles(index: GraphIndex, blocks: FoundBlock[], notes: TraceNotice[]): void {
   for (const block of blocks) {
     block.maskKind = classifyMask(index, block, notes);
     const unknown = !block.projected && [...block.queryTerminals, ...block.keyTerminals].every((value) => index.isGraphInput(value));
@@ -53,7 +54,7 @@ export function assignRoles(index: GraphIndex, blocks: FoundBlock[], notes: stri
       const stream: StreamName = causal ? 'decoder' : 'encoder';
       block.queryStream = stream;
       block.keyStream = stream;
-      notes.push(`${describeNode(block.node)}: its queries and keys are graph inputs, so whether it is encoder or decoder attention cannot be told.`);
+      notes.push(notice('role-unknown', `${describeNode(block.node)}: its queries and keys are graph inputs, so whether it is encoder or decoder attention cannot be told.`));
     } else {
       const encoder = cross.length > 0 ? cross.some((other) => index.dependsOn(other.key, block.probs)) : !causal;
       block.kind = encoder ? 'encoder-self' : 'decoder-self';

@@ -4,6 +4,7 @@
  * run's extra outputs back into an AttentionTrace).
  */
 import type { BlockKind, MaskKind, ResidualStage, StreamName } from '../../shared/trace';
+import type { TraceNotice } from '../../shared/trace';
 
 /**
  * How the tapped probabilities tensor is laid out, so it can be read into `[heads, queries, keys]`
@@ -65,7 +66,7 @@ export interface TapPlan {
   attention: AttentionTap[];
   residual: ResidualTap[];
   /** Plain-words findings the user must see: fused nodes rewritten, blocks or residual steps not found. */
-  notes: string[];
+  notes: TraceNotice[];
   /**
    * Per mask input, the values that keep and block a key, where the graph shows them
    * (maskConvention.ts); inputs not listed take 1 = keep, 0 = block.

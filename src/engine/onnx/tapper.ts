@@ -21,6 +21,7 @@
  * no 1/√d scale), goes to plan.notes.
  */
 import { UserFacingError } from '../../shared/errors';
+import { notice, type TraceNotice } from '../../shared/trace';
 import { type FoundBlock, findSoftmaxBlocks, noteSubgraphs } from './attentionBlocks';
 import { tapBlock } from './attentionTaps';
 import { describeStandardAttention, EXPORT_HINT, prepareStandardAttention, refuseOtherFusedAttention, rewriteContribAttention } from './fusedAttention';
@@ -42,15 +43,13 @@ export interface TapResult {
 /** Analyse `model`, tap its attention, masks and residual norms; returns an edited copy and the plan. */
 export function analyzeAndTap(model: ModelProto): TapResult {
   const edited = cloneForEdit(model);
-  const notes: string[] = [];
+  const notes: TraceNotice[] = [];
   const editor = new GraphEditor(edited);
 
   // 1. Fused attention.
   const rewritten = rewriteContribAttention(editor);
   if (rewritten > 0) {
-    notes.push(
-      `${rewritten} fused com.microsoft Attention node(s) were rewritten into plain ONNX operators (same results) so their probabilities can be read.`,
-    );
+    notes.push(notice('fused-rewritten', `${rewritten} fused com.microsoft Attention node(s) were rewritten into plain ONNX operators (same results) so their probabilities can be read.`,));
   }
   refuseOtherFusedAttention(graphOf(edited));
   const fusedStandard = prepareStandardAttention(editor);
@@ -82,12 +81,12 @@ export function analyzeAndTap(model: ModelProto): TapResult {
   const residual = steps.map((step, stepIndex) => tapResidual(editor, index, step, stepIndex, opset));
   editor.commit();
 
-  notes.unshift(summarise(blocks, steps));
+  notes.unshift(notice('tap-summary', summarise(blocks, steps)));
   return { model: edited, plan: { attention, residual, notes, maskConventions } };
 }
 
 /** The conventions of the model's mask inputs, read from the graph; unusual ones are noted. */
-function readMaskConventions(index: GraphIndex, blocks: readonly FoundBlock[], model: ModelProto, notes: string[]): Record<string, MaskConvention> {
+function readMaskConventions(index: GraphIndex, blocks: readonly FoundBlock[], model: ModelProto, notes: TraceNotice[]): Record<string, MaskConvention> {
   const conventions: Record<string, MaskConvention> = {};
   for (const input of modelInputs(model)) {
     const role = inputRole(input.name, input.elementType);
@@ -95,7 +94,7 @@ function readMaskConventions(index: GraphIndex, blocks: readonly FoundBlock[], m
     const convention = maskConvention(index, blocks, input.name);
     if (!convention) continue;
     conventions[input.name] = convention;
-    if (convention.keep !== 1) notes.push(`The input ${input.name} blocks a key with ${convention.block} and keeps it with ${convention.keep} (read from the graph); it is filled that way.`);
+    if (convention.keep !== 1) notes.push(notice('mask-convention', `The input ${input.name} blocks a key with ${convention.block} and keeps it with ${convention.keep} (read from the graph); it is filled that way.`));
   }
   return conventions;
 }
