@@ -1,0 +1,218 @@
+/**
+ * @file Sessions on WebGPU: `webgpu` asked for by name (any adapter, with a notice for a software
+ * one), and `auto`'s trial (WASM first; WebGPU kept only when a real GPU beat WASM and agreed with
+ * it). Any WebGPU failure falls back to WASM for good, with a one-line notice: never a failed run.
+ */
+import ort = require('onnxruntime-web');
+import { UserFacingError } from '../../shared/errors';
+import type { Backend } from '../../shared/trace';
+import { createWebSession, runWeb, webGpuTensorType, wrapWeb } from './ortWeb';
+import type { HostTensor, OnnxSession, SessionOptions } from './sessionTypes';
+import { adapterLabel, type GpuAdapterDescription, probeWebGpu, surveyWebGpu } from './webgpu';
+
+function reasonOf(error: unknown): string {
+  const message = error instanceof UserFacingError || error instanceof Error ? error.message : String(error);
+  return message.replace(/\s+/g, ' ').slice(0, 200);
+}
+
+/**
+ * A session on WebGPU that falls back to WASM for good at its first failure (creation or run), so a
+ * lost device or a kernel the adapter cannot run costs one notice, never a failed explain.
+ */
+class WebGpuSession implements OnnxSession {
+  backend: Backend = 'webgpu';
+  adapter: string | null;
+  fallbackNote: string | null;
+  private wasm: ort.InferenceSession | null = null;
+
+  private constructor(
+    private gpu: ort.InferenceSession | null,
+    private readonly model: Uint8Array,
+    private readonly options: SessionOptions,
+    adapter: GpuAdapterDescription,
+    note: string | null,
+  ) {
+    this.adapter = adapterLabel(adapter);
+    this.fallbackNote = note;
+  }
+
+  static async create(model: Uint8Array, options: SessionOptions, adapter: GpuAdapterDescription, note: string | null): Promise<OnnxSession> {
+    try {
+      return new WebGpuSession(await createWebSession(model, options, 'webgpu'), model, options, adapter, note);
+    } catch (error) {
+      return wrapWeb(await createWebSession(model, options, 'wasm'), 'wasm', `WebGPU could not load this model (${reasonOf(error)}), so WASM ran instead.`);
+    }
+  }
+
+  get inputNames(): readonly string[] {
+    return (this.gpu ?? this.wasm)?.inputNames ?? [];
+  }
+
+  get outputNames(): readonly string[] {
+    return (this.gpu ?? this.wasm)?.outputNames ?? [];
+  }
+
+  async run(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
+    if (this.gpu) {
+      try {
+        return await runWeb(this.gpu, webGpuTensorType(), feeds, outputNames);
+      } catch (error) {
+        const failed = this.gpu;
+        this.gpu = null;
+        void failed.release().catch(() => undefined);
+        this.fallbackNote = `WebGPU failed while running (${reasonOf(error)}), so WASM ran instead.`;
+      }
+    }
+    this.backend = 'wasm';
+    this.adapter = null;
+    this.wasm ??= await createWebSession(this.model, this.options, 'wasm');
+    return runWeb(this.wasm, ort.Tensor, feeds, outputNames);
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.gpu?.release(), this.wasm?.release()]);
+  }
+}
+
+/** `webgpu` asked for by name: used whenever an adapter exists, a software one included. */
+export async function createWebGpuSession(model: Uint8Array, options: SessionOptions): Promise<OnnxSession> {
+  const probe = await probeWebGpu();
+  if (!probe.available) {
+    return wrapWeb(await createWebSession(model, options, 'wasm'), 'wasm', `WebGPU is not available here (${probe.reason}), so WASM ran instead.`);
+  }
+  const note = probe.adapter.software
+    ? `WebGPU runs on ${adapterLabel(probe.adapter)}, a CPU implementation: correct, but slower than WASM.`
+    : null;
+  return WebGpuSession.create(model, options, probe.adapter, note);
+}
+
+/** Largest difference the auto trial accepts between WebGPU's and WASM's float outputs. */
+export const AUTO_AGREEMENT_TOLERANCE = 1e-3;
+
+/**
+ * The auto trial's verdict, from one timed run of each backend (after a WebGPU warm-up) and the
+ * largest difference between their outputs. Pure, so it is tested without a GPU.
+ */
+export function chooseAutoBackend(trial: { wasmMs: number; webGpuMs: number; maxDifference: number }): { backend: 'webgpu' | 'wasm'; reason: string } {
+  const times = `${trial.webGpuMs.toFixed(0)} ms on WebGPU, ${trial.wasmMs.toFixed(0)} ms on WASM`;
+  if (!(trial.maxDifference <= AUTO_AGREEMENT_TOLERANCE)) {
+    return { backend: 'wasm', reason: `WebGPU's results differ from WASM's by up to ${trial.maxDifference.toPrecision(3)} on this model, so WASM runs it (${times}).` };
+  }
+  if (trial.webGpuMs < trial.wasmMs) return { backend: 'webgpu', reason: `WebGPU beat WASM on this model (${times}).` };
+  return { backend: 'wasm', reason: `WASM was faster than WebGPU on this model (${times}), so WASM runs it.` };
+}
+
+/** The largest absolute difference between two runs' float outputs (NaN where one is NaN and not both). */
+function maxOutputDifference(first: Record<string, HostTensor>, second: Record<string, HostTensor>): number {
+  let max = 0;
+  for (const [name, tensor] of Object.entries(first)) {
+    const other = second[name];
+    if (!other || other.data.length !== tensor.data.length) return Number.POSITIVE_INFINITY;
+    if (tensor.type !== 'float32') continue;
+    const a = tensor.data as Float32Array;
+    const b = other.data as Float32Array;
+    for (let i = 0; i < a.length; i++) {
+      const difference = Math.abs(a[i] - b[i]);
+      if (difference > max) max = difference;
+      else if (Number.isNaN(difference) && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return Number.NaN;
+    }
+  }
+  return max;
+}
+
+/**
+ * `auto`: WASM unless a real GPU is there. With one, the first run is a trial: WASM runs (its result
+ * is returned), then WebGPU warms up and runs again; WebGPU is kept for later runs only if it was
+ * faster and its outputs agree with WASM's. Software adapters are never tried (SwiftShader is far
+ * slower than WASM), unless ATTENTION_LENS_WEBGPU_TRY_SOFTWARE=1, which the tests use.
+ */
+export async function createAutoSession(model: Uint8Array, options: SessionOptions): Promise<OnnxSession> {
+  // Dawn is loaded into the engine only when the survey (a child process) found an adapter worth trying.
+  const survey = await surveyWebGpu();
+  const trySoftware = process.env.ATTENTION_LENS_WEBGPU_TRY_SOFTWARE === '1';
+  const worthTrying = survey.available && (!survey.adapter.software || trySoftware);
+  const probe = worthTrying ? await probeWebGpu() : survey;
+  const wasm = await createWebSession(model, options, 'wasm');
+  if (!probe.available || (probe.adapter.software && !trySoftware)) {
+    const why = probe.available ? `its only adapter is ${adapterLabel(probe.adapter)}` : probe.reason;
+    return wrapWeb(wasm, 'wasm', `WASM ran: WebGPU was not used because ${why}.`);
+  }
+  return new AutoSession(wasm, model, options, probe.adapter);
+}
+
+class AutoSession implements OnnxSession {
+  backend: Backend = 'wasm';
+  adapter: string | null = null;
+  fallbackNote: string | null = null;
+  private gpu: OnnxSession | null = null;
+  private decided = false;
+
+  constructor(
+    private wasm: ort.InferenceSession | null,
+    private readonly model: Uint8Array,
+    private readonly options: SessionOptions,
+    private readonly gpuAdapter: GpuAdapterDescription,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.wasm?.inputNames ?? this.gpu?.inputNames ?? [];
+  }
+
+  get outputNames(): readonly string[] {
+    return this.wasm?.outputNames ?? this.gpu?.outputNames ?? [];
+  }
+
+  async run(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
+    if (this.decided) return this.runDecided(feeds, outputNames);
+    this.decided = true;
+    const wasm = this.wasm as ort.InferenceSession;
+    const wasmStart = performance.now();
+    const result = await runWeb(wasm, ort.Tensor, feeds, outputNames);
+    const wasmMs = performance.now() - wasmStart;
+    this.backend = 'wasm';
+    try {
+      const gpu = await WebGpuSession.create(this.model, this.options, this.gpuAdapter, null);
+      if (gpu.backend !== 'webgpu') {
+        this.fallbackNote = gpu.fallbackNote;
+        await gpu.release();
+        return result;
+      }
+      await gpu.run(feeds, outputNames); // warm-up: shader compilation and buffer allocation
+      const gpuStart = performance.now();
+      const gpuResult = await gpu.run(feeds, outputNames);
+      const webGpuMs = performance.now() - gpuStart;
+      const verdict = gpu.backend === 'webgpu'
+        ? chooseAutoBackend({ wasmMs, webGpuMs, maxDifference: maxOutputDifference(result, gpuResult) })
+        : { backend: 'wasm' as const, reason: gpu.fallbackNote ?? 'WebGPU failed, so WASM runs this model.' };
+      this.fallbackNote = verdict.reason;
+      if (verdict.backend === 'webgpu') {
+        this.gpu = gpu;
+        this.wasm = null;
+        await wasm.release();
+      } else {
+        await gpu.release();
+      }
+    } catch (error) {
+      this.fallbackNote = `WebGPU failed (${reasonOf(error)}), so WASM runs this model.`;
+    }
+    return result;
+  }
+
+  private async runDecided(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
+    if (this.gpu) {
+      const result = await this.gpu.run(feeds, outputNames);
+      this.backend = this.gpu.backend;
+      this.adapter = this.gpu.adapter;
+      if (this.gpu.fallbackNote) this.fallbackNote = this.gpu.fallbackNote;
+      return result;
+    }
+    this.wasm ??= await createWebSession(this.model, this.options, 'wasm');
+    this.backend = 'wasm';
+    this.adapter = null;
+    return runWeb(this.wasm, ort.Tensor, feeds, outputNames);
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.gpu?.release(), this.wasm?.release()]);
+  }
+}
