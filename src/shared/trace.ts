@@ -183,7 +183,18 @@ export function probIndex(block: Pick<AttentionBlock, 'queries' | 'keys'>, head:
 }
 
 /** One attention row as a view (no copy). */
-export function attentionRow(block: AttentionBlock, head: number, query: number): Float32Array {
+export function attentionRow(block: Pick<AttentionBlock, 'probs' | 'queries' | 'keys'>, head: number, query: number): Float32Array {
   const offset = probIndex(block, head, query, 0);
   return block.probs.subarray(offset, offset + block.keys);
+}
+
+/** One head's [queries, keys] weights as a view (no copy). */
+export function headProbs(block: Pick<AttentionBlock, 'probs' | 'queries' | 'keys'>, head: number): Float32Array {
+  const size = block.queries * block.keys;
+  return block.probs.subarray(head * size, (head + 1) * size);
+}
+
+/** Whether the block lets `query` attend to `key` (every cell when it applied no mask). */
+export function maskAllows(block: Pick<AttentionBlock, 'mask' | 'keys'>, query: number, key: number): boolean {
+  return !block.mask || block.mask[query * block.keys + key] === 1;
 }

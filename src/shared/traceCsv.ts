@@ -3,7 +3,7 @@
  * and pandas: block,layer,kind,head,query,key,query_token,key_token,weight,allowed.
  * Weights have 9 significant digits (exact for float32); tokens are quoted as RFC 4180 asks.
  */
-import type { AttentionTrace } from './trace';
+import { type AttentionTrace, maskAllows, probIndex } from './trace';
 
 const HEADER = 'block,layer,kind,head,query,key,query_token,key_token,weight,allowed';
 
@@ -26,8 +26,8 @@ export function* traceCsvChunks(trace: AttentionTrace): Generator<string> {
     for (let head = 0; head < block.heads; head++) {
       for (let query = 0; query < block.queries; query++) {
         for (let key = 0; key < block.keys; key++) {
-          const weight = block.probs[(head * block.queries + query) * block.keys + key];
-          const allowed = block.mask ? block.mask[query * block.keys + key] : 1;
+          const weight = block.probs[probIndex(block, head, query, key)];
+          const allowed = maskAllows(block, query, key) ? 1 : 0;
           const shown = Number.isFinite(weight) ? String(Number(weight.toPrecision(9))) : String(weight);
           lines.push(`${index},${block.layer},${block.kind},${head},${query},${key},${queryLabels[query]},${keyLabels[key]},${shown},${allowed}`);
         }

@@ -10,7 +10,7 @@
  * gets `mask-leak`, but not the checks that read its rows as distributions. Layers and heads are
  * 0-based, as in the trace and the CLI.
  */
-import type { AttentionBlock, AttentionTrace, ResidualStep, StreamName } from '../../shared/trace';
+import { type AttentionBlock, type AttentionTrace, attentionRow, headProbs, type ResidualStep, type StreamName } from '../../shared/trace';
 import { uniformEntropyBits } from '../../shared/entropy';
 import { allowedCounts, headIsFinite, isAllowed, rowEntropy } from './headStats';
 import type { DiagnosticSeverity, DiagnosticThresholds, HeadStats, TraceDiagnostic } from '../../shared/analysis';
@@ -56,9 +56,7 @@ interface HeadContext {
 }
 
 function row(context: HeadContext, query: number): Float32Array {
-  const { block, head } = context;
-  const offset = (head * block.queries + query) * block.keys;
-  return block.probs.subarray(offset, offset + block.keys);
+  return attentionRow(context.block, context.head, query);
 }
 
 /** Cells the block's mask blocks, or (causal blocks) above the diagonal, that carry weight. */
@@ -166,10 +164,9 @@ function firstTokenOnly(context: HeadContext): TraceDiagnostic | null {
 function nonFiniteBlock(block: AttentionBlock, blockIndex: number): TraceDiagnostic | null {
   let count = 0;
   const heads: number[] = [];
-  const size = block.queries * block.keys;
   for (let head = 0; head < block.heads; head++) {
     let inHead = 0;
-    for (let i = head * size; i < (head + 1) * size; i++) if (!Number.isFinite(block.probs[i])) inHead++;
+    for (const weight of headProbs(block, head)) if (!Number.isFinite(weight)) inHead++;
     if (inHead > 0) heads.push(head);
     count += inHead;
   }
@@ -203,9 +200,8 @@ function rowSums(block: AttentionBlock, blockIndex: number, counts: Int32Array, 
     for (let query = 0; query < block.queries; query++) {
       if (counts[query] === 0) continue;
       rows++;
-      const offset = (head * block.queries + query) * block.keys;
       let sum = 0;
-      for (let key = 0; key < block.keys; key++) sum += block.probs[offset + key];
+      for (const weight of attentionRow(block, head, query)) sum += weight;
       if (Math.abs(sum - 1) <= ROW_SUM_TOLERANCE) continue;
       badInHead++;
       if (Math.abs(sum - 1) > Math.abs(worst.sum - 1)) worst = { head, query, sum };

@@ -9,13 +9,13 @@
  * for every statistic: a number computed around the bad values would look plausible and be wrong
  * (the `non-finite` diagnostic points at it).
  */
-import type { AttentionBlock, AttentionTrace } from '../../shared/trace';
+import { type AttentionBlock, type AttentionTrace, attentionRow, headProbs, maskAllows } from '../../shared/trace';
 import { entropyBits } from '../../shared/entropy';
 import type { HeadStats } from '../../shared/analysis';
 
 /** Whether key `key` may be attended by query `query` (everything, when there is no mask). */
 export function isAllowed(block: AttentionBlock, query: number, key: number): boolean {
-  return !block.mask || block.mask[query * block.keys + key] === 1;
+  return maskAllows(block, query, key);
 }
 
 /** Allowed keys of each query row. */
@@ -36,8 +36,7 @@ export function isSelfAttention(block: AttentionBlock): boolean {
 
 /** Whether every weight of one head is a finite number. */
 export function headIsFinite(block: AttentionBlock, head: number): boolean {
-  const size = block.queries * block.keys;
-  const probs = block.probs.subarray(head * size, (head + 1) * size);
+  const probs = headProbs(block, head);
   for (let i = 0; i < probs.length; i++) if (!Number.isFinite(probs[i])) return false;
   return true;
 }
@@ -84,7 +83,7 @@ function headStats(block: AttentionBlock, blockIndex: number, head: number, coun
     const repeats = targets !== null && targets.some((target) => target >= 0);
     return { ...base, entropy: nan, minEntropy: nan, meanDistance: nan, prevToken: nan, sink: nan, diagonal: nan, induction: repeats ? nan : null };
   }
-  const { queries, keys, probs } = block;
+  const { queries, keys } = block;
   let rows = 0;
   let entropySum = 0;
   let minEntropy = Number.POSITIVE_INFINITY;
@@ -98,8 +97,7 @@ function headStats(block: AttentionBlock, blockIndex: number, head: number, coun
   let inductionRows = 0;
   for (let query = 0; query < queries; query++) {
     if (counts[query] === 0) continue;
-    const offset = (head * queries + query) * keys;
-    const row = probs.subarray(offset, offset + keys);
+    const row = attentionRow(block, head, query);
     rows++;
     const entropy = entropyBits(row);
     entropySum += entropy;

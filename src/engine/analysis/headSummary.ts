@@ -2,7 +2,7 @@
  * @file Per-head summaries for the CLI and quick views: the strongest token→token edge and the
  * mean row entropy of each head of each block.
  */
-import type { AttentionBlock } from '../../shared/trace';
+import { type AttentionBlock, attentionRow } from '../../shared/trace';
 import { entropyBits } from '../../shared/entropy';
 
 export interface HeadSummary {
@@ -22,15 +22,14 @@ function allowedCount(block: AttentionBlock, query: number): number {
 }
 
 export function summarizeHeads(block: AttentionBlock): HeadSummary[] {
-  const { heads, queries, keys, probs } = block;
+  const { heads, queries, keys } = block;
   const rowsWithChoice = Array.from({ length: queries }, (_, query) => allowedCount(block, query) >= 2);
   const summaries: HeadSummary[] = [];
   for (let head = 0; head < heads; head++) {
     let strongest: HeadSummary['strongest'] = null;
     let entropySum = 0;
     for (let query = 0; query < queries; query++) {
-      const offset = (head * queries + query) * keys;
-      const row = probs.subarray(offset, offset + keys);
+      const row = attentionRow(block, head, query);
       entropySum += entropyBits(row);
       if (!rowsWithChoice[query]) continue;
       for (let key = 0; key < keys; key++) {
