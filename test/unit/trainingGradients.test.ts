@@ -1,5 +1,5 @@
 /**
- * Gradient checks of every training operation (src/engine/training/) against central finite
+ * Gradient checks of every training operation (tools/training/) against central finite
  * differences, in float64 (the training code's only precision):
  *
  *   relative error = |analytic − numeric| / max(|analytic|, |numeric|, 1e-5) < 1e-3
@@ -13,14 +13,14 @@ import { describe, test } from 'node:test';
 import { PRESETS, type TransformerConfig } from '../../src/engine/reference/config';
 import { causalMask } from '../../src/engine/reference/masks';
 import { SeededRandom } from '../../src/engine/reference/random';
-import { type AttentionTargets, type AttentionWeights, attentionBackward, attentionCache, attentionForward, attentionTargetLoss } from '../../src/engine/training/attentionGrad';
-import { softmaxCrossEntropy, tiedHeadBackward, tiedHeadForward } from '../../src/engine/training/crossEntropy';
-import { embedBackward, embedForward, positionTable } from '../../src/engine/training/embeddingGrad';
-import { type FeedForwardWeights, feedForwardBackward, feedForwardCache, feedForwardForward } from '../../src/engine/training/feedForwardGrad';
-import { gemm, linearBackward, linearForward } from '../../src/engine/training/kernels';
-import { layerNormBackward, layerNormCache, layerNormForward } from '../../src/engine/training/layerNormGrad';
-import { DecoderTrainingModel } from '../../src/engine/training/model';
-import { ParameterLayout } from '../../src/engine/training/parameters';
+import { type AttentionTargets, type AttentionWeights, attentionBackward, attentionCache, attentionForward, attentionTargetLoss } from '../../tools/training/attentionGrad';
+import { softmaxCrossEntropy, tiedHeadBackward, tiedHeadForward } from '../../tools/training/crossEntropy';
+import { embedBackward, embedForward, positionTable } from '../../tools/training/embeddingGrad';
+import { type FeedForwardWeights, feedForwardBackward, feedForwardCache, feedForwardForward } from '../../tools/training/feedForwardGrad';
+import { gemm, linearBackward, linearForward } from '../../tools/training/kernels';
+import { layerNormBackward, layerNormCache, layerNormForward } from '../../tools/training/layerNormGrad';
+import { DecoderTrainingModel } from '../../tools/training/model';
+import { ParameterLayout } from '../../tools/training/parameters';
 
 const TOLERANCE = 1e-3;
 const STEP = 1e-5;

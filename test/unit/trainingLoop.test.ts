@@ -7,16 +7,16 @@ import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { PRESETS, type TransformerConfig } from '../../src/engine/reference/config';
 import { hashSeed, SeededRandom } from '../../src/engine/reference/random';
-import { AdamW, DEFAULT_ADAMW, globalNorm } from '../../src/engine/training/adamw';
-import { BatchSampler, batchFromWindows, evaluationWindows, repeatedSegmentsWindow, splitBatch } from '../../src/engine/training/batches';
-import { supervisionTargets } from '../../src/engine/training/attentionSupervision';
-import { splitOf } from '../../src/engine/training/corpus';
-import { unigramCounts, unigramLoss } from '../../src/engine/training/evaluate';
-import { InProcessGradients, WorkerGradients } from '../../src/engine/training/parallel';
-import { ParameterLayout } from '../../src/engine/training/parameters';
-import { learningRateAt } from '../../src/engine/training/schedule';
-import type { TrainingRecipe } from '../../src/engine/training/trainedModel';
-import { train } from '../../src/engine/training/trainer';
+import { AdamW, DEFAULT_ADAMW, globalNorm } from '../../tools/training/adamw';
+import { BatchSampler, batchFromWindows, evaluationWindows, repeatedSegmentsWindow, splitBatch } from '../../tools/training/batches';
+import { supervisionTargets } from '../../tools/training/attentionSupervision';
+import { splitOf } from '../../tools/training/corpus';
+import { unigramCounts, unigramLoss } from '../../tools/training/evaluate';
+import { InProcessGradients, WorkerGradients } from '../../tools/training/parallel';
+import { ParameterLayout } from '../../tools/training/parameters';
+import { learningRateAt } from '../../tools/training/schedule';
+import type { TrainingRecipe } from '../../tools/training/trainedModel';
+import { train } from '../../tools/training/trainer';
 
 const TOY_CONFIG: TransformerConfig = { ...PRESETS['tiny-decoder'], dModel: 16, heads: 2, dFF: 32, decoderLayers: 2 };
 

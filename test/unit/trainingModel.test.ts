@@ -10,11 +10,11 @@ import { PRESETS, type TransformerConfig, countParameters } from '../../src/engi
 import { parseSafetensors, serializeSafetensors } from '../../src/engine/reference/safetensors';
 import { Transformer } from '../../src/engine/reference/transformer';
 import { WeightStore, weightSpecs } from '../../src/engine/reference/weights';
-import { batchFromWindows } from '../../src/engine/training/batches';
-import { referenceLoss } from '../../src/engine/training/evaluate';
-import { DecoderTrainingModel } from '../../src/engine/training/model';
-import { ParameterLayout } from '../../src/engine/training/parameters';
-import { TRAINED_DECODER_CONFIG } from '../../src/engine/training/trainedModel';
+import { batchFromWindows } from '../../tools/training/batches';
+import { referenceLoss } from '../../tools/training/evaluate';
+import { DecoderTrainingModel } from '../../tools/training/model';
+import { ParameterLayout } from '../../tools/training/parameters';
+import { TRAINED_DECODER_CONFIG } from '../../tools/training/trainedModel';
 
 const CONFIGS: Array<[string, TransformerConfig]> = [
   ['the trained decoder', TRAINED_DECODER_CONFIG],

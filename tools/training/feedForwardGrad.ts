@@ -8,7 +8,7 @@
  * GELU's derivative, with u = c · (h + 0.044715 h³), c = sqrt(2/π):
  *   act'(h) = ½ (1 + tanh u) + ½ h (1 − tanh² u) · c · (1 + 3 · 0.044715 h²)
  */
-import type { Activation } from '../reference/feedForward';
+import type { Activation } from '../../src/engine/reference/feedForward';
 import { linearBackward, linearForward } from './kernels';
 
 const GELU_C = Math.sqrt(2 / Math.PI);

@@ -2,7 +2,7 @@
  * @file The model card written beside the weights: what was trained on what, how, for how long,
  * and how well it does, in numbers a test can check against the weights file.
  */
-import type { TransformerConfig } from '../reference/config';
+import type { TransformerConfig } from '../../src/engine/reference/config';
 import type { CorpusFile, PackageInfo } from './corpus';
 import type { LossFigures } from './evaluate';
 import type { HeadScore } from './headProbe';

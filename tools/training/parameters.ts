@@ -6,9 +6,9 @@
  * pass, and lets the buffer live in a SharedArrayBuffer the workers read without copies. The same
  * layout over another buffer holds the gradients.
  */
-import type { TransformerConfig } from '../reference/config';
-import type { SafetensorsTensor } from '../reference/safetensors';
-import { type WeightSpec, WeightStore, weightSpecs } from '../reference/weights';
+import type { TransformerConfig } from '../../src/engine/reference/config';
+import type { SafetensorsTensor } from '../../src/engine/reference/safetensors';
+import { type WeightSpec, WeightStore, weightSpecs } from '../../src/engine/reference/weights';
 
 export interface TensorSlot {
   readonly name: string;

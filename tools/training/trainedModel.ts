@@ -3,7 +3,7 @@
  * weights and card live, and the training recipe. The configuration is a plain reference
  * TransformerConfig, so the weights load with WeightStore.fromSafetensors + new Transformer.
  */
-import { PRESETS, TRAINED_DECODER_WEIGHTS, type TransformerConfig } from '../reference/config';
+import { PRESETS, TRAINED_DECODER_WEIGHTS, type TransformerConfig } from '../../src/engine/reference/config';
 import { type AdamWSettings, DEFAULT_ADAMW } from './adamw';
 import type { HeadSupervision } from './attentionSupervision';
 

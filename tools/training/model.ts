@@ -10,8 +10,8 @@
  * Rows are [sequences · T] tokens (dimension letters: S sequences, T tokens per sequence, d width,
  * F d_ff, V vocabulary). Every buffer lives in a workspace allocated once per batch shape.
  */
-import { causalMask } from '../reference/masks';
-import type { TransformerConfig } from '../reference/config';
+import { causalMask } from '../../src/engine/reference/masks';
+import type { TransformerConfig } from '../../src/engine/reference/config';
 import { type AttentionCache, type AttentionTargets, type AttentionWeights, attentionBackward, attentionCache, attentionForward, attentionTargetLoss } from './attentionGrad';
 import { type HeadSupervision, supervisionTargets } from './attentionSupervision';
 import { softmaxCrossEntropy, tiedHeadBackward, tiedHeadForward } from './crossEntropy';

@@ -14,8 +14,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { hashSeed } from '../reference/random';
-import { BYTE_EOS_ID, BYTE_ID_OFFSET } from '../tokenizers/bytes';
+import { hashSeed } from '../../src/engine/reference/random';
+import { BYTE_EOS_ID, BYTE_ID_OFFSET } from '../../src/engine/tokenizers/bytes';
 
 export interface CorpusSource {
   /** npm package name. */

@@ -7,13 +7,13 @@
  * the second copy every token's successor is predictable only by finding the token's earlier
  * occurrence and attending to what followed it.
  */
-import { computeHeadStats } from '../analysis/headStats';
-import type { HeadStats } from '../../shared/analysis';
-import { neverCancelled } from '../../shared/errors';
-import { hashSeed, SeededRandom } from '../reference/random';
-import type { Transformer } from '../reference/transformer';
-import { BYTE_ID_OFFSET } from '../tokenizers/bytes';
-import { type AttentionTrace, type Token, TRACE_FORMAT_VERSION } from '../../shared/trace';
+import { computeHeadStats } from '../../src/engine/analysis/headStats';
+import type { HeadStats } from '../../src/shared/analysis';
+import { neverCancelled } from '../../src/shared/errors';
+import { hashSeed, SeededRandom } from '../../src/engine/reference/random';
+import type { Transformer } from '../../src/engine/reference/transformer';
+import { BYTE_ID_OFFSET } from '../../src/engine/tokenizers/bytes';
+import { type AttentionTrace, type Token, TRACE_FORMAT_VERSION } from '../../src/shared/trace';
 
 /** A decoder's trace on byte ids, with one token per id (the statistics need only the ids). */
 export function decoderTrace(transformer: Transformer, ids: readonly number[]): AttentionTrace {

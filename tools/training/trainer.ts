@@ -5,7 +5,7 @@
  * gradient clipping and AdamW with warm-up + cosine decay, and a loss curve with a quick held-out
  * estimate and head scores at every log point.
  */
-import type { TransformerConfig } from '../reference/config';
+import type { TransformerConfig } from '../../src/engine/reference/config';
 import { AdamW } from './adamw';
 import { BatchSampler, evaluationWindows, splitBatch } from './batches';
 import { windowBatches } from './evaluate';

@@ -1,5 +1,5 @@
 /**
- * @file `npm run train`: trains the built-in decoder on the corpus of src/engine/training/corpus.ts
+ * @file `npm run train`: trains the built-in decoder on the corpus of tools/training/corpus.ts
  * and writes its safetensors weights and JSON card (default: media/models/, the shipped model).
  *
  *   npm run train                          the full run (15-17 minutes on two cores)
@@ -15,22 +15,24 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
-import { countParameters } from '../src/engine/reference/config';
-import { parseSafetensors, serializeSafetensors } from '../src/engine/reference/safetensors';
-import { Transformer } from '../src/engine/reference/transformer';
-import { WeightStore } from '../src/engine/reference/weights';
-import { BYTE_VOCAB_SIZE } from '../src/engine/tokenizers/bytes';
-import type { ModelCard } from '../src/engine/training/card';
-import { loadCorpus } from '../src/engine/training/corpus';
-import { evaluationWindows } from '../src/engine/training/batches';
-import { lossFigures, referenceLoss, unigramCounts, unigramLoss, windowBatches } from '../src/engine/training/evaluate';
-import { probeHeads } from '../src/engine/training/headProbe';
-import { type GradientEngine, InProcessGradients, WorkerGradients } from '../src/engine/training/parallel';
-import { ParameterLayout } from '../src/engine/training/parameters';
-import { DEFAULT_RECIPE, TRAINED_CARD_PATH, TRAINED_DECODER_CONFIG, TRAINED_WEIGHTS_PATH, type TrainingRecipe } from '../src/engine/training/trainedModel';
-import { type HeadProbe, train } from '../src/engine/training/trainer';
+import { countParameters } from '../../src/engine/reference/config';
+import { parseSafetensors, serializeSafetensors } from '../../src/engine/reference/safetensors';
+import { Transformer } from '../../src/engine/reference/transformer';
+import { WeightStore } from '../../src/engine/reference/weights';
+import { BYTE_VOCAB_SIZE } from '../../src/engine/tokenizers/bytes';
+import type { ModelCard } from './card';
+import { loadCorpus } from './corpus';
+import { evaluationWindows } from './batches';
+import { lossFigures, referenceLoss, unigramCounts, unigramLoss, windowBatches } from './evaluate';
+import { probeHeads } from './headProbe';
+import { type GradientEngine, InProcessGradients, WorkerGradients } from './parallel';
+import { ParameterLayout } from './parameters';
+import { DEFAULT_RECIPE, TRAINED_CARD_PATH, TRAINED_DECODER_CONFIG, TRAINED_WEIGHTS_PATH, type TrainingRecipe } from './trainedModel';
+import { type HeadProbe, train } from './trainer';
 
-const ROOT = resolve(__dirname, '..');
+// The repository root (this file is tools/training/train.ts): the corpus is read from its
+// node_modules and the shipped model is written to its media/models/.
+const ROOT = resolve(__dirname, '..', '..');
 /** Held-out windows the card's test sample (and the tests) use. */
 const TEST_SAMPLE_WINDOWS = 16;
 
@@ -180,7 +182,7 @@ async function main(): Promise<void> {
       name: 'lens-decoder',
       description: 'A byte-level GPT-style decoder trained by `npm run train` on TypeScript declaration files, the default built-in model of Attention Lens.'
         + (recipe.supervision.length > 0
-          ? ` Supervised heads (an auxiliary attention loss, src/engine/training/attentionSupervision.ts): ${recipe.supervision.map((entry) => `layer ${entry.layer} head ${entry.head} toward ${entry.pattern} targets on ${entry.sequences === 'synthetic' ? 'the synthetic sequences' : 'every sequence'} (weight ${entry.weight})`).join('; ')}${recipe.supervisionSteps === null ? ', for the whole run' : `, for the first ${recipe.supervisionSteps} of ${recipe.steps} steps only: the last ${recipe.steps - recipe.supervisionSteps} steps trained every weight on the language-model loss alone`}. No other head has an attention target, but that loss's gradient also reaches the layers below (an induction head needs a previous-token head to read), so it shapes them too; all other training signal is the language-model loss.`
+          ? ` Supervised heads (an auxiliary attention loss, tools/training/attentionSupervision.ts): ${recipe.supervision.map((entry) => `layer ${entry.layer} head ${entry.head} toward ${entry.pattern} targets on ${entry.sequences === 'synthetic' ? 'the synthetic sequences' : 'every sequence'} (weight ${entry.weight})`).join('; ')}${recipe.supervisionSteps === null ? ', for the whole run' : `, for the first ${recipe.supervisionSteps} of ${recipe.steps} steps only: the last ${recipe.steps - recipe.supervisionSteps} steps trained every weight on the language-model loss alone`}. No other head has an attention target, but that loss's gradient also reaches the layers below (an induction head needs a previous-token head to read), so it shapes them too; all other training signal is the language-model loss.`
           : ''),
       config,
       parameterCount: countParameters(config),
@@ -191,10 +193,10 @@ async function main(): Promise<void> {
       data: {
         packages: corpus.packages,
         synthetic: recipe.syntheticShare > 0
-          ? `${Math.round(recipe.syntheticShare * 100)}% of training sequences (drawn per sequence, seeded) are synthetic: random printable ASCII (32-126) in segments of 4-64 characters, each segment written twice in a row (src/engine/training/batches.ts repeatedSegmentsWindow); the rest are windows of the files listed. Held-out figures use corpus text only.`
+          ? `${Math.round(recipe.syntheticShare * 100)}% of training sequences (drawn per sequence, seeded) are synthetic: random printable ASCII (32-126) in segments of 4-64 characters, each segment written twice in a row (tools/training/batches.ts repeatedSegmentsWindow); the rest are windows of the files listed. Held-out figures use corpus text only.`
           : 'none: only the files listed',
         separator: 'each file is followed by </s> (id 2); training windows are drawn uniformly over the joined training files',
-        split: 'by file: a file is held out when hashSeed(0x5eed, path) % 10 === 0 (src/engine/training/corpus.ts); held-out files are never trained on',
+        split: 'by file: a file is held out when hashSeed(0x5eed, path) % 10 === 0 (tools/training/corpus.ts); held-out files are never trained on',
         trainBytes: corpus.train.length,
         heldOutBytes: corpus.heldOut.length,
         files: corpus.files,

@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { TransformerConfig } from '../reference/config';
+import type { TransformerConfig } from '../../src/engine/reference/config';
 import type { Batch } from './batches';
 import type { HeadSupervision } from './attentionSupervision';
 import { DecoderTrainingModel } from './model';

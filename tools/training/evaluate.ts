@@ -8,8 +8,8 @@
  * Unigram baseline: p(id) = (count(id) + 1) / (N + V), counts from the training stream, add-one
  * smoothed over the V = 260 ids: what a model that ignores context entirely would score.
  */
-import { neverCancelled } from '../../shared/errors';
-import type { Transformer } from '../reference/transformer';
+import { neverCancelled } from '../../src/shared/errors';
+import type { Transformer } from '../../src/engine/reference/transformer';
 import { type Batch, batchFromWindows } from './batches';
 
 export interface LossFigures {

@@ -7,7 +7,7 @@
  * through; only the embedding rows that were looked up get a gradient: dE[id_t] += s · dx[t].
  * Rows are [sequences · T] tokens, each sequence starting again at position 0.
  */
-import { sinusoidalPositions } from '../reference/positions';
+import { sinusoidalPositions } from '../../src/engine/reference/positions';
 
 /** The [T, d] position table in float64, the same numbers the reference model adds. */
 export function positionTable(length: number, width: number): Float64Array {

@@ -5,8 +5,8 @@
  * all drawn from one generator seeded by (seed, "batches"), so a seed fixes every batch of a run.
  */
 import type { BatchShape } from './model';
-import { hashSeed, SeededRandom } from '../reference/random';
-import { BYTE_ID_OFFSET } from '../tokenizers/bytes';
+import { hashSeed, SeededRandom } from '../../src/engine/reference/random';
+import { BYTE_ID_OFFSET } from '../../src/engine/tokenizers/bytes';
 
 export interface Batch {
   /** [S · T] input ids. */
