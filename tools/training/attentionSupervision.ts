@@ -19,7 +19,7 @@
  * induction score settles from 0.72 to 0.43 and stays there, the previous-token head at 0.997, and
  * the model's copying of a repeated sequence improves (the shipped-model test ablates both heads).
  */
-import type { BatchShape } from './model';
+import type { BatchShape } from './batches';
 
 export type SupervisedPattern = 'previous-token' | 'induction';
 

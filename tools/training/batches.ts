@@ -4,9 +4,18 @@
  * uniform over the stream, and a given share of windows are synthetic (repeated random segments),
  * all drawn from one generator seeded by (seed, "batches"), so a seed fixes every batch of a run.
  */
-import type { BatchShape } from './model';
 import { hashSeed, SeededRandom } from '../../src/engine/reference/random';
 import { BYTE_ID_OFFSET } from '../../src/engine/tokenizers/bytes';
+
+/**
+ * The shape of a batch: S sequences of T tokens. Defined here with the batches, not in model.ts:
+ * model.ts imports attentionSupervision.ts, which needs this type, and would otherwise close a cycle.
+ */
+export interface BatchShape {
+  sequences: number;
+  /** T: tokens per sequence. */
+  length: number;
+}
 
 export interface Batch {
   /** [S · T] input ids. */

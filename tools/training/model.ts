@@ -12,6 +12,7 @@
  */
 import { causalMask } from '../../src/engine/reference/masks';
 import type { TransformerConfig } from '../../src/engine/reference/config';
+import type { BatchShape } from './batches';
 import { type AttentionCache, type AttentionTargets, type AttentionWeights, attentionBackward, attentionCache, attentionForward, attentionTargetLoss } from './attentionGrad';
 import { type HeadSupervision, supervisionTargets } from './attentionSupervision';
 import { softmaxCrossEntropy, tiedHeadBackward, tiedHeadForward } from './crossEntropy';
@@ -19,12 +20,6 @@ import { embedBackward, embedForward, positionTable } from './embeddingGrad';
 import { type FeedForwardCache, type FeedForwardWeights, feedForwardBackward, feedForwardCache, feedForwardForward } from './feedForwardGrad';
 import { type LayerNormCache, layerNormBackward, layerNormCache, layerNormForward } from './layerNormGrad';
 import type { ParameterLayout } from './parameters';
-
-export interface BatchShape {
-  sequences: number;
-  /** T: tokens per sequence. */
-  length: number;
-}
 
 interface NormWeights { gain: Float64Array; bias: Float64Array }
 
