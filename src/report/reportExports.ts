@@ -62,20 +62,11 @@ export function reportDownload(message: FromWebviewMessage, trace: AttentionTrac
   }
 }
 
-/** The report page as it was written, before the panel filled it in. */
-export interface ReportPageParts {
-  /** `<head>…</head>`: untouched by the panel (its styles are inline there, its CSP too). */
-  head: string;
-  /** The `<main id="app">` element as it was before the panel's script ran. */
-  app: string;
-  /** Every `<script>` of the body, in order (the trace, the host, the panel), each with its nonce. */
-  scripts: string[];
-}
-
 /**
  * The report's own HTML, for its HTML export: the same head, data and scripts around the page's
- * initial body, so the copy opens just as the original did (not the DOM the panel has since built).
+ * initial body, laid out as every panel page is (src/shared/panelPage.ts), so the copy opens just
+ * as the original did (not the DOM the panel has since built). Its parts: the `<head>` (untouched
+ * by the panel: its styles and CSP are inline there), the `<main id="app">` element as it was
+ * before the panel's script ran, and every `<script>` of the body in order, each with its nonce.
  */
-export function reportPageHtml(parts: ReportPageParts): string {
-  return `<!DOCTYPE html>\n<html lang="en">\n${parts.head}\n<body>\n${parts.app}\n${parts.scripts.join('\n')}\n</body>\n</html>\n`;
-}
+export { assemblePanelPage as reportPageHtml, type PanelPageParts as ReportPageParts } from '../shared/panelPage';
