@@ -18,10 +18,12 @@
  *              #overview's data-render-ms, from its first block request to the last thumbnail drawn
  *              (target < 300 ms), and fromClickMs, from the click on the Overview tab.
  *
- * The page is served by a local HTTP server with the panel's CSP plus `connect-src` for that server:
- * the bench's stand-in host fetches the trace as one binary file (src/engine/traceBinary) where VS
- * Code would post each block; a block's arrays reach the panel as Float32Array/Uint8Array views,
- * delivered as a MessageEvent on window (as VS Code's own relay does).
+ * The page is the panel's own (src/shared/panelPage.ts), served by a local HTTP server, with the
+ * panel's CSP plus `connect-src` for that server: the bench's stand-in host fetches the trace as one
+ * binary file (src/shared/traceBinary.ts) where VS Code would post each block, and answers block
+ * requests with the hosts' block server (src/shared/blockServer.ts): each block's own copies of its
+ * probabilities, mask and mean of heads, delivered as a MessageEvent on window (as VS Code's own
+ * relay does).
  *
  * `runWebviewBench()` is exported for bench/run.ts; run directly, this file runs it and prints a
  * line per figure.
@@ -38,7 +40,8 @@ import * as esbuild from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumPath, launchBrowser } from '../test/runner/browser';
 import { ExplainEngine } from '../src/engine/explain';
-import { encodeTrace } from '../src/engine/traceBinary';
+import { BROWSER_THEME_CSS, buildPanelPage } from '../src/shared/panelPage';
+import { encodeTrace } from '../src/shared/traceBinary';
 
 const root = path.resolve(__dirname, '..');
 
@@ -77,11 +80,17 @@ function textOf(length: number): string {
 
 // ---- the page -----------------------------------------------------------------------------------
 
-/** The stand-in host: answers the panel's protocol from a trace fetched as one binary file. */
+/**
+ * The stand-in host: answers the panel's protocol from a trace fetched as one binary file, with
+ * the block server every host uses (src/shared/blockServer.ts), so the blocks arrive as VS Code
+ * sends them: copies, with the mean of heads.
+ */
 const HOST_SOURCE = `
-import { decodeTrace } from './src/engine/traceBinary';
-import { traceOverview } from './src/protocol';
+import { answerBlockRequest, singleRun, traceLoadedMessage } from './src/shared/blockServer';
+import { parseFromWebview } from './src/shared/protocol';
+import { decodeTrace } from './src/shared/traceBinary';
 
+const RUN_ID = 1;
 const params = new URLSearchParams(location.search);
 document.body.classList.add('vscode-dark');
 const stats = { handlerMs: {}, rasterMs: {} };
@@ -102,17 +111,18 @@ function deliver(message, after) {
 }
 
 window.acquireVsCodeApi = () => ({
-  postMessage(message) {
-    if (message.type === 'ready') {
+  postMessage(raw) {
+    const message = parseFromWebview(raw);
+    if (message?.type === 'ready') {
       tracePromise.then((trace) => {
         deliver({ type: 'configure', colorMap: 'viridis', defaultView: params.get('view') === 'head0' ? 'head0' : 'mean' });
-        deliver({ type: 'traceLoaded', runId: 1, trace: traceOverview(trace) });
+        deliver(traceLoadedMessage(RUN_ID, trace).message);
       });
-    } else if (message.type === 'requestBlock') {
+    } else if (message?.type === 'requestBlock') {
       tracePromise.then((trace) => {
-        const block = trace.blocks[message.blockIndex];
-        if (!block) return;
-        deliver({ type: 'blockData', requestId: message.requestId, runId: 1, blockIndex: message.blockIndex, probs: block.probs, mask: block.mask ?? null, mean: block.meanProbs ?? null }, (start, end) => {
+        const answer = answerBlockRequest(singleRun(RUN_ID, trace), message);
+        if (answer.kind !== 'reply') return;
+        deliver(answer.message, (start, end) => {
           stats.handlerMs[message.blockIndex] = end - start;
           // Canvas drawing is recorded and rasterised later; a 1-pixel read-back forces that now.
           const canvas = document.getElementById('heatmap');
@@ -130,49 +140,19 @@ window.acquireVsCodeApi = () => ({
 });
 `;
 
-/** The dark theme's variables, as VS Code sets them on the page. */
-const THEME_CSS = `body.vscode-dark {
-  --vscode-foreground: #cccccc; --vscode-descriptionForeground: #9d9d9d; --vscode-editor-background: #1f1f1f;
-  --vscode-font-family: system-ui, sans-serif; --vscode-font-size: 13px;
-  --vscode-editor-font-family: monospace; --vscode-editor-font-size: 12px;
-  --vscode-button-background: #0078d4; --vscode-button-foreground: #ffffff; --vscode-button-secondaryBackground: #313131;
-  --vscode-dropdown-background: #313131; --vscode-dropdown-foreground: #cccccc; --vscode-dropdown-border: #3c3c3c;
-  --vscode-errorForeground: #f85149; --vscode-focusBorder: #0078d4; --vscode-panel-border: #2b2b2b;
-  --vscode-badge-background: #616161; --vscode-badge-foreground: #f8f8f8; --vscode-widget-border: #313131;
-  background: #1f1f1f; color: #cccccc;
-}
-`;
-
-/** The panel's HTML (src/vscode/webviewHost.ts), the bench host's script first. */
+/** The panel's page (src/shared/panelPage.ts, as VS Code's), with the bench host's script first. */
 function panelHtml(origin: string): string {
-  const nonce = randomBytes(16).toString('base64');
-  const csp = [
-    "default-src 'none'",
-    `img-src ${origin} data:`,
-    `style-src ${origin}`,
-    `script-src 'nonce-${nonce}'`,
-    `font-src ${origin}`,
+  return buildPanelPage({
+    nonce: randomBytes(18).toString('base64'),
+    assets: {
+      kind: 'served',
+      origin,
+      stylesheetUris: [`${origin}/theme.css`, `${origin}/media/panel.css`],
+      scriptUris: [`${origin}/bench-host.js`, `${origin}/dist/webview.js`],
+    },
     // Only the bench's host needs this (VS Code posts the blocks instead).
-    `connect-src ${origin}`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${origin}/theme.css">
-<link rel="stylesheet" href="${origin}/media/panel.css">
-<title>Attention</title>
-</head>
-<body>
-<main id="app" data-state="empty">
-  <p id="status" role="status">Select text in an editor and run "Explain Attention".</p>
-</main>
-<script nonce="${nonce}" src="${origin}/bench-host.js"></script>
-<script nonce="${nonce}" src="${origin}/dist/webview.js"></script>
-</body>
-</html>`;
+    connectOrigin: origin,
+  });
 }
 
 async function serve(files: Map<string, { body: Uint8Array | string; type: string }>): Promise<{ server: Server; origin: string }> {
@@ -323,7 +303,7 @@ export async function runWebviewBench(options: WebviewBenchOptions = {}): Promis
   const files = new Map<string, { body: Uint8Array | string; type: string }>([
     ['/dist/webview.js', { body: readFileSync(webviewScript), type: 'text/javascript' }],
     ['/media/panel.css', { body: readFileSync(path.join(root, 'media/panel.css')), type: 'text/css' }],
-    ['/theme.css', { body: THEME_CSS, type: 'text/css' }],
+    ['/theme.css', { body: BROWSER_THEME_CSS, type: 'text/css' }],
     ['/bench-host.js', { body: host.outputFiles[0].contents, type: 'text/javascript' }],
     ['/data/decoder1024.bin', { body: encodeTrace(decoder), type: 'application/octet-stream' }],
     ['/favicon.ico', { body: '', type: 'image/x-icon' }],

@@ -1,13 +1,16 @@
 /**
  * @file The stand-in for VS Code inside a self-contained HTML report (bundled as
  * dist/reportHost.js and inlined before the panel's own script). It answers the panel's protocol
- * from a trace embedded in the page, so the same UI runs offline in any browser. It tells the
+ * from a trace embedded in the page, so the same UI runs offline in any browser: its blocks the way
+ * VS Code's host sends them (src/shared/blockServer.ts, the mean of heads included). It tells the
  * panel what it can do (REPORT_CAPABILITIES: the exports, which become downloads; nothing that
  * needs VS Code or the model, whose controls the panel then does not draw).
  */
+import { answerBlockRequest, singleRun, traceLoadedMessage } from '../shared/blockServer';
+import { EMBEDDED_TRACE_ID } from '../shared/panelPage';
 import { decodeTrace } from '../shared/traceBinary';
 import type { ToWebviewMessage } from '../shared/protocol';
-import { parseFromWebview, traceOverview } from '../shared/protocol';
+import { parseFromWebview } from '../shared/protocol';
 import { REPORT_CAPABILITIES, type ReportDownload, reportDownload, reportPageHtml } from './reportExports';
 
 interface ReportWindow extends Window {
@@ -15,7 +18,7 @@ interface ReportWindow extends Window {
 }
 
 function embeddedTrace(): ReturnType<typeof decodeTrace> {
-  const element = document.getElementById('attention-lens-trace');
+  const element = document.getElementById(EMBEDDED_TRACE_ID);
   if (!element?.textContent) throw new Error('this report has no embedded trace');
   const binary = atob(element.textContent.trim());
   const bytes = new Uint8Array(binary.length);
@@ -28,6 +31,7 @@ const initialApp = document.getElementById('app')?.outerHTML ?? '<main id="app">
 
 const trace = embeddedTrace();
 const RUN_ID = 1;
+const traceOfRun = singleRun(RUN_ID, trace);
 const prefersDark = window.matchMedia?.('(prefers-color-scheme: dark)').matches ?? false;
 document.body.classList.add(prefersDark ? 'vscode-dark' : 'vscode-light');
 let state: unknown;
@@ -69,13 +73,11 @@ function deliver(message: ToWebviewMessage): void {
     switch (message.type) {
       case 'ready':
         deliver({ type: 'configure', colorMap: 'viridis', defaultView: 'mean', capabilities: REPORT_CAPABILITIES });
-        deliver({ type: 'traceLoaded', runId: RUN_ID, trace: traceOverview(trace) });
+        deliver(traceLoadedMessage(RUN_ID, trace).message);
         break;
       case 'requestBlock': {
-        const block = trace.blocks[message.blockIndex];
-        if (block) {
-          deliver({ type: 'blockData', requestId: message.requestId, runId: RUN_ID, blockIndex: message.blockIndex, probs: block.probs.slice(), mask: block.mask ? block.mask.slice() : null });
-        }
+        const answer = answerBlockRequest(traceOfRun, message);
+        if (answer.kind === 'reply') deliver(answer.message);
         break;
       }
       default: {

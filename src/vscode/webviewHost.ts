@@ -1,10 +1,12 @@
 /**
  * @file One Attention webview (the side view or the editor panel): its locked-down HTML, set once,
  * and its side of the protocol. It replays the latest run state when the page (re)loads, answers
- * block requests from the current trace, and hands hovers, view changes and commands to its owner.
+ * block requests from the current trace (src/shared/blockServer.ts, as the report and the bench
+ * do), and hands hovers, view changes and commands to its owner.
  */
 import * as vscode from 'vscode';
 import type { AttentionTrace } from '../shared/trace';
+import { answerBlockRequest } from '../shared/blockServer';
 import { type FromWebviewMessage, parseFromWebview, type ToWebviewMessage } from '../shared/protocol';
 import { makeNonce } from './nonce';
 import { webviewHtml } from './webviewHtml';
@@ -58,18 +60,10 @@ export class WebviewHost implements vscode.Disposable {
         for (const replayed of this.source.replay()) this.post(replayed);
         break;
       case 'requestBlock': {
-        const block = this.source.trace(message.runId)?.blocks[message.blockIndex];
-        if (!block) return;
-        // Copies, not views: VS Code would post a view's whole backing buffer (every block of the trace).
-        this.post({
-          type: 'blockData',
-          requestId: message.requestId,
-          runId: message.runId,
-          blockIndex: message.blockIndex,
-          probs: block.probs.slice(),
-          mask: block.mask ? block.mask.slice() : null,
-          mean: block.meanProbs ? block.meanProbs.slice() : null,
-        });
+        // No reply for a replaced run or a block it does not have: the protocol has no error reply
+        // for blocks, and the panel drops replies for runs it no longer shows.
+        const answer = answerBlockRequest((runId) => this.source.trace(runId), message);
+        if (answer.kind === 'reply') this.post(answer.message);
         break;
       }
       case 'hoverQuery':

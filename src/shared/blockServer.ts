@@ -1,0 +1,81 @@
+/**
+ * @file The host's side of the panel protocol that is answered from a trace, written once for the
+ * three hosts that show the panel: the VS Code webviews (src/vscode/webviewHost.ts), the stand-in
+ * host of the HTML report (src/report/reportHost.ts) and the benchmark's page (bench/webview.ts).
+ * What each host adds on its own (settings, run status, exports, editor highlights) stays there.
+ *
+ * Pure (it runs in the extension host and in the report's browser bundle): given a trace, it
+ * builds the message and lists the buffers that belong to that message alone. Arrays are copied,
+ * never sent as views: VS Code posts a view's whole backing buffer (a decoded trace's arrays are
+ * views into one buffer holding every block), and a copy is what makes a buffer safe to transfer.
+ */
+import { type BlockDataMessage, type RequestBlockMessage, type TraceLoadedMessage, traceOverview } from './protocol';
+import type { AttentionTrace } from './trace';
+
+/**
+ * A message for the panel and the buffers only it refers to. A host whose postMessage takes a
+ * transfer list may move them instead of copying; VS Code's webview.postMessage and the in-page
+ * hosts (report, bench), which dispatch a MessageEvent, take none and ignore the list.
+ */
+export interface ServedMessage<Message> {
+  message: Message;
+  transfer: ArrayBuffer[];
+}
+
+/**
+ * The trace of run `runId` if the host still shows that run, else undefined: the panel may ask
+ * about a run that a newer one has replaced while the request was in flight.
+ */
+export type TraceOfRun = (runId: number) => AttentionTrace | undefined;
+
+/** A host that holds one trace for its whole life (the report, the bench) under one run id. */
+export function singleRun(runId: number, trace: AttentionTrace): TraceOfRun {
+  return (asked) => (asked === runId ? trace : undefined);
+}
+
+/**
+ * The answer to a block request. The protocol has no error reply for blocks: when there is no
+ * reply, the reason says why, for the host's logs and the tests. A stale run needs none (the panel
+ * drops replies for runs it no longer shows); a block past the end cannot come from a panel that
+ * laid out this trace's blocks from its overview.
+ */
+export type BlockAnswer =
+  | ({ kind: 'reply' } & ServedMessage<BlockDataMessage>)
+  | { kind: 'stale-run'; runId: number }
+  | { kind: 'no-such-block'; runId: number; blockIndex: number; blocks: number };
+
+/**
+ * The block a panel asked for: its probabilities [heads, queries, keys], its mask [queries, keys]
+ * (null when nothing was masked) and its mean over heads [queries, keys] when the engine computed
+ * it. Without one (a partial trace, shown while the run goes on) `mean` is null and the panel
+ * averages: averaging a 1024² block of many heads here would stall the extension host.
+ */
+export function answerBlockRequest(traceOf: TraceOfRun, request: RequestBlockMessage): BlockAnswer {
+  const trace = traceOf(request.runId);
+  if (!trace) return { kind: 'stale-run', runId: request.runId };
+  const block = trace.blocks[request.blockIndex];
+  if (!block) return { kind: 'no-such-block', runId: request.runId, blockIndex: request.blockIndex, blocks: trace.blocks.length };
+  const probs = block.probs.slice();
+  const mask = block.mask ? block.mask.slice() : null;
+  const mean = block.meanProbs ? block.meanProbs.slice() : null;
+  return {
+    kind: 'reply',
+    message: { type: 'blockData', requestId: request.requestId, runId: request.runId, blockIndex: request.blockIndex, probs, mask, mean },
+    transfer: [probs.buffer, ...(mask ? [mask.buffer] : []), ...(mean ? [mean.buffer] : [])],
+  };
+}
+
+/**
+ * The trace without its attention arrays, for a panel to lay out (the blocks then come one at a
+ * time, answerBlockRequest). It carries what the engine's analysis found, the colour limits of
+ * every block among it (analysis.colorLimits), so the panel paints a block as soon as it arrives.
+ */
+export function traceLoadedMessage(runId: number, trace: AttentionTrace): ServedMessage<TraceLoadedMessage> {
+  const overview = traceOverview(trace);
+  // traceOverview copies the residual norms and the rollout: those copies are this message's own.
+  const transfer = [
+    ...overview.residual.map((step) => step.norms.buffer as ArrayBuffer),
+    ...(overview.analysis?.rollout.map((rollout) => rollout.values.buffer as ArrayBuffer) ?? []),
+  ];
+  return { message: { type: 'traceLoaded', runId, trace: overview }, transfer };
+}
