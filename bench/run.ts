@@ -74,7 +74,7 @@ async function timeRuns(runs: number, work: () => Promise<unknown>): Promise<num
 }
 
 async function benchOnnx(referenceMs: number): Promise<Record<string, unknown>> {
-  const bytes = await exportBuiltinModel({ model: 'builtin:paper-base' });
+  const bytes = (await exportBuiltinModel({ model: 'builtin:paper-base' })).model;
   const model = decodeModel(bytes);
   const tapped = analyzeAndTap(model);
   const ids = createByteTokenizer().encode(TEXT_128).map((token) => token.id);
@@ -273,7 +273,7 @@ async function main(): Promise<void> {
  * Ratio: explain's forward + reading the taps over the bare run.
  */
 async function benchPaired(pairs = 6): Promise<{ ratios: number[]; median: number }> {
-  const bytes = await exportBuiltinModel({ model: 'builtin:paper-base' });
+  const bytes = (await exportBuiltinModel({ model: 'builtin:paper-base' })).model;
   const tapped = analyzeAndTap(decodeModel(bytes));
   const ids = createByteTokenizer().encode(TEXT_128).map((token) => token.id);
   const int64 = (values: number[]): HostTensor => ({ type: 'int64', data: BigInt64Array.from(values.map(BigInt)), dims: [1, values.length] });

@@ -68,7 +68,7 @@ export async function runWebGpuBench(options: WebGpuBenchOptions = {}): Promise<
     results.adapter = adapterLabel(probe.adapter);
     const threads = os.cpus().length;
     for (const preset of presets) {
-      const model = decodeModel(await exportBuiltinModel({ model: `builtin:${preset}` }));
+      const model = decodeModel((await exportBuiltinModel({ model: `builtin:${preset}` })).model);
       const tapped = analyzeAndTap(model);
       const bytes = encodeModel(tapped.model);
       const ids = createByteTokenizer().encode(text(tokens)).map((token) => token.id);

@@ -6,7 +6,7 @@
  * 130 cancelled.
  */
 import * as path from 'node:path';
-import { removePartialFiles, type ExplainOptions, MAX_TEXT_BYTES, decodeUtf8, readRegularFile, EngineClient, EngineError } from '../engine';
+import { decodeUtf8, EngineClient, EngineError, type ExplainOptions, type ExportedModel, MAX_TEXT_BYTES, readRegularFile, removePartialFiles } from '../engine';
 import { CancelledError, USAGE_ERROR_CODES, UserFacingError } from '../shared/errors';
 import type { AttentionTrace } from '../shared/trace';
 import { renderTraceWords } from '../shared/traceWords';
@@ -64,14 +64,19 @@ function report(error: unknown): number {
 async function exportModel(request: ExportRequest, signal: AbortSignal): Promise<number> {
   // The engine thread exports: the CLI process itself never loads model code.
   const client = new EngineClient(path.join(__dirname, 'engineWorker.js'));
-  let bytes: Uint8Array;
+  let exported: ExportedModel;
+  // Weights too big for one ONNX file go to a data file beside it, named after it.
+  const dataLocation = `${path.basename(request.file)}.data`;
   try {
-    bytes = await client.exportModel({ model: request.model, seed: request.seed, weightsPath: request.weights, tokenizer: request.tokenizer, faults: request.faults }, signal);
+    exported = await client.exportModel({ model: request.model, seed: request.seed, weightsPath: request.weights, tokenizer: request.tokenizer, faults: request.faults, dataLocation }, signal);
   } finally {
     await client.dispose();
   }
-  await writeModelFile(request.file, bytes);
-  process.stdout.write(`${request.model} exported to ${request.file} (${(bytes.length / 1e6).toFixed(1)} MB, ONNX opset 17)\n`);
+  const external = exported.externalData;
+  if (external) await writeModelFile(path.join(path.dirname(request.file), external.location), external.data);
+  await writeModelFile(request.file, exported.model);
+  const megabytes = (exported.model.byteLength + (external?.data.byteLength ?? 0)) / 1e6;
+  process.stdout.write(`${request.model} exported to ${request.file}${external ? ` and ${external.location} beside it` : ''} (${megabytes.toFixed(1)} MB, ONNX opset 17)\n`);
   return EXIT.ok;
 }
 

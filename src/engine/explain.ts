@@ -12,7 +12,8 @@ import { BuiltinModelCache, parseBuiltinSpec } from './builtin';
 import { type CancellationCheck, neverCancelled, optionRef, UserFacingError } from '../shared/errors';
 import { OnnxModelCache, explainOnnx } from './onnx/explainOnnx';
 import { DEFAULT_MAX_TOKENS, DEFAULT_MODEL, effectiveThreads, type ExplainOptions, validateOptions } from './options';
-import { isBuiltinSpec, type PresetName, PRESETS } from './reference/config';
+import { isBuiltinSpec, kvHeadsOf, type PresetName, PRESETS } from './reference/config';
+import { kvHeadOfQueryHead } from './reference/multiHeadAttention';
 import { planStreams, requireText } from './streams';
 import { BYTE_TOKENIZER_SPEC, getTokenizer } from './tokenizers/index';
 import { type BlockShape, checkTraceEstimate, estimateTrace } from './traceEstimate';
@@ -33,7 +34,7 @@ export function checkTraceSize(trace: AttentionTrace, limits: ResourceLimits | u
 }
 
 /** Presets small enough that the TypeScript model beats starting an ONNX Runtime session. */
-const SMALL_PRESETS = new Set(['trained-decoder', 'tiny-decoder', 'tiny-encoder', 'tiny-encdec']);
+const SMALL_PRESETS = new Set(['trained-decoder', 'tiny-decoder', 'tiny-encoder', 'tiny-encdec', 'tiny-modern']);
 
 function runsOnOnnxRuntime(preset: string, options: ExplainOptions): boolean {
   const backend = options.backend ?? 'auto';
@@ -115,13 +116,26 @@ export class ExplainEngine {
     const exported = await this.exports.get(preset, model);
     const exportMs = performance.now() - exportStart;
     cancel.throwIfCancelled();
-    const source = { path: `${preset}.onnx`, bytes: exported.bytes, digest: exported.key };
+    const source = {
+      path: `${preset}.onnx`,
+      bytes: exported.bytes,
+      digest: exported.key,
+      ...(exported.externalData ? { externalData: [{ path: exported.externalData.location, data: exported.externalData.data }] } : {}),
+    };
     const trace = await explainOnnx(this.onnxModels, source, text, { ...options, tokenizer: options.tokenizer ?? BYTE_TOKENIZER_SPEC }, cancel,
       onPartial && ((partial) => onPartial({ ...partial, model: model.info })), onProgress);
     // It is still the built-in model: keep its description, say how it ran.
     trace.model = model.info;
     trace.timings.unshift({ stage: 'load model', ms: exportMs });
     trace.notices = trace.notices.filter((found) => found.code !== 'tap-summary');
+    // What the graph does not name (its key/value heads are repeated before Q·Kᵀ), the preset does.
+    const config = PRESETS[preset];
+    const kvHeads = kvHeadsOf(config);
+    for (const block of trace.blocks) {
+      if (block.kind === 'cross') continue;
+      if (kvHeads < config.heads) Object.assign(block, { kvHeads, kvHeadOf: kvHeadOfQueryHead(config.heads, kvHeads) });
+      if (config.slidingWindow !== undefined && config.slidingWindow < block.keys) block.slidingWindow = config.slidingWindow;
+    }
     return trace;
   }
 

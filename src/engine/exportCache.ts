@@ -22,14 +22,15 @@ import * as path from 'node:path';
 import { writeFileAtomic } from './atomicFile';
 import type { BuiltinModel } from './builtin';
 import { exportTransformer } from './onnx/exportBuiltin';
+import { externalizeInitializers, needsExternalData } from './onnx/externalData';
 import { encodeModel } from './onnx/model';
 import { PRESETS, type PresetName } from './reference/config';
 import { readRegularFile } from './safeRead';
 
 /** Bumped when the exporter's output changes, so exports made by an older exporter are not reused. */
-const EXPORT_FORMAT = 2;
-/** The folder's ceiling: gpt2-shape's export alone is 520 MB, paper-base's 270 MB. */
-export const DEFAULT_EXPORT_CACHE_MB = 2048;
+const EXPORT_FORMAT = 3;
+/** The folder's ceiling: qwen2-shape's export alone is 2 GB, gpt2-shape's 520 MB, paper-base's 270 MB. */
+export const DEFAULT_EXPORT_CACHE_MB = 4096;
 const MB = 2 ** 20;
 
 /** The per-user cache folder of this platform (the CLI's; VS Code passes its own global storage). */
@@ -66,6 +67,8 @@ export function makePrivateFolder(folder: string): string | null {
 export interface BuiltinExport {
   /** The export's bytes, checked. */
   bytes: Uint8Array;
+  /** The weights' data file, when they are too big for one ONNX file (qwen2-shape), by the name the model uses. */
+  externalData: { location: string; data: Uint8Array } | null;
   /** What it was built from (its cache key), e.g. for the loaded-session cache. */
   key: string;
   /** True when it came from the disk cache. */
@@ -121,44 +124,57 @@ export class BuiltinExportCache {
   private async load(preset: PresetName, model: BuiltinModel, key: string): Promise<BuiltinExport> {
     const folder = this.exportsFolder();
     const file = folder ? path.join(folder, `${preset}-${key.slice(0, 32)}.onnx`) : null;
+    const location = `${preset}.onnx.data`;
     if (file) {
-      const reused = await readChecked(file);
+      const reused = await readChecked(file, `${file}.data`);
       if (reused) {
         await utimes(file, new Date(), new Date()).catch(() => undefined); // most recently used
-        return { bytes: reused, key, reused: true };
+        return { bytes: reused.model, externalData: reused.data ? { location, data: reused.data } : null, key, reused: true };
       }
     }
-    const proto = exportTransformer(PRESETS[preset], model.weights, {
+    let proto = exportTransformer(PRESETS[preset], model.weights, {
       config: JSON.stringify({ preset, ...PRESETS[preset] }),
       tokenizer: model.tokenizer.name === 'bytes' ? JSON.stringify({ type: 'bytes' }) : JSON.stringify({ type: 'bytes-unused' }),
       description: `Attention Lens built-in model ${preset} (${model.info.weights ?? ''}), run through ONNX Runtime`,
       sourceDigest: key,
     });
+    let externalData: BuiltinExport['externalData'] = null;
+    if (needsExternalData(proto)) {
+      const externalized = externalizeInitializers(proto, location);
+      proto = externalized.model;
+      externalData = { location, data: externalized.data };
+    }
     const bytes = encodeModel(proto);
     if (file && folder) {
       // A cache that cannot be written (a full disk) costs the next run an export, nothing more.
       try {
-        await writeFileAtomic(`${file}.sha256`, sha256(bytes), { mode: 0o600 });
+        await writeFileAtomic(`${file}.sha256`, sha256(bytes, externalData?.data), { mode: 0o600 });
+        if (externalData) await writeFileAtomic(`${file}.data`, externalData.data, { mode: 0o600 });
         await writeFileAtomic(file, bytes, { mode: 0o600 });
         await prune(folder, this.maxMB * MB, file);
       } catch {
         await unlink(file).catch(() => undefined);
+        await unlink(`${file}.data`).catch(() => undefined);
       }
     }
-    return { bytes, key, reused: false };
+    return { bytes, externalData, key, reused: false };
   }
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/** The sha256 of a model's bytes followed by its external data's, if any. */
+function sha256(bytes: Uint8Array, data?: Uint8Array): string {
+  const hash = createHash('sha256').update(bytes);
+  if (data) hash.update(data);
+  return hash.digest('hex');
 }
 
-/** The file's bytes when it is a regular file whose sha256 matches its record; null otherwise. */
-async function readChecked(file: string): Promise<Uint8Array | null> {
+/** The files' bytes when they are regular files whose sha256 matches the record; null otherwise. */
+async function readChecked(file: string, dataFile: string): Promise<{ model: Uint8Array; data: Uint8Array | null } | null> {
   try {
     const recorded = (await readFile(`${file}.sha256`, 'utf8')).trim();
-    const bytes = await readRegularFile(file, { maxBytes: 4096 * MB, what: 'the cached export' });
-    return sha256(bytes) === recorded ? bytes : null;
+    const model = await readRegularFile(file, { maxBytes: 2048 * MB, what: 'the cached export' });
+    const data = await readRegularFile(dataFile, { maxBytes: 8192 * MB, what: 'the cached export\'s data' }).catch(() => null);
+    return sha256(model, data ?? undefined) === recorded ? { model, data } : null;
   } catch {
     return null;
   }
@@ -169,7 +185,8 @@ async function prune(folder: string, maxBytes: number, keep: string): Promise<vo
   const entries = await Promise.all((await readdir(folder)).filter((name) => name.endsWith('.onnx')).map(async (name) => {
     const file = path.join(folder, name);
     const info = await stat(file);
-    return { file, bytes: info.size, used: info.mtimeMs };
+    const data = await stat(`${file}.data`).then((found) => found.size, () => 0);
+    return { file, bytes: info.size + data, used: info.mtimeMs };
   }));
   let total = entries.reduce((sum, entry) => sum + entry.bytes, 0);
   for (const entry of entries.sort((a, b) => a.used - b.used)) {
@@ -177,6 +194,7 @@ async function prune(folder: string, maxBytes: number, keep: string): Promise<vo
     if (entry.file === keep) continue;
     await unlink(entry.file).catch(() => undefined);
     await unlink(`${entry.file}.sha256`).catch(() => undefined);
+    await unlink(`${entry.file}.data`).catch(() => undefined);
     total -= entry.bytes;
   }
 }

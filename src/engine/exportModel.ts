@@ -6,6 +6,7 @@ import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadBuiltinModel, parseBuiltinSpec } from './builtin';
 import { encodeModel } from './onnx/model';
+import { externalizeInitializers, needsExternalData } from './onnx/externalData';
 import { type ExportFault, exportTransformer } from './onnx/exportBuiltin';
 import { PRESETS } from './reference/config';
 import { readRegularFileSync } from './safeRead';
@@ -18,6 +19,17 @@ export interface ExportOptions {
   tokenizer?: string;
   /** Bugs planted on purpose (tests, teaching): see ExportFault. Default none; the file says which in its description. */
   faults?: readonly ExportFault[];
+  /**
+   * The name of the external data file, when the weights are too big for one ONNX file (over
+   * 1.5 GB: qwen2-shape); it must sit beside the model under this name. Default `model.onnx.data`.
+   */
+  dataLocation?: string;
+}
+
+/** An exported model: the ONNX bytes, and the external data they refer to when the weights are too big for one file. */
+export interface ExportedModel {
+  model: Uint8Array;
+  externalData: { location: string; data: Uint8Array } | null;
 }
 
 /** The tokenizer as the exported file's metadata carries it (loading it first checks the file). */
@@ -28,7 +40,7 @@ function tokenizerMetadata(spec: string | undefined): string {
   return JSON.stringify({ type: 'huggingface', json: new TextDecoder().decode(readRegularFileSync(file, { maxBytes: 512 * 2 ** 20, what: 'the tokenizer.json', option: 'tokenizer' })) });
 }
 
-export async function exportBuiltinModel(options: ExportOptions): Promise<Uint8Array> {
+export async function exportBuiltinModel(options: ExportOptions): Promise<ExportedModel> {
   const preset = parseBuiltinSpec(options.model);
   const loaded = await loadBuiltinModel({ preset, seed: options.seed, weightsPath: options.weightsPath, tokenizer: options.tokenizer });
   const faults = options.faults ?? [];
@@ -43,5 +55,7 @@ export async function exportBuiltinModel(options: ExportOptions): Promise<Uint8A
     },
     { faults },
   );
-  return encodeModel(proto);
+  if (!needsExternalData(proto)) return { model: encodeModel(proto), externalData: null };
+  const externalized = externalizeInitializers(proto, options.dataLocation ?? 'model.onnx.data');
+  return { model: encodeModel(externalized.model), externalData: { location: externalized.location, data: externalized.data } };
 }

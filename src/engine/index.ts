@@ -8,7 +8,7 @@
 export { summarizeHeads } from './analysis/headSummary';
 export { inductionProbe } from './analysis/inductionProbe';
 export { describeWriteError, type FileContent, removePartialFiles, writeFileAtomic } from './atomicFile';
-export type { ExportOptions } from './exportModel';
+export type { ExportedModel, ExportOptions } from './exportModel';
 export { DEFAULT_LIMITS, MAX_TEXT_BYTES, type ResourceLimits } from './limits';
 export { EXPORT_FAULTS, type ExportFault } from './onnx/exportFaults';
 export { type InputSpec, parseInputSpec } from './onnx/inputSpec';

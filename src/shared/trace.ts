@@ -106,6 +106,14 @@ export interface AttentionBlock {
   queryStream: StreamName;
   keyStream: StreamName;
   heads: number;
+  /**
+   * Grouped-query attention: how many key/value heads the block has, and which one each query head
+   * reads (`kvHeadOf[h]`). Absent when every query head has its own keys and values.
+   */
+  kvHeads?: number;
+  kvHeadOf?: number[];
+  /** Each query sees at most this many most recent keys (a sliding window), when the block has one. */
+  slidingWindow?: number;
   queries: number;
   keys: number;
   /** [heads, queries, keys], rows sum to 1. */

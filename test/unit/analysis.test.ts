@@ -320,7 +320,7 @@ const SENTENCE = 'The cat sat on the mat.';
 
 async function exported(name: string, options: ExportOptions): Promise<string> {
   const file = path.join(workDir, `${name}.onnx`);
-  writeFileSync(file, await exportBuiltinModel(options));
+  writeFileSync(file, (await exportBuiltinModel(options)).model);
   return file;
 }
 
@@ -362,8 +362,8 @@ describe('planted bugs raise their diagnostic (tiny presets exported to ONNX, ru
   });
 
   test('no faults is the default export, byte for byte', async () => {
-    const plain = await exportBuiltinModel({ model: 'builtin:tiny-decoder', seed: 11 });
-    assert.deepEqual(await exportBuiltinModel({ model: 'builtin:tiny-decoder', seed: 11, faults: [] }), plain);
+    const plain = (await exportBuiltinModel({ model: 'builtin:tiny-decoder', seed: 11 })).model;
+    assert.deepEqual((await exportBuiltinModel({ model: 'builtin:tiny-decoder', seed: 11, faults: [] })).model, plain);
   });
 
   test('causal-off-by-one → mask-leak in every head: the 22 cells just above the diagonal', async () => {

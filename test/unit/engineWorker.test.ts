@@ -26,7 +26,7 @@ test('explain through the worker returns a decoded trace', async () => {
 
 test('an ONNX model runs in the bundled worker (onnxruntime-web finds its .wasm beside the bundle)', async () => {
   const file = path.join(tempFolder('al-worker-onnx-'), 'tiny.onnx');
-  writeFileSync(file, await exportBuiltinModel({ model: 'builtin:tiny-decoder' }));
+  writeFileSync(file, (await exportBuiltinModel({ model: 'builtin:tiny-decoder' })).model);
   const trace = await client.explain('The cat sat on the mat.', { model: file, backend: 'wasm', threads: 2 });
   assert.equal(trace.backend, 'wasm');
   assert.equal(trace.blocks.length, 3);

@@ -92,7 +92,7 @@ test('invalid UTF-8 is counted, not changed silently; a U+FFFD written in the te
 
 test('external data is read once per file, however many names point to it, and counted once against the model ceiling', async () => {
   const folder = tempFolder('al-external-');
-  const model = onnx.ModelProto.decode(await exportBuiltinModel({ model: 'builtin:tiny-decoder', seed: 5 }));
+  const model = onnx.ModelProto.decode((await exportBuiltinModel({ model: 'builtin:tiny-decoder', seed: 5 })).model);
   const chunks: Uint8Array[] = [];
   let offset = 0;
   let index = 0;

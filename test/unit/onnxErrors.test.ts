@@ -42,7 +42,7 @@ test('a missing file', async () => {
 });
 
 test('a truncated file', async () => {
-  const bytes = await exportBuiltinModel({ model: 'builtin:tiny-decoder' });
+  const bytes = (await exportBuiltinModel({ model: 'builtin:tiny-decoder' })).model;
   await failsWith(file('truncated.onnx', bytes.subarray(0, Math.floor(bytes.length / 3))), /truncated|not .*ONNX|could not be|not a valid/i, /.+/);
 });
 
@@ -64,7 +64,7 @@ test('a graph with no attention in it', async () => {
 });
 
 test('an operator ONNX Runtime does not know', async () => {
-  const bytes = await exportBuiltinModel({ model: 'builtin:tiny-decoder' });
+  const bytes = (await exportBuiltinModel({ model: 'builtin:tiny-decoder' })).model;
   const model = onnx.ModelProto.decode(bytes);
   model.opsetImport.push({ domain: 'com.example', version: 1 });
   const relu = model.graph!.node!.find((node) => node.opType === 'Gather')!;
@@ -89,7 +89,7 @@ test('no tokenizer for a text model', async () => {
 test('a tokenizer that does not belong to the model', async () => {
   const tokenizers = path.join(workDir, 'tokenizers');
   execFileSync(process.execPath, [path.resolve(__dirname, '../../scripts/make-tokenizers.mjs'), tokenizers], { stdio: 'pipe' });
-  const model = file('tiny.onnx', await exportBuiltinModel({ model: 'builtin:tiny-decoder' }));
+  const model = file('tiny.onnx', (await exportBuiltinModel({ model: 'builtin:tiny-decoder' })).model);
   await assert.rejects(
     engine.explain('hello', { model, tokenizer: path.join(tokenizers, 'gpt2', 'tokenizer.json'), backend: 'wasm', threads: 1 }),
     (error: unknown) => error instanceof UserFacingError && /50257 ids, but the model's embedding has only 260 rows/.test(error.message),
@@ -97,7 +97,7 @@ test('a tokenizer that does not belong to the model', async () => {
 });
 
 test('external data outside the model folder is refused', async () => {
-  const bytes = await exportBuiltinModel({ model: 'builtin:tiny-decoder' });
+  const bytes = (await exportBuiltinModel({ model: 'builtin:tiny-decoder' })).model;
   const model = onnx.ModelProto.decode(bytes);
   const weight = model.graph!.initializer!.find((tensor) => tensor.name === 'embedding.weight')!;
   weight.rawData = new Uint8Array(0);
@@ -108,7 +108,7 @@ test('external data outside the model folder is refused', async () => {
 
 test('external data reached through a link to outside the folder is refused', async () => {
   const { symlinkSync } = await import('node:fs');
-  const bytes = await exportBuiltinModel({ model: 'builtin:tiny-decoder' });
+  const bytes = (await exportBuiltinModel({ model: 'builtin:tiny-decoder' })).model;
   const model = onnx.ModelProto.decode(bytes);
   const weight = model.graph!.initializer!.find((tensor) => tensor.name === 'embedding.weight')!;
   const outside = tempFolder('al-outside-');
@@ -125,7 +125,7 @@ test('external data reached through a link to outside the folder is refused', as
 });
 
 test('a damaged tokenizer in an export\'s metadata gives a message', async () => {
-  const model = onnx.ModelProto.decode(await exportBuiltinModel({ model: 'builtin:tiny-decoder' }));
+  const model = onnx.ModelProto.decode((await exportBuiltinModel({ model: 'builtin:tiny-decoder' })).model);
   model.metadataProps = model.metadataProps!.map((entry) => (entry.key === 'attention_lens.tokenizer' ? { ...entry, value: '{"type": "bytes"' } : entry));
   await failsWith(file('damaged-metadata.onnx', onnx.ModelProto.encode(model).finish()), /metadata .* is damaged/, /tokenizer\.json/);
 });

@@ -101,7 +101,7 @@ async function loadBases(): Promise<Base[]> {
   }
   for (const [preset, variants] of Object.entries(EXPORT_VARIANTS)) {
     // A plain Uint8Array copy: Buffer.slice() would share memory, and bit flips would corrupt the base.
-    bases.push({ name: `builtin:${preset}`, bytes: new Uint8Array(await exportBuiltinModel({ model: `builtin:${preset}` })), variants });
+    bases.push({ name: `builtin:${preset}`, bytes: new Uint8Array((await exportBuiltinModel({ model: `builtin:${preset}` })).model), variants });
   }
   return bases;
 }

@@ -23,7 +23,7 @@ async function exportedFile(preset: string, seed: number): Promise<string> {
   let file = exported.get(key);
   if (!file) {
     file = path.join(workDir, `${key}.onnx`);
-    writeFileSync(file, await exportBuiltinModel({ model: `builtin:${preset}`, seed }));
+    writeFileSync(file, (await exportBuiltinModel({ model: `builtin:${preset}`, seed })).model);
     exported.set(key, file);
   }
   return file;
@@ -68,7 +68,7 @@ async function parity(preset: string, text: string, options: ExplainOptions = {}
 
 describe('built-in model = its ONNX export run by onnxruntime-web', () => {
   const inputs = ['The cat sat on the mat.', 'a', 'déjà vu 🙂\tcafé\r\n二'];
-  for (const preset of ['tiny-decoder', 'tiny-encoder', 'tiny-encdec']) {
+  for (const preset of ['tiny-decoder', 'tiny-encoder', 'tiny-encdec', 'tiny-modern']) {
     for (const text of inputs) {
       test(`${preset} on ${JSON.stringify(text)}`, () => parity(preset, text));
     }
@@ -76,6 +76,24 @@ describe('built-in model = its ONNX export run by onnxruntime-web', () => {
   test('tiny-encoder with padding: identical padding masks', () => parity('tiny-encoder', 'pad me', { padTo: 10 }));
   test('tiny-encdec with a decoder text and padding', () => parity('tiny-encdec', 'Bonjour', { decoderText: 'Hello there', padTo: 9 }));
   test('paper-base (6+6 layers, d=512) on 32 tokens', () => parity('paper-base', 'Attention is all you need, truly.'));
+  test('tiny-modern past its 32-token window (RMSNorm, RoPE, SwiGLU, grouped-query attention in plain operators)', () =>
+    parity('tiny-modern', 'Rotary positions turn queries and keys; grouped queries share their keys and values.'));
+});
+
+test('qwen2-shape (24 layers, 14 query heads on 2 KV heads, 2 GB of weights in external data) equals the reference', async () => {
+  // Through the engine, as a user runs it: the export goes to external data (over 1.5 GB of weights).
+  const text = 'Grouped queries share keys.';
+  const reference = await engine.explain(text, { model: 'builtin:qwen2-shape', backend: 'reference' });
+  const onnx = await engine.explain(text, { model: 'builtin:qwen2-shape', backend: 'wasm' });
+  assert.equal(onnx.blocks.length, 24);
+  for (const [index, expected] of reference.blocks.entries()) {
+    const actual = onnx.blocks[index];
+    assert.equal(actual.kvHeads, 2);
+    assert.deepEqual(actual.kvHeadOf, expected.kvHeadOf);
+    let worst = 0;
+    for (let i = 0; i < expected.probs.length; i++) worst = Math.max(worst, Math.abs(actual.probs[i] - expected.probs[i]));
+    assert.ok(worst <= 1e-5, `block ${index}: max |Δp| = ${worst}`);
+  }
 });
 
 test('the exported file carries its tokenizer and config: it runs on text with nothing beside it', async () => {
@@ -88,7 +106,7 @@ test('the exported file carries its tokenizer and config: it runs on text with n
 });
 
 test('a model with its weights in external data (model.onnx.data beside it) loads and gives the same trace', async () => {
-  const bytes = await exportBuiltinModel({ model: 'builtin:tiny-decoder', seed: 11 });
+  const bytes = (await exportBuiltinModel({ model: 'builtin:tiny-decoder', seed: 11 })).model;
   const model = onnx.ModelProto.decode(bytes);
   const folder = mkdtempSync(path.join(workDir, 'external-'));
   const chunks: Uint8Array[] = [];

@@ -16,7 +16,7 @@ import type { AttentionTrace } from '../../src/shared/trace';
 
 const engine = new ExplainEngine(null);
 const LIMIT = 512;
-const SMALL = ['trained-decoder', 'tiny-decoder', 'tiny-encoder', 'tiny-encdec'] as const;
+const SMALL = ['trained-decoder', 'tiny-decoder', 'tiny-encoder', 'tiny-encdec', 'tiny-modern'] as const;
 const LARGE = ['paper-base', 'gpt2-shape'] as const;
 /** 1, 2^k + 1 for k = 0..8, and the limit. */
 const SWEEP = [1, 2, 3, 5, 9, 17, 33, 65, 129, 257, LIMIT];

@@ -96,6 +96,18 @@ describe('reference model equals an independent float64 implementation', () => {
     assert.equal(trace.blocks[0].maskKind, 'padding');
     checkInvariants(trace);
   });
+  test('tiny-modern (RMSNorm, RoPE, SwiGLU, grouped-query attention, a 32-token window) past its window', async () => {
+    const text = 'The modern decoder rotates its queries and keys, and shares its keys between heads.';
+    const trace = await compareWithNaive('tiny-modern', text, { backend: 'reference' });
+    checkInvariants(trace);
+    const block = trace.blocks[0];
+    assert.equal(block.kvHeads, 2);
+    assert.deepEqual(block.kvHeadOf, [0, 0, 1, 1]);
+    assert.equal(block.slidingWindow, 32);
+    // The band: query 40 sees keys 9..40 and nothing before.
+    assert.ok(block.mask && block.mask[40 * block.keys + 8] === 0 && block.mask[40 * block.keys + 9] === 1);
+    assert.equal(trace.residual[0].label, 'decoder embedding');
+  });
 });
 
 describe('trace invariants on the large presets', () => {

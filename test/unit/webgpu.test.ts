@@ -48,7 +48,7 @@ const engine = new ExplainEngine();
 
 async function exported(preset: string): Promise<string> {
   const file = path.join(workDir, `${preset}.onnx`);
-  if (!existsSync(file)) writeFileSync(file, await exportBuiltinModel({ model: `builtin:${preset}`, seed: 3 }));
+  if (!existsSync(file)) writeFileSync(file, (await exportBuiltinModel({ model: `builtin:${preset}`, seed: 3 })).model);
   return file;
 }
 

@@ -22,7 +22,7 @@ test('with no adapter, auto and webgpu both run WASM and say why', async () => {
   const probe = await probeWebGpu();
   assert.equal(probe.available, false, 'the adapter is gone');
   const file = path.join(workDir, 'tiny-decoder.onnx');
-  writeFileSync(file, await exportBuiltinModel({ model: 'builtin:tiny-decoder', seed: 2 }));
+  writeFileSync(file, (await exportBuiltinModel({ model: 'builtin:tiny-decoder', seed: 2 })).model);
 
   const auto = await engine.explain('The cat sat on the mat.', { model: file, backend: 'auto', threads: 1 });
   assert.equal(auto.backend, 'wasm');

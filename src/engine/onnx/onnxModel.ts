@@ -231,6 +231,8 @@ export interface OnnxModelSource {
   path: string;
   /** The model's bytes, when they are already in memory: the file is then not read. */
   bytes?: Uint8Array;
+  /** With `bytes`: the external data they refer to, by the names the model uses. */
+  externalData?: Array<{ path: string; data: Uint8Array }>;
 }
 
 /** Reads a model file, refusing what is not a regular file or is over the ceiling before reading it. */
@@ -257,7 +259,9 @@ export async function loadOnnxModel(modelSource: OnnxModelSource, options: OnnxL
   const maxBytes = (options.maxModelMB ?? DEFAULT_MAX_MODEL_MB) * 2 ** 20;
   const bytes = modelSource.bytes ?? await readModelFile(modelPath, maxBytes);
   const model = decodeModel(bytes, path.basename(modelPath));
-  const externalData = await readExternalData(model, modelPath, { usedBytes: bytes.byteLength, maxBytes });
+  const externalData = modelSource.bytes && modelSource.externalData
+    ? modelSource.externalData
+    : await readExternalData(model, modelPath, { usedBytes: bytes.byteLength, maxBytes });
   const metadata = metadataOf(model);
   const inputs = modelInputs(model);
   refuseOversizedInputs(inputs);

@@ -4,12 +4,11 @@
  * and values come from the encoder output, then a feed-forward network; each wrapped in residual +
  * layer norm. A decoder-only model (GPT) is the same without the cross-attention.
  */
+import { makeAttention, makeFeedForward, makeNorm, type Norm, type PositionwiseNetwork } from './components';
 import type { TransformerConfig } from './config';
-import { FeedForward } from './feedForward';
-import { LayerNorm } from './layerNorm';
 import type { AttentionMask } from './masks';
 import type { Matrix } from './matrix';
-import { MultiHeadAttention } from './multiHeadAttention';
+import type { MultiHeadAttention } from './multiHeadAttention';
 import type { ForwardContext } from './recorder';
 import { attentionSublayer, feedForwardSublayer, type SublayerSite } from './sublayers';
 import type { WeightSource } from './weights';
@@ -25,22 +24,20 @@ export interface EncoderMemory {
 export class DecoderLayer {
   private readonly selfAttention: MultiHeadAttention;
   private readonly crossAttention: MultiHeadAttention | null;
-  private readonly feedForward: FeedForward;
-  private readonly normSelfAttention: LayerNorm;
-  private readonly normCrossAttention: LayerNorm | null;
-  private readonly normFeedForward: LayerNorm;
+  private readonly feedForward: PositionwiseNetwork;
+  private readonly normSelfAttention: Norm;
+  private readonly normCrossAttention: Norm | null;
+  private readonly normFeedForward: Norm;
 
   constructor(weights: WeightSource, private readonly config: TransformerConfig, readonly index: number) {
     const prefix = `decoder.layers.${index}`;
-    const d = config.dModel;
-    const epsilon = config.layerNormEpsilon;
     const hasCross = config.kind === 'encoder-decoder';
-    this.selfAttention = new MultiHeadAttention(weights, `${prefix}.self_attention`, d, config.heads);
-    this.crossAttention = hasCross ? new MultiHeadAttention(weights, `${prefix}.cross_attention`, d, config.heads) : null;
-    this.feedForward = new FeedForward(weights, `${prefix}.feed_forward`, d, config.dFF, config.activation);
-    this.normSelfAttention = new LayerNorm(weights, `${prefix}.norm_self_attention`, d, epsilon);
-    this.normCrossAttention = hasCross ? new LayerNorm(weights, `${prefix}.norm_cross_attention`, d, epsilon) : null;
-    this.normFeedForward = new LayerNorm(weights, `${prefix}.norm_feed_forward`, d, epsilon);
+    this.selfAttention = makeAttention(weights, `${prefix}.self_attention`, config, true);
+    this.crossAttention = hasCross ? makeAttention(weights, `${prefix}.cross_attention`, config, false) : null;
+    this.feedForward = makeFeedForward(weights, `${prefix}.feed_forward`, config);
+    this.normSelfAttention = makeNorm(weights, `${prefix}.norm_self_attention`, config);
+    this.normCrossAttention = hasCross ? makeNorm(weights, `${prefix}.norm_cross_attention`, config) : null;
+    this.normFeedForward = makeNorm(weights, `${prefix}.norm_feed_forward`, config);
   }
 
   /** x [T, d] → [T, d]; `causal` is the [T, T] self-attention mask. */
@@ -57,13 +54,11 @@ export class DecoderLayer {
 
 export class Decoder {
   private readonly layers: DecoderLayer[];
-  private readonly finalNorm: LayerNorm | null;
+  private readonly finalNorm: Norm | null;
 
   constructor(weights: WeightSource, config: TransformerConfig) {
     this.layers = Array.from({ length: config.decoderLayers }, (_, index) => new DecoderLayer(weights, config, index));
-    this.finalNorm = config.normPlacement === 'pre'
-      ? new LayerNorm(weights, 'decoder.final_norm', config.dModel, config.layerNormEpsilon)
-      : null;
+    this.finalNorm = config.normPlacement === 'pre' ? makeNorm(weights, 'decoder.final_norm', config) : null;
   }
 
   forward(embedded: Matrix, causal: AttentionMask, memory: EncoderMemory | null, context: ForwardContext): Matrix {

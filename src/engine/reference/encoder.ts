@@ -3,29 +3,27 @@
  * self-attention then a feed-forward network, both wrapped in residual + layer norm. Every token
  * sees every other (non-padding) token.
  */
+import { makeAttention, makeFeedForward, makeNorm, type Norm, type PositionwiseNetwork } from './components';
 import type { TransformerConfig } from './config';
-import { FeedForward } from './feedForward';
-import { LayerNorm } from './layerNorm';
 import type { AttentionMask } from './masks';
 import type { Matrix } from './matrix';
-import { MultiHeadAttention } from './multiHeadAttention';
+import type { MultiHeadAttention } from './multiHeadAttention';
 import type { ForwardContext } from './recorder';
 import { attentionSublayer, feedForwardSublayer, type SublayerSite } from './sublayers';
 import type { WeightSource } from './weights';
 
 export class EncoderLayer {
   private readonly selfAttention: MultiHeadAttention;
-  private readonly feedForward: FeedForward;
-  private readonly normSelfAttention: LayerNorm;
-  private readonly normFeedForward: LayerNorm;
+  private readonly feedForward: PositionwiseNetwork;
+  private readonly normSelfAttention: Norm;
+  private readonly normFeedForward: Norm;
 
   constructor(weights: WeightSource, private readonly config: TransformerConfig, readonly index: number) {
     const prefix = `encoder.layers.${index}`;
-    const d = config.dModel;
-    this.selfAttention = new MultiHeadAttention(weights, `${prefix}.self_attention`, d, config.heads);
-    this.feedForward = new FeedForward(weights, `${prefix}.feed_forward`, d, config.dFF, config.activation);
-    this.normSelfAttention = new LayerNorm(weights, `${prefix}.norm_self_attention`, d, config.layerNormEpsilon);
-    this.normFeedForward = new LayerNorm(weights, `${prefix}.norm_feed_forward`, d, config.layerNormEpsilon);
+    this.selfAttention = makeAttention(weights, `${prefix}.self_attention`, config, true);
+    this.feedForward = makeFeedForward(weights, `${prefix}.feed_forward`, config);
+    this.normSelfAttention = makeNorm(weights, `${prefix}.norm_self_attention`, config);
+    this.normFeedForward = makeNorm(weights, `${prefix}.norm_feed_forward`, config);
   }
 
   /** x [T, d] → [T, d] */
@@ -39,13 +37,11 @@ export class EncoderLayer {
 export class Encoder {
   private readonly layers: EncoderLayer[];
   /** Pre-LN stacks end with a norm, since their stream is never normalised otherwise. */
-  private readonly finalNorm: LayerNorm | null;
+  private readonly finalNorm: Norm | null;
 
   constructor(weights: WeightSource, config: TransformerConfig) {
     this.layers = Array.from({ length: config.encoderLayers }, (_, index) => new EncoderLayer(weights, config, index));
-    this.finalNorm = config.normPlacement === 'pre'
-      ? new LayerNorm(weights, 'encoder.final_norm', config.dModel, config.layerNormEpsilon)
-      : null;
+    this.finalNorm = config.normPlacement === 'pre' ? makeNorm(weights, 'encoder.final_norm', config) : null;
   }
 
   /** embedded [T, d] (tokens + positions) → encoder output [T, d], the "memory" cross-attention reads. */

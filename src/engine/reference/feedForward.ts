@@ -17,18 +17,18 @@ export function relu(x: number): number {
 }
 
 export class FeedForward {
-  private readonly fc1: { weight: Matrix; bias: Float32Array };
-  private readonly fc2: { weight: Matrix; bias: Float32Array };
+  private readonly fc1: { weight: Matrix; bias: Float32Array | null };
+  private readonly fc2: { weight: Matrix; bias: Float32Array | null };
   private readonly activate: (x: number) => number;
 
-  constructor(weights: WeightSource, prefix: string, dModel: number, dFF: number, activation: Activation) {
+  constructor(weights: WeightSource, prefix: string, dModel: number, dFF: number, activation: Activation, bias = true) {
     this.fc1 = {
       weight: { rows: dFF, cols: dModel, data: weights.tensor(`${prefix}.fc1.weight`, [dFF, dModel]) },
-      bias: weights.tensor(`${prefix}.fc1.bias`, [dFF]),
+      bias: bias ? weights.tensor(`${prefix}.fc1.bias`, [dFF]) : null,
     };
     this.fc2 = {
       weight: { rows: dModel, cols: dFF, data: weights.tensor(`${prefix}.fc2.weight`, [dModel, dFF]) },
-      bias: weights.tensor(`${prefix}.fc2.bias`, [dModel]),
+      bias: bias ? weights.tensor(`${prefix}.fc2.bias`, [dModel]) : null,
     };
     this.activate = activation === 'gelu' ? gelu : relu;
   }

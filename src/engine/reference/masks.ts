@@ -12,19 +12,25 @@ export interface AttentionMask {
   cells: Uint8Array | null;
   queries: number;
   keys: number;
+  /** A sliding window's width, when the mask is one (a causal band). */
+  window?: number;
 }
 
 export function noMask(queries: number, keys: number): AttentionMask {
   return { kind: 'none', cells: null, queries, keys };
 }
 
-/** Query i may attend key j iff j <= i. */
-export function causalMask(length: number): AttentionMask {
+/**
+ * Query i may attend key j iff j <= i. With a sliding window of W (Mistral's, Longformer's), also
+ * j > i − W: each query sees itself and the W − 1 keys before it, a band along the diagonal.
+ */
+export function causalMask(length: number, window?: number): AttentionMask {
   const cells = new Uint8Array(length * length);
   for (let query = 0; query < length; query++) {
-    cells.fill(1, query * length, query * length + query + 1);
+    const first = window === undefined ? 0 : Math.max(0, query - window + 1);
+    cells.fill(1, query * length + first, query * length + query + 1);
   }
-  return { kind: 'causal', cells, queries: length, keys: length };
+  return { kind: 'causal', cells, queries: length, keys: length, ...(window !== undefined && window < length ? { window } : {}) };
 }
 
 /** Every query may attend every key that is not padding. Returns noMask when nothing is padded. */

@@ -2,10 +2,18 @@
  * @file Multi-head attention (paper §3.2.2): project to queries, keys and values, split the width
  * into `heads` slices of d_k = d_model / heads, attend in each slice independently, concatenate the
  * heads' outputs and mix them with W_O. Each head can learn a different relation between tokens.
+ *
+ * Two later refinements, both optional:
+ * - grouped-query attention (Ainslie et al. 2023): only `kvHeads` key/value heads are projected,
+ *   each shared by heads / kvHeads query heads (query head h reads key/value head
+ *   ⌊h / (heads / kvHeads)⌋). The keys and values a decoder must keep shrink by that factor;
+ *   multi-query attention is kvHeads = 1, plain multi-head attention kvHeads = heads.
+ * - rotary positions (rope.ts): queries and keys are rotated by their positions before Q·Kᵀ.
  */
 import { scaledDotProductAttention } from './attention';
 import type { AttentionMask } from './masks';
 import { type Matrix, columnSlice, linear, setColumns, zeros } from './matrix';
+import { applyRotary, rotaryTables } from './rope';
 import type { WeightSource } from './weights';
 
 export interface MultiHeadResult {
@@ -17,16 +25,33 @@ export interface MultiHeadResult {
   scores: Float32Array;
 }
 
-interface Projection {
-  weight: Matrix;
-  bias: Float32Array;
+export interface AttentionShape {
+  dModel: number;
+  heads: number;
+  /** Key/value heads (grouped-query attention); default `heads`. */
+  kvHeads?: number;
+  /** Which projections have a bias; default all of them. */
+  bias?: { query: boolean; key: boolean; value: boolean; output: boolean };
+  /** Rotary positions with this base θ; default none (positions come with the embeddings). */
+  ropeTheta?: number;
 }
 
-function projection(weights: WeightSource, name: string, d: number): Projection {
+interface Projection {
+  weight: Matrix;
+  bias: Float32Array | null;
+}
+
+function projection(weights: WeightSource, name: string, outFeatures: number, inFeatures: number, bias: boolean): Projection {
   return {
-    weight: { rows: d, cols: d, data: weights.tensor(`${name}.weight`, [d, d]) },
-    bias: weights.tensor(`${name}.bias`, [d]),
+    weight: { rows: outFeatures, cols: inFeatures, data: weights.tensor(`${name}.weight`, [outFeatures, inFeatures]) },
+    bias: bias ? weights.tensor(`${name}.bias`, [outFeatures]) : null,
   };
+}
+
+/** Which key/value head each query head reads: h ↦ ⌊h / (heads / kvHeads)⌋. */
+export function kvHeadOfQueryHead(heads: number, kvHeads: number): number[] {
+  const group = heads / kvHeads;
+  return Array.from({ length: heads }, (_, head) => Math.floor(head / group));
 }
 
 export class MultiHeadAttention {
@@ -35,14 +60,31 @@ export class MultiHeadAttention {
   private readonly value: Projection;
   private readonly output: Projection;
   private readonly headWidth: number;
+  readonly dModel: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  /** Query head → the key/value head it reads. */
+  readonly kvHeadOf: readonly number[];
+  private readonly ropeTheta: number | undefined;
 
-  /** @param prefix e.g. "decoder.layers.0.cross_attention" */
-  constructor(weights: WeightSource, prefix: string, readonly dModel: number, readonly heads: number) {
-    this.headWidth = dModel / heads;
-    this.query = projection(weights, `${prefix}.query`, dModel);
-    this.key = projection(weights, `${prefix}.key`, dModel);
-    this.value = projection(weights, `${prefix}.value`, dModel);
-    this.output = projection(weights, `${prefix}.output`, dModel);
+  /**
+   * @param prefix e.g. "decoder.layers.0.cross_attention"
+   * @param shape d_model and heads (the paper's), or an AttentionShape with the later refinements
+   */
+  constructor(weights: WeightSource, prefix: string, shape: AttentionShape | number, heads?: number) {
+    const resolved: AttentionShape = typeof shape === 'number' ? { dModel: shape, heads: heads ?? 1 } : shape;
+    this.dModel = resolved.dModel;
+    this.heads = resolved.heads;
+    this.kvHeads = resolved.kvHeads ?? resolved.heads;
+    this.headWidth = this.dModel / this.heads;
+    this.kvHeadOf = kvHeadOfQueryHead(this.heads, this.kvHeads);
+    this.ropeTheta = resolved.ropeTheta;
+    const bias = resolved.bias ?? { query: true, key: true, value: true, output: true };
+    const kvWidth = this.kvHeads * this.headWidth;
+    this.query = projection(weights, `${prefix}.query`, this.dModel, this.dModel, bias.query);
+    this.key = projection(weights, `${prefix}.key`, kvWidth, this.dModel, bias.key);
+    this.value = projection(weights, `${prefix}.value`, kvWidth, this.dModel, bias.value);
+    this.output = projection(weights, `${prefix}.output`, this.dModel, this.dModel, bias.output);
   }
 
   /**
@@ -54,17 +96,24 @@ export class MultiHeadAttention {
     const Q = queryInput.rows;
     const K = keyValueInput.rows;
     const queries = linear(queryInput, this.query.weight, this.query.bias); // [Q, d]
-    const keys = linear(keyValueInput, this.key.weight, this.key.bias); // [K, d]
-    const values = linear(keyValueInput, this.value.weight, this.value.bias); // [K, d]
+    const keys = linear(keyValueInput, this.key.weight, this.key.bias); // [K, kvHeads·d_k]
+    const values = linear(keyValueInput, this.value.weight, this.value.bias); // [K, kvHeads·d_k]
+    if (this.ropeTheta !== undefined) {
+      // Token t is at position t in both streams (self-attention is where rotary positions apply).
+      const tables = rotaryTables(Math.max(Q, K), this.headWidth, this.ropeTheta);
+      applyRotary(queries, this.heads, tables);
+      applyRotary(keys, this.kvHeads, tables);
+    }
     const concatenated = zeros(Q, this.dModel); // [Q, d], head h in columns h*d_k..(h+1)*d_k
     const probs = new Float32Array(this.heads * Q * K);
     const scores = new Float32Array(this.heads * Q * K);
     for (let head = 0; head < this.heads; head++) {
       const start = head * this.headWidth;
+      const kvStart = this.kvHeadOf[head] * this.headWidth;
       const result = scaledDotProductAttention(
         columnSlice(queries, start, this.headWidth),
-        columnSlice(keys, start, this.headWidth),
-        columnSlice(values, start, this.headWidth),
+        columnSlice(keys, kvStart, this.headWidth),
+        columnSlice(values, kvStart, this.headWidth),
         mask,
       );
       setColumns(concatenated, result.output, start);

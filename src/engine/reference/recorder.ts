@@ -18,12 +18,16 @@ export interface ForwardContext {
 
 export function recordAttention(
   context: ForwardContext,
-  where: { layer: number; kind: BlockKind; queryStream: StreamName; keyStream: StreamName; heads: number },
+  where: { layer: number; kind: BlockKind; queryStream: StreamName; keyStream: StreamName; heads: number; kvHeadOf?: readonly number[] },
   mask: AttentionMask,
   result: MultiHeadResult,
 ): void {
+  const { kvHeadOf, ...place } = where;
+  const kvHeads = kvHeadOf ? new Set(kvHeadOf).size : where.heads;
   context.blocks.push({
-    ...where,
+    ...place,
+    ...(kvHeadOf && kvHeads < where.heads ? { kvHeads, kvHeadOf: [...kvHeadOf] } : {}),
+    ...(mask.window !== undefined ? { slidingWindow: mask.window } : {}),
     queries: mask.queries,
     keys: mask.keys,
     probs: result.probs,
@@ -40,7 +44,8 @@ const STAGE_LABEL: Record<ResidualStage, string> = {
   'feed-forward': '+ feed-forward',
 };
 
-export function recordResidual(context: ForwardContext, stream: StreamName, layer: number | null, stage: ResidualStage, sum: Matrix): void {
-  const label = layer === null ? `${stream} ${STAGE_LABEL[stage]}` : `${stream} L${layer} ${STAGE_LABEL[stage]}`;
+/** @param stageLabel instead of the stage's usual words (an embedding without added positions) */
+export function recordResidual(context: ForwardContext, stream: StreamName, layer: number | null, stage: ResidualStage, sum: Matrix, stageLabel = STAGE_LABEL[stage]): void {
+  const label = layer === null ? `${stream} ${stageLabel}` : `${stream} L${layer} ${stageLabel}`;
   context.residual.push({ label, stream, layer, stage, norms: rowNorms(sum) });
 }

@@ -8,7 +8,7 @@
  * Either way, `sum` is the stream right after the add: the residual norms in the trace are its
  * per-token L2 norms (for post-LN, before the norm re-scales it).
  */
-import type { LayerNorm } from './layerNorm';
+import type { Norm } from './components';
 import { type Matrix, add } from './matrix';
 
 export interface ResidualResult<Extra> {
@@ -22,7 +22,7 @@ export interface ResidualResult<Extra> {
 
 export function residualSublayer<Extra>(
   x: Matrix,
-  norm: LayerNorm,
+  norm: Norm,
   placement: 'post' | 'pre',
   sublayer: (input: Matrix) => { output: Matrix; extra: Extra },
 ): ResidualResult<Extra> {

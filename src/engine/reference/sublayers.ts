@@ -4,8 +4,7 @@
  * as it runs. Encoder and decoder layers differ only in which of these they stack.
  */
 import type { BlockKind, StreamName } from '../../shared/trace';
-import type { FeedForward } from './feedForward';
-import type { LayerNorm } from './layerNorm';
+import type { Norm, PositionwiseNetwork } from './components';
 import type { AttentionMask } from './masks';
 import type { Matrix } from './matrix';
 import type { MultiHeadAttention } from './multiHeadAttention';
@@ -27,7 +26,7 @@ export interface SublayerSite {
 export function attentionSublayer(
   site: SublayerSite,
   attention: MultiHeadAttention,
-  norm: LayerNorm,
+  norm: Norm,
   kind: BlockKind,
   x: Matrix,
   memory: Matrix | null,
@@ -38,14 +37,14 @@ export function attentionSublayer(
     return { output: result.output, extra: result };
   });
   const keyStream: StreamName = memory ? 'encoder' : site.stream;
-  recordAttention(site.context, { layer: site.layer, kind, queryStream: site.stream, keyStream, heads: attention.heads }, mask, attended.extra);
+  recordAttention(site.context, { layer: site.layer, kind, queryStream: site.stream, keyStream, heads: attention.heads, kvHeadOf: attention.kvHeadOf }, mask, attended.extra);
   recordResidual(site.context, site.stream, site.layer, memory ? 'cross-attention' : 'self-attention', attended.sum);
   site.context.cancel.throwIfCancelled();
   return attended.next;
 }
 
 /** x [T, d] → [T, d] */
-export function feedForwardSublayer(site: SublayerSite, feedForward: FeedForward, norm: LayerNorm, x: Matrix): Matrix {
+export function feedForwardSublayer(site: SublayerSite, feedForward: PositionwiseNetwork, norm: Norm, x: Matrix): Matrix {
   const fed = residualSublayer(x, norm, site.placement, (input) => ({ output: feedForward.forward(input), extra: null }));
   recordResidual(site.context, site.stream, site.layer, 'feed-forward', fed.sum);
   site.context.cancel.throwIfCancelled();

@@ -49,9 +49,18 @@ export class Transformer {
     this.head = new LanguageModelHead(table);
   }
 
-  /** Token embeddings plus sinusoidal positions: the residual stream's starting point. */
+  /**
+   * Token embeddings plus sinusoidal positions: the residual stream's starting point. With rotary
+   * positions nothing is added here: attention rotates its queries and keys instead.
+   */
   embed(ids: readonly number[]): Matrix {
-    return add(this.embedding.forward(ids), sinusoidalPositions(ids.length, this.config.dModel));
+    const tokens = this.embedding.forward(ids);
+    return this.config.positions === 'rope' ? tokens : add(tokens, sinusoidalPositions(ids.length, this.config.dModel));
+  }
+
+  /** What the first residual step holds: with rotary positions, the token embeddings alone. */
+  private embeddingLabel(): string {
+    return this.config.positions === 'rope' ? 'embedding' : 'embedding + positions';
   }
 
   forward(input: ForwardInput, cancel: CancellationCheck, includeScores = false): ForwardOutput {
@@ -65,7 +74,7 @@ export class Transformer {
       if (!ids || ids.length === 0) throw new Error('this model needs encoder input ids');
       const padding = input.encoderPadding ?? ids.map(() => false);
       const embedded = this.embed(ids);
-      recordResidual(context, 'encoder', null, 'embedding', embedded);
+      recordResidual(context, 'encoder', null, 'embedding', embedded, this.embeddingLabel());
       encoderOutput = this.encoder.forward(embedded, paddingMask(ids.length, padding), context);
       if (this.decoder) {
         const decoderLength = input.decoderIds?.length ?? 0;
@@ -76,8 +85,8 @@ export class Transformer {
       const ids = input.decoderIds;
       if (!ids || ids.length === 0) throw new Error('this model needs decoder input ids');
       const embedded = this.embed(ids);
-      recordResidual(context, 'decoder', null, 'embedding', embedded);
-      decoderOutput = this.decoder.forward(embedded, causalMask(ids.length), memory, context);
+      recordResidual(context, 'decoder', null, 'embedding', embedded, this.embeddingLabel());
+      decoderOutput = this.decoder.forward(embedded, causalMask(ids.length, this.config.slidingWindow), memory, context);
     }
     return { blocks: context.blocks, residual: context.residual, encoderOutput, decoderOutput };
   }

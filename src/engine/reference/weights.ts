@@ -22,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import { UserFacingError } from '../../shared/errors';
-import type { TransformerConfig } from './config';
+import { hasBias, kvHeadsOf, type TransformerConfig } from './config';
 import { hashSeed, SeededRandom } from './random';
 import type { SafetensorsTensor } from './safetensors';
 
@@ -40,44 +40,58 @@ export interface WeightSource {
   tensor(name: string, shape: readonly number[]): Float32Array;
 }
 
-function linearSpecs(prefix: string, outFeatures: number, inFeatures: number): WeightSpec[] {
+function linearSpecs(prefix: string, outFeatures: number, inFeatures: number, bias = true): WeightSpec[] {
   return [
     { name: `${prefix}.weight`, shape: [outFeatures, inFeatures], init: 'linear' },
-    { name: `${prefix}.bias`, shape: [outFeatures], init: 'zeros' },
+    ...(bias ? [{ name: `${prefix}.bias`, shape: [outFeatures], init: 'zeros' as const }] : []),
   ];
 }
 
-function normSpecs(prefix: string, width: number): WeightSpec[] {
+function normSpecs(prefix: string, width: number, rms: boolean): WeightSpec[] {
   return [
     { name: `${prefix}.weight`, shape: [width], init: 'ones' },
-    { name: `${prefix}.bias`, shape: [width], init: 'zeros' },
+    ...(rms ? [] : [{ name: `${prefix}.bias`, shape: [width], init: 'zeros' as const }]),
   ];
 }
 
-function attentionSpecs(prefix: string, d: number): WeightSpec[] {
-  return ['query', 'key', 'value', 'output'].flatMap((part) => linearSpecs(`${prefix}.${part}`, d, d));
+/** Queries and the output projection are d wide; keys and values kvHeads·d_k (narrower with grouped-query attention). */
+function attentionSpecs(prefix: string, config: TransformerConfig): WeightSpec[] {
+  const d = config.dModel;
+  const kvWidth = kvHeadsOf(config) * (d / config.heads);
+  return [
+    ...linearSpecs(`${prefix}.query`, d, d, hasBias(config, 'query')),
+    ...linearSpecs(`${prefix}.key`, kvWidth, d, hasBias(config, 'key')),
+    ...linearSpecs(`${prefix}.value`, kvWidth, d, hasBias(config, 'value')),
+    ...linearSpecs(`${prefix}.output`, d, d, hasBias(config, 'output')),
+  ];
+}
+
+function feedForwardSpecs(prefix: string, config: TransformerConfig): WeightSpec[] {
+  const d = config.dModel;
+  const bias = hasBias(config, 'feed-forward');
+  if (config.feedForward === 'swiglu') {
+    return [...linearSpecs(`${prefix}.gate`, config.dFF, d, bias), ...linearSpecs(`${prefix}.up`, config.dFF, d, bias), ...linearSpecs(`${prefix}.down`, d, config.dFF, bias)];
+  }
+  return [...linearSpecs(`${prefix}.fc1`, config.dFF, d, bias), ...linearSpecs(`${prefix}.fc2`, d, config.dFF, bias)];
 }
 
 /** Every tensor the configuration needs, in a fixed order. */
 export function weightSpecs(config: TransformerConfig): WeightSpec[] {
   const d = config.dModel;
+  const rms = config.norm === 'rms';
   const specs: WeightSpec[] = [{ name: 'embedding.weight', shape: [config.vocabSize, d], init: 'embedding' }];
   const stacks: Array<['encoder' | 'decoder', number]> = [['encoder', config.encoderLayers], ['decoder', config.decoderLayers]];
   for (const [stack, layers] of stacks) {
     for (let i = 0; i < layers; i++) {
       const layer = `${stack}.layers.${i}`;
-      specs.push(...attentionSpecs(`${layer}.self_attention`, d), ...normSpecs(`${layer}.norm_self_attention`, d));
+      specs.push(...attentionSpecs(`${layer}.self_attention`, config), ...normSpecs(`${layer}.norm_self_attention`, d, rms));
       if (stack === 'decoder' && config.kind === 'encoder-decoder') {
-        specs.push(...attentionSpecs(`${layer}.cross_attention`, d), ...normSpecs(`${layer}.norm_cross_attention`, d));
+        specs.push(...attentionSpecs(`${layer}.cross_attention`, config), ...normSpecs(`${layer}.norm_cross_attention`, d, rms));
       }
-      specs.push(
-        ...linearSpecs(`${layer}.feed_forward.fc1`, config.dFF, d),
-        ...linearSpecs(`${layer}.feed_forward.fc2`, d, config.dFF),
-        ...normSpecs(`${layer}.norm_feed_forward`, d),
-      );
+      specs.push(...feedForwardSpecs(`${layer}.feed_forward`, config), ...normSpecs(`${layer}.norm_feed_forward`, d, rms));
     }
     if (layers > 0 && config.normPlacement === 'pre') {
-      specs.push(...normSpecs(`${stack}.final_norm`, d));
+      specs.push(...normSpecs(`${stack}.final_norm`, d, rms));
     }
   }
   return specs;

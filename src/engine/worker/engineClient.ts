@@ -12,7 +12,7 @@
 import * as path from 'node:path';
 import { type ResourceLimits as WorkerResourceLimits, Worker } from 'node:worker_threads';
 import { CancelledError, optionRef, UserFacingError } from '../../shared/errors';
-import type { ExportOptions } from '../exportModel';
+import type { ExportedModel, ExportOptions } from '../exportModel';
 import type { ExplainOptions } from '../options';
 import type { AttentionTrace } from '../../shared/trace';
 import { decodeTrace } from '../../shared/traceBinary';
@@ -49,7 +49,7 @@ export interface EngineClientOptions {
 }
 
 interface Pending {
-  resolve(result: AttentionTrace | Uint8Array): void;
+  resolve(result: AttentionTrace | ExportedModel): void;
   reject(error: Error): void;
   cancelFlag: Int32Array;
   /** Kept so the request can be sent again if its worker is replaced for another request's sake. */
@@ -221,7 +221,10 @@ export class EngineClient {
         pending.reject(error as Error);
       }
     } else if (message.type === 'exported') {
-      pending.resolve(new Uint8Array(message.bytes));
+      pending.resolve({
+        model: new Uint8Array(message.bytes),
+        externalData: message.externalData ? { location: message.externalData.location, data: new Uint8Array(message.externalData.data) } : null,
+      });
     } else if (pending.timedOut && message.error.name === 'CancelledError') {
       pending.reject(timeLimitError(pending.message, this.timeLimitMs ?? 0));
     } else {
@@ -325,8 +328,8 @@ export class EngineClient {
   }
 
   /** A built-in model as ONNX bytes (`--export-onnx`), made in the engine thread. */
-  exportModel(options: ExportOptions, signal?: AbortSignal): Promise<Uint8Array> {
-    return this.request((requestId, cancelFlag) => ({ type: 'export', requestId, options, cancelFlag }), signal) as Promise<Uint8Array>;
+  exportModel(options: ExportOptions, signal?: AbortSignal): Promise<ExportedModel> {
+    return this.request((requestId, cancelFlag) => ({ type: 'export', requestId, options, cancelFlag }), signal) as Promise<ExportedModel>;
   }
 
   private request(
@@ -334,7 +337,7 @@ export class EngineClient {
     signal: AbortSignal | undefined,
     onPartial?: (trace: AttentionTrace) => void,
     onProgress?: (stage: string) => void,
-  ): Promise<AttentionTrace | Uint8Array> {
+  ): Promise<AttentionTrace | ExportedModel> {
     if (this.disposed) return Promise.reject(new Error('the engine client is disposed'));
     if (signal?.aborted) return Promise.reject(new CancelledError());
     const worker = this.ensureWorker();
@@ -342,7 +345,7 @@ export class EngineClient {
     const requestId = this.nextRequestId++;
     const cancelBuffer = new SharedArrayBuffer(4);
     const cancelFlag = new Int32Array(cancelBuffer);
-    return new Promise<AttentionTrace | Uint8Array>((resolve, reject) => {
+    return new Promise<AttentionTrace | ExportedModel>((resolve, reject) => {
       const message = make(requestId, cancelBuffer);
       const onAbort = (): void => {
         const current = this.pending.get(requestId);

@@ -27,6 +27,11 @@ function serializeError(error: unknown): SerializedError {
   return { name: failure.name, message: failure.message, stack: failure.stack };
 }
 
+/** A buffer of the bytes' own, so it can be transferred without a copy. */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer as ArrayBuffer : bytes.slice().buffer;
+}
+
 async function handle(message: ToWorkerMessage): Promise<void> {
   const flag = new Int32Array(message.cancelFlag);
   const cancel = {
@@ -40,10 +45,12 @@ async function handle(message: ToWorkerMessage): Promise<void> {
   try {
     cancel.throwIfCancelled();
     if (message.type === 'export') {
-      const bytes = await exportBuiltinModel(message.options);
-      // A buffer of its own, so it can be transferred without a copy.
-      const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer as ArrayBuffer : bytes.slice().buffer;
-      port!.postMessage({ type: 'exported', requestId: message.requestId, bytes: buffer } satisfies FromWorkerMessage, [buffer]);
+      const exported = await exportBuiltinModel(message.options);
+      const model = ownBuffer(exported.model);
+      const data = exported.externalData ? ownBuffer(exported.externalData.data) : null;
+      port!.postMessage({
+        type: 'exported', requestId: message.requestId, bytes: model, externalData: exported.externalData && data ? { location: exported.externalData.location, data } : null,
+      } satisfies FromWorkerMessage, data ? [model, data] : [model]);
       return;
     }
     const trace = await engine.explain(message.text, message.options, cancel, (partial) => {

@@ -71,11 +71,12 @@ export interface ExplainProgressMessage {
   stage: string;
 }
 
-/** The exported model's bytes, in a transferred buffer. */
+/** The exported model's bytes (and its external data, when the weights need a file of their own), in transferred buffers. */
 export interface ExportResultMessage {
   type: 'exported';
   requestId: number;
   bytes: ArrayBuffer;
+  externalData: { location: string; data: ArrayBuffer } | null;
 }
 
 export type FromWorkerMessage = ExplainResultMessage | ExportResultMessage | ExplainErrorMessage | ExplainPartialMessage | ExplainStartedMessage | ExplainProgressMessage;
