@@ -21,9 +21,9 @@
  * The page is the panel's own (src/shared/panelPage.ts), served by a local HTTP server, with the
  * panel's CSP plus `connect-src` for that server: the bench's stand-in host fetches the trace as one
  * binary file (src/shared/traceBinary.ts) where VS Code would post each block, and answers block
- * requests with the hosts' block server (src/shared/blockServer.ts): each block's own copies of its
- * probabilities, mask and mean of heads, delivered as a MessageEvent on window (as VS Code's own
- * relay does).
+ * requests with the hosts' block server (src/shared/blockServer.ts): each block's probabilities,
+ * mask and mean of heads as Float32Array/Uint8Array views, delivered as a MessageEvent on window
+ * (as VS Code's own relay does).
  *
  * `runWebviewBench()` is exported for bench/run.ts; run directly, this file runs it and prints a
  * line per figure.
@@ -82,8 +82,9 @@ function textOf(length: number): string {
 
 /**
  * The stand-in host: answers the panel's protocol from a trace fetched as one binary file, with
- * the block server every host uses (src/shared/blockServer.ts), so the blocks arrive as VS Code
- * sends them: copies, with the mean of heads.
+ * the block server every host uses (src/shared/blockServer.ts): the same replies as VS Code's,
+ * the mean of heads included, handed over in the page as views (VS Code copies them in the
+ * extension host, off the webview's thread; a copy here would be timed as the page's work).
  */
 const HOST_SOURCE = `
 import { answerBlockRequest, singleRun, traceLoadedMessage } from './src/shared/blockServer';
@@ -120,7 +121,7 @@ window.acquireVsCodeApi = () => ({
       });
     } else if (message?.type === 'requestBlock') {
       tracePromise.then((trace) => {
-        const answer = answerBlockRequest(singleRun(RUN_ID, trace), message);
+        const answer = answerBlockRequest(singleRun(RUN_ID, trace), message, 'in-page');
         if (answer.kind !== 'reply') return;
         deliver(answer.message, (start, end) => {
           stats.handlerMs[message.blockIndex] = end - start;

@@ -76,7 +76,7 @@ function deliver(message: ToWebviewMessage): void {
         deliver(traceLoadedMessage(RUN_ID, trace).message);
         break;
       case 'requestBlock': {
-        const answer = answerBlockRequest(traceOfRun, message);
+        const answer = answerBlockRequest(traceOfRun, message, 'in-page');
         if (answer.kind === 'reply') deliver(answer.message);
         break;
       }

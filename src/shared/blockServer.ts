@@ -5,22 +5,32 @@
  * What each host adds on its own (settings, run status, exports, editor highlights) stays there.
  *
  * Pure (it runs in the extension host and in the report's browser bundle): given a trace, it
- * builds the message and lists the buffers that belong to that message alone. Arrays are copied,
- * never sent as views: VS Code posts a view's whole backing buffer (a decoded trace's arrays are
- * views into one buffer holding every block), and a copy is what makes a buffer safe to transfer.
+ * builds the message and lists the buffers that belong to that message alone.
  */
 import { type BlockDataMessage, type RequestBlockMessage, type TraceLoadedMessage, traceOverview } from './protocol';
 import type { AttentionTrace } from './trace';
 
 /**
- * A message for the panel and the buffers only it refers to. A host whose postMessage takes a
- * transfer list may move them instead of copying; VS Code's webview.postMessage and the in-page
- * hosts (report, bench), which dispatch a MessageEvent, take none and ignore the list.
+ * A message for the panel and the buffers only it refers to, which a host whose postMessage takes
+ * a transfer list may move instead of copying (VS Code's webview.postMessage takes none).
  */
 export interface ServedMessage<Message> {
   message: Message;
   transfer: ArrayBuffer[];
 }
+
+/**
+ * How a block reaches the panel, which decides whether its arrays are copied.
+ * - 'posted': through a postMessage that serializes it (VS Code's webview.postMessage). The
+ *   arrays are copied: VS Code posts a view's whole backing buffer, and a decoded trace's arrays
+ *   are views into one buffer holding every block. The copies are the message's own, so they are
+ *   listed for transfer.
+ * - 'in-page': handed to the panel's listener as a MessageEvent in the same page (the stand-in
+ *   hosts of the report and the bench). Nothing is serialized, so the arrays are the trace's own
+ *   views (the panel only reads them): copying would cost the page's one thread for nothing, and
+ *   there is nothing to transfer (moving a view's buffer would take the whole trace away).
+ */
+export type BlockDelivery = 'posted' | 'in-page';
 
 /**
  * The trace of run `runId` if the host still shows that run, else undefined: the panel may ask
@@ -50,17 +60,25 @@ export type BlockAnswer =
  * it. Without one (a partial trace, shown while the run goes on) `mean` is null and the panel
  * averages: averaging a 1024² block of many heads here would stall the extension host.
  */
-export function answerBlockRequest(traceOf: TraceOfRun, request: RequestBlockMessage): BlockAnswer {
+export function answerBlockRequest(traceOf: TraceOfRun, request: RequestBlockMessage, delivery: BlockDelivery): BlockAnswer {
   const trace = traceOf(request.runId);
   if (!trace) return { kind: 'stale-run', runId: request.runId };
   const block = trace.blocks[request.blockIndex];
   if (!block) return { kind: 'no-such-block', runId: request.runId, blockIndex: request.blockIndex, blocks: trace.blocks.length };
+  const { requestId, runId, blockIndex } = request;
+  if (delivery === 'in-page') {
+    return {
+      kind: 'reply',
+      message: { type: 'blockData', requestId, runId, blockIndex, probs: block.probs, mask: block.mask, mean: block.meanProbs ?? null },
+      transfer: [],
+    };
+  }
   const probs = block.probs.slice();
   const mask = block.mask ? block.mask.slice() : null;
   const mean = block.meanProbs ? block.meanProbs.slice() : null;
   return {
     kind: 'reply',
-    message: { type: 'blockData', requestId: request.requestId, runId: request.runId, blockIndex: request.blockIndex, probs, mask, mean },
+    message: { type: 'blockData', requestId, runId, blockIndex, probs, mask, mean },
     transfer: [probs.buffer, ...(mask ? [mask.buffer] : []), ...(mean ? [mean.buffer] : [])],
   };
 }

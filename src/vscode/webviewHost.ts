@@ -62,7 +62,7 @@ export class WebviewHost implements vscode.Disposable {
       case 'requestBlock': {
         // No reply for a replaced run or a block it does not have: the protocol has no error reply
         // for blocks, and the panel drops replies for runs it no longer shows.
-        const answer = answerBlockRequest((runId) => this.source.trace(runId), message);
+        const answer = answerBlockRequest((runId) => this.source.trace(runId), message, 'posted');
         if (answer.kind === 'reply') this.post(answer.message);
         break;
       }

@@ -48,10 +48,10 @@ before(async () => {
 });
 
 describe('block requests', () => {
-  test('each block: its probabilities and mask, and the mean of its heads', () => {
+  for (const delivery of ['posted', 'in-page'] as const) test(`each block: its probabilities and mask, and the mean of its heads (${delivery})`, () => {
     assert.ok(trace.blocks.some((block) => block.mask !== null) && trace.blocks.some((block) => block.kind === 'cross'), 'the trace has masked and cross blocks');
     trace.blocks.forEach((block, index) => {
-      const answer = answerBlockRequest(singleRun(RUN_ID, trace), request(index));
+      const answer = answerBlockRequest(singleRun(RUN_ID, trace), request(index), delivery);
       assert.equal(answer.kind, 'reply', `block ${index}`);
       if (answer.kind !== 'reply') return;
       const { message } = answer;
@@ -66,9 +66,9 @@ describe('block requests', () => {
     });
   });
 
-  test('the arrays are copies of their own: not views into the trace, and listed for transfer', () => {
+  test('posted: the arrays are copies of their own, not views into the trace, and listed for transfer', () => {
     const traceBuffer = trace.blocks[0].probs.buffer;
-    const answer = answerBlockRequest(singleRun(RUN_ID, trace), request(1));
+    const answer = answerBlockRequest(singleRun(RUN_ID, trace), request(1), 'posted');
     assert.equal(answer.kind, 'reply');
     if (answer.kind !== 'reply') return;
     const { probs, mask, mean } = answer.message;
@@ -87,28 +87,42 @@ describe('block requests', () => {
     assert.equal(trace.blocks[1].probs[0], before, 'writing to a reply changed the trace');
   });
 
+  test('in page: the trace\'s own arrays, nothing copied and nothing to transfer', () => {
+    const answer = answerBlockRequest(singleRun(RUN_ID, trace), request(1), 'in-page');
+    assert.ok(answer.kind === 'reply');
+    const block = trace.blocks[1];
+    assert.equal(answer.message.probs, block.probs);
+    assert.equal(answer.message.mask, block.mask);
+    assert.equal(answer.message.mean, block.meanProbs);
+    assert.deepEqual(answer.transfer, [], 'transferring would detach the buffer of the whole trace');
+  });
+
   test('a block that does not exist gets no reply, and says so', () => {
     const blocks = trace.blocks.length;
-    assert.deepEqual(answerBlockRequest(singleRun(RUN_ID, trace), request(blocks)), { kind: 'no-such-block', runId: RUN_ID, blockIndex: blocks, blocks });
-    assert.equal(answerBlockRequest(singleRun(RUN_ID, trace), request(1e9)).kind, 'no-such-block');
+    for (const delivery of ['posted', 'in-page'] as const) {
+      assert.deepEqual(answerBlockRequest(singleRun(RUN_ID, trace), request(blocks), delivery), { kind: 'no-such-block', runId: RUN_ID, blockIndex: blocks, blocks });
+      assert.equal(answerBlockRequest(singleRun(RUN_ID, trace), request(1e9), delivery).kind, 'no-such-block');
+    }
   });
 
   test('a stale run gets no reply: the run asked about is not the one the host holds', () => {
-    assert.deepEqual(answerBlockRequest(singleRun(RUN_ID, trace), request(0, RUN_ID + 1)), { kind: 'stale-run', runId: RUN_ID + 1 });
-    assert.deepEqual(answerBlockRequest(singleRun(RUN_ID, trace), request(0, RUN_ID - 1)), { kind: 'stale-run', runId: RUN_ID - 1 });
+    for (const delivery of ['posted', 'in-page'] as const) {
+      assert.deepEqual(answerBlockRequest(singleRun(RUN_ID, trace), request(0, RUN_ID + 1), delivery), { kind: 'stale-run', runId: RUN_ID + 1 });
+      assert.deepEqual(answerBlockRequest(singleRun(RUN_ID, trace), request(0, RUN_ID - 1), delivery), { kind: 'stale-run', runId: RUN_ID - 1 });
+    }
     // As in VS Code: a request for run 1 is answered until run 2 replaces it, then not.
     let current = { runId: 1, trace };
     const traceOf: TraceOfRun = (runId) => (runId === current.runId ? current.trace : undefined);
-    assert.equal(answerBlockRequest(traceOf, request(0, 1)).kind, 'reply');
+    assert.equal(answerBlockRequest(traceOf, request(0, 1), 'posted').kind, 'reply');
     current = { runId: 2, trace };
-    assert.equal(answerBlockRequest(traceOf, request(0, 1)).kind, 'stale-run');
-    const answer = answerBlockRequest(traceOf, request(0, 2));
+    assert.equal(answerBlockRequest(traceOf, request(0, 1), 'posted').kind, 'stale-run');
+    const answer = answerBlockRequest(traceOf, request(0, 2), 'posted');
     assert.ok(answer.kind === 'reply' && answer.message.runId === 2);
   });
 
   test('a trace without the mean of heads (a partial one, shown during the run): mean null, the panel averages', () => {
     const partial: AttentionTrace = { ...trace, blocks: trace.blocks.map(({ meanProbs: _meanProbs, ...block }) => block) };
-    const answer = answerBlockRequest(singleRun(RUN_ID, partial), request(0));
+    const answer = answerBlockRequest(singleRun(RUN_ID, partial), request(0), 'posted');
     assert.ok(answer.kind === 'reply');
     assert.equal(answer.message.mean, null);
     assert.deepEqual(answer.message.probs, trace.blocks[0].probs);
@@ -143,10 +157,11 @@ describe('the trace for the panel to lay out', () => {
 describe('every host answers with it', () => {
   // The hosts drifted apart when each built its own reply (the report dropped the mean of heads):
   // none builds a blockData message itself now.
-  for (const host of ['src/vscode/webviewHost.ts', 'src/report/reportHost.ts', 'bench/webview.ts']) {
+  // VS Code serializes what it posts (copies); the report and the bench hand the reply over in the page.
+  for (const [host, delivery] of [['src/vscode/webviewHost.ts', 'posted'], ['src/report/reportHost.ts', 'in-page'], ['bench/webview.ts', 'in-page']]) {
     test(host, () => {
       const source = readFileSync(path.join(root, host), 'utf8');
-      assert.match(source, /answerBlockRequest\(/, `${host} does not use the block server`);
+      assert.match(source, new RegExp(`answerBlockRequest\\([^;]*'${delivery}'\\)`), `${host} does not use the block server with '${delivery}' delivery`);
       assert.doesNotMatch(source, /type: 'blockData'/, `${host} builds its own block reply`);
     });
   }
