@@ -2,7 +2,8 @@
  * @file GraphEditor: adds nodes, constants and graph outputs to the tapper's copy of a model, with
  * fresh names under one prefix, and replaces nodes in place.
  */
-import { describeNode, ElemType, type GraphProto, graphOf, makeAttrInt, makeAttrInts, makeNode, makeTensor, makeValueInfo, type ModelProto, type NodeProto, opsetVersion } from './model';
+import { describeNode, ElemType, type GraphProto, graphOf, makeAttrInt, makeAttrInts, makeNode, makeValueInfo, type ModelProto, type NodeProto, opsetVersion } from './model';
+import { makeTensor } from './tensorValues';
 
 /** Prefix of every value and node the tapper adds, so they are easy to tell apart. */
 const PREFIX = 'attention_lens';
