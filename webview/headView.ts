@@ -4,11 +4,14 @@
  * colour per head (checkboxes switch heads on and off); hovering or focusing a token keeps only its
  * lines. For cross-attention it is the alignment view (decoder left, encoder right). SVG, so it
  * draws up to HEAD_VIEW_MAX_TOKENS tokens a side; longer inputs are pointed to the heatmap.
+ * HeadsTab draws the block PanelSession shows, while the Heads tab is on show.
  */
 import type { Token } from '../src/shared/trace';
 import type { BlockOverview } from '../src/shared/protocol';
-import { HEAD_VIEW_MAX_TOKENS, headLines } from './debugger';
+import { HEAD_VIEW_MAX_TOKENS, headLines } from './headLines';
 import { tokenLabel } from './labels';
+import type { PanelSession } from './session';
+import type { Tabs } from './tabs';
 import type { ThemeColors } from './theme';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -212,5 +215,36 @@ export class HeadView {
       return node;
     });
     group.replaceChildren(...nodes);
+  }
+}
+
+/** The Heads tab: the head view of the block on show, drawn while the tab is on show. */
+export class HeadsTab {
+  readonly view = new HeadView();
+
+  constructor(private readonly session: PanelSession, private readonly theme: () => ThemeColors, private readonly tabs: Tabs) {
+    session.subscribe((event) => {
+      if (tabs.current !== 'heads') return;
+      if (event.type === 'viewMoved' || (event.type === 'blockArrived' && event.blockIndex === event.shown.blockIndex)) this.render();
+    });
+    tabs.onChange((name) => {
+      if (name === 'heads') this.render();
+    });
+  }
+
+  /** Draws the block on show (nothing while the tab is hidden, or without a block). */
+  render(): void {
+    const shown = this.session.shown;
+    const block = shown?.block;
+    if (!shown || !block || this.tabs.current !== 'heads') return;
+    this.view.render({
+      block,
+      blockIndex: shown.blockIndex,
+      title: shown.blockName(shown.blockIndex),
+      probs: shown.blocks.get(shown.blockIndex)?.probs ?? null,
+      queryTokens: shown.tokens(block.queryStream),
+      keyTokens: shown.tokens(block.keyStream),
+      theme: this.theme(),
+    }, Math.max(220, this.view.element.clientWidth || window.innerWidth - 24));
   }
 }

@@ -6,12 +6,12 @@
 import type { Token } from '../src/shared/trace';
 import type { BlockOverview } from '../src/shared/protocol';
 import type { HeadChoice } from './attention';
-import { type ColorScale, LEAK_THRESHOLD, mixRgb, paintCells } from './colorScale';
+import { type ColorScale, LEAK_THRESHOLD, paintCells } from './colorScale';
 import { elide, type Measure, thinnedIndices, tokenLabel } from './labels';
 import { cellAt, computeLayout, type HeatmapLayout, LEGEND_WIDTH } from './layout';
 import { Legend } from './legend';
 import type { ThemeColors } from './theme';
-import { withAlpha } from './theme';
+import { blockedCellColor, withAlpha } from './theme';
 
 export interface HeatmapInput {
   block: BlockOverview;
@@ -235,7 +235,7 @@ export class HeatmapView {
     const { queries, keys } = block;
     const context = this.canvas.getContext('2d');
     if (!context) return;
-    const blocked = mixRgb(theme.background, [128, 128, 128], theme.kind === 'light' || theme.kind === 'high-contrast-light' ? 0.08 : 0.12);
+    const blocked = blockedCellColor(theme);
     const image = this.cellImage(context, keys, queries);
     paintCells(input.scale, weights, mask, blocked, image.data);
     const size = layout.cellDevice;

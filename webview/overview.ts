@@ -3,14 +3,20 @@
  * cross) as small heatmap thumbnails (block-averaged to at most THUMB_SIDE cells a side, one canvas
  * each), a row per layer, a column per head, with badges for notable heads. Every cell exists in the
  * DOM at once; a layer's probabilities are asked for only when its row scrolls into view.
+ * OverviewTab fills it from PanelSession's trace and blocks.
  */
-import type { HeadStats, TraceDiagnostic, DiagnosticThresholds } from '../src/shared/analysis';
+import { DEFAULT_THRESHOLDS, type DiagnosticThresholds, type HeadStats, type TraceDiagnostic } from '../src/shared/analysis';
 import type { BlockOverview } from '../src/shared/protocol';
 import { type ColorMapName } from '../src/shared/protocol';
 import { colorLimit } from './attention';
-import { makeColorScale, mixRgb, paintCells } from './colorScale';
-import { type BlockFamily, downsample, downsampleMask, headBadges, uniformEntropy } from './debugger';
-import type { ThemeColors } from './theme';
+import { makeColorScale, paintCells } from './colorScale';
+import type { BlockFamily } from './blockFamilies';
+import { headBadges, uniformEntropy } from './headBadges';
+import { downsample, downsampleMask } from './thumbnails';
+import type { PanelSession } from './session';
+import type { ShownTrace } from './shownTrace';
+import type { Tabs } from './tabs';
+import { blockedCellColor, type ThemeColors } from './theme';
 
 /** A thumbnail's largest side, in cells (= canvas pixels). */
 export const THUMB_SIDE = 48;
@@ -235,8 +241,7 @@ export class OverviewView {
     if (cells.length === 0) return;
     const size = block.queries * block.keys;
     const mask = data.mask ? downsampleMask(data.mask, block.queries, block.keys, THUMB_SIDE) : null;
-    const light = theme.kind === 'light' || theme.kind === 'high-contrast-light';
-    const blocked = mixRgb(theme.background, [128, 128, 128], light ? 0.08 : 0.12);
+    const blocked = blockedCellColor(theme);
     for (const cell of cells) {
       const head = Number(cell.dataset.head);
       const canvas = cell.querySelector('canvas');
@@ -275,5 +280,50 @@ export class OverviewView {
     const cell = cells[Math.max(0, Math.min(cells.length - 1, next))];
     for (const c of cells) c.tabIndex = c === cell ? 0 : -1;
     cell.focus();
+  }
+}
+
+/** The Overview tab: the overview of the trace on show, its blocks asked for through the session. */
+export class OverviewTab {
+  readonly view: OverviewView;
+
+  /** @param open a thumbnail was chosen: open its head in the heatmap. */
+  constructor(private readonly session: PanelSession, private readonly theme: () => ThemeColors, private readonly tabs: Tabs, open: (blockIndex: number, head: number) => void) {
+    this.view = new OverviewView({
+      data: (blockIndex) => session.shown?.blocks.get(blockIndex) ?? null,
+      request: (blockIndex) => session.requestBlock(blockIndex),
+      open,
+      familyChanged: (key) => {
+        if (!session.shown) return;
+        session.chooseFamily(key);
+        this.render(session.shown);
+      },
+    });
+    session.subscribe((event) => {
+      if (event.type === 'traceLoaded') this.render(event.shown);
+      else if (event.type === 'blockArrived') this.view.blockArrived(event.blockIndex);
+      else if (event.type === 'configured' && event.recolor) this.restyle();
+    });
+    tabs.onChange((name) => this.view.setActive(name === 'overview'));
+  }
+
+  /** New colours (theme or colour map): redraws the thumbnails drawn so far. */
+  restyle(): void {
+    this.view.restyle(this.theme(), this.session.colorMap);
+  }
+
+  private render(shown: ShownTrace): void {
+    const analysis = shown.trace.analysis;
+    this.view.render({
+      blocks: shown.trace.blocks,
+      families: shown.families,
+      familyKey: shown.familyKey,
+      encDec: shown.encDec,
+      layerLabel: (blockIndex) => shown.layerLabel(blockIndex),
+      stats: analysis?.headStats ?? [],
+      diagnostics: analysis?.diagnostics ?? [],
+      thresholds: analysis?.thresholds ?? DEFAULT_THRESHOLDS,
+    }, this.theme(), this.session.colorMap);
+    this.view.setActive(this.tabs.current === 'overview');
   }
 }

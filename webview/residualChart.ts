@@ -5,6 +5,8 @@
  * under the panel's CSP.
  */
 import type { Chart } from 'chart.js' with { 'resolution-mode': 'import' };
+import { tokenLabel } from './labels';
+import type { ShownTrace } from './shownTrace';
 import type { ThemeColors } from './theme';
 import { withAlpha } from './theme';
 
@@ -29,6 +31,22 @@ export interface ResidualSeries {
   /** Legend texts, e.g. "after decoder L0 + self-attention". */
   currentLabel: string;
   previousLabel: string;
+}
+
+/** The residual stream at the step on show (and at the step before it), as the chart draws it. */
+export function residualSeries(shown: ShownTrace): ResidualSeries {
+  const { trace, step } = shown;
+  const at = (index: number | null | undefined) => (index !== null && index !== undefined ? trace.residual[index] : undefined);
+  const label = (index: number | null | undefined): string => (index === null || index === undefined ? '' : `after ${trace.residual[index]?.label ?? ''}`);
+  const residual = at(step?.residualIndex);
+  const stream = residual?.stream ?? step?.stream ?? 'decoder';
+  return {
+    labels: shown.tokens(stream).map((token) => tokenLabel(token)),
+    current: residual?.norms ?? null,
+    previous: at(step?.previousResidualIndex)?.norms ?? null,
+    currentLabel: label(step?.residualIndex),
+    previousLabel: label(step?.previousResidualIndex),
+  };
 }
 
 const HEIGHT = 180;

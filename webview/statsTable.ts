@@ -5,7 +5,8 @@
  */
 import type { HeadStats } from '../src/shared/analysis';
 import { markCommand } from './capabilities';
-import { formatStat, kindLabel, type SortDirection, sortStats, STATS_COLUMNS, type StatsColumn } from './debugger';
+import type { PanelSession } from './session';
+import { formatStat, kindLabel, type SortDirection, sortStats, STATS_COLUMNS, type StatsColumn } from './statsColumns';
 
 export interface StatsCallbacks {
   open(blockIndex: number, head: number): void;
@@ -68,6 +69,15 @@ export class StatsTable {
         const next = (event.key === 'ArrowDown' ? row.nextElementSibling : row.previousElementSibling) as HTMLElement | null;
         next?.focus();
       }
+    });
+  }
+
+  /** Refilled with each trace's statistics. */
+  follow(session: PanelSession): void {
+    session.subscribe((event) => {
+      if (event.type !== 'traceLoaded') return;
+      const { shown } = event;
+      this.render(shown.trace.analysis?.headStats ?? [], (row) => shown.layerLabel(row.blockIndex));
     });
   }
 

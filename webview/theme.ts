@@ -1,8 +1,11 @@
 /**
  * @file The VS Code theme as the canvases need it: colours read from the --vscode-* variables of
- * the body, and a watcher that calls back when the theme (the body's class) changes.
+ * the body, a watcher that calls back when the theme (the body's class) changes, and the colours
+ * the heatmaps derive from it (the weight scale, blocked cells).
  */
-import { type Rgb, type ThemeKind, parseCssColor, themeKindFromClasses } from './colorScale';
+import type { ColorLimit } from '../src/shared/analysis';
+import type { ColorMapName } from '../src/shared/protocol';
+import { type ColorScale, makeColorScale, mixRgb, type Rgb, type ThemeKind, parseCssColor, themeKindFromClasses } from './colorScale';
 
 export interface ThemeColors {
   kind: ThemeKind;
@@ -66,4 +69,15 @@ export function watchTheme(onChange: (theme: ThemeColors) => void): () => void {
 export function withAlpha(color: string, alpha: number): string {
   const rgb = parseCssColor(color);
   return rgb ? `rgba(${rgb[0]}, ${rgb[1]}, ${rgb[2]}, ${alpha})` : color;
+}
+
+/** The colour scale of a [queries, keys] matrix with its limit (null: not loaded, 0 to 1). */
+export function weightScale(colorMap: ColorMapName, theme: ThemeColors, limit: ColorLimit | null): ColorScale {
+  return makeColorScale(colorMap, theme.kind, limit?.max ?? 1, theme.background, limit?.clipped ?? false);
+}
+
+/** Blocked cells that carry no weight: the background, a little toward grey. */
+export function blockedCellColor(theme: ThemeColors): [number, number, number] {
+  const light = theme.kind === 'light' || theme.kind === 'high-contrast-light';
+  return mixRgb(theme.background, [128, 128, 128], light ? 0.08 : 0.12);
 }

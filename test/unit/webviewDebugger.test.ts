@@ -1,17 +1,21 @@
 /**
- * The attention debugger's pure logic (webview/debugger.ts): thumbnail block averages, head badges,
- * sorting the statistics table, the head view's lines, the diagnostics summary and targets, block
- * families, and the heatmap as SVG. Expected values are worked out by hand.
+ * The attention debugger's pure logic: thumbnail block averages (webview/thumbnails.ts), head
+ * badges (headBadges.ts), sorting the statistics table (statsColumns.ts), the head view's lines
+ * (headLines.ts), the diagnostics summary and targets (diagnostics.ts), block families
+ * (blockFamilies.ts), and the heatmap as SVG (svgExport.ts). Expected values are worked out by hand.
  */
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import type { HeadStats, TraceDiagnostic } from '../../src/shared/analysis';
 import { DEFAULT_THRESHOLDS } from '../../src/shared/analysis';
 import { makeColorScale, scaleColor } from '../../webview/colorScale';
-import {
-  blockFamilies, diagnosticBlock, diagnosticLocation, diagnosticSummary, downsample, downsampleMask, escapeXml, exportName, formatStat, headBadges,
-  headLines, heatmapSvg, hexColor, sortDiagnostics, sortStats, svgCellSize, uniformEntropy,
-} from '../../webview/debugger';
+import { blockFamilies } from '../../webview/blockFamilies';
+import { diagnosticBlock, diagnosticLocation, diagnosticSummary, sortDiagnostics } from '../../webview/diagnostics';
+import { headBadges, uniformEntropy } from '../../webview/headBadges';
+import { headLines } from '../../webview/headLines';
+import { formatStat, sortStats } from '../../webview/statsColumns';
+import { escapeXml, exportName, heatmapSvg, hexColor, svgCellSize } from '../../webview/svgExport';
+import { downsample, downsampleMask } from '../../webview/thumbnails';
 
 function stats(partial: Partial<HeadStats>): HeadStats {
   return {
