@@ -383,7 +383,7 @@ describe('tapping real ONNX exports', () => {
     // Regular outputs (logits, presents) of the rewritten model equal the fused original within 1e-5.
     const { plan, tapped } = await runAndCheck(model, buildFeeds(model, { tokens }), { tokens });
     assert.deepEqual(summary(plan), [0, 1, 2, 3, 4].map((layer) => `decoder-self:decoder>decoder:L${layer}:BHQK:causal+padding`));
-    assert.ok(plan.notes.some((note) => note.message.includes('5 fused com.microsoft Attention')));
+    assert.ok(plan.notes.some((note) => note.code === 'fused-rewritten' && note.message.includes('5 com.microsoft.Attention')));
     assert.ok(plan.attention.every((tap) => tap.node.startsWith('GptAttention_')));
     const probs = probsOf(plan.attention[0] as AttentionTap, tapped[plan.attention[0]?.output ?? ''] as ort.Tensor);
     assert.ok(probs.at(0, 4, 3) > 0);

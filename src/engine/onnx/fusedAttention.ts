@@ -5,16 +5,11 @@
  */
 import { UserFacingError } from '../../shared/errors';
 import { type FoundBlock, type MaskPart, newBlock } from './attentionBlocks';
-import { GraphIndex } from './graph';
+import { EXPORT_HINT, type FusedRewriter, refuseFused } from './fusedKernels';
+import type { GraphIndex } from './graph';
 import type { GraphEditor } from './graphEditor';
 import { attrFloat, attrInt, attrInts, describeNode, ElemType, type GraphProto, graphOf, makeAttrInt, makeAttrInts, type NodeProto, withAttribute } from './model';
 import { walkToStream } from './streamWalk';
-
-/** How a re-export makes attention explicit; shown with every refusal. */
-export const EXPORT_HINT =
-  'Re-export with explicit attention: in Hugging Face transformers load the model with attn_implementation="eager" ' +
-  '(optimum-cli export onnx ... works), keep the ONNX opset below 23 (or let us tap the opset-23 Attention op), ' +
-  'and do not run the onnxruntime transformers optimizer (it fuses attention into com.microsoft kernels).';
 
 /** com.microsoft kernels that hide the probabilities and that we do not rewrite. */
 const UNSUPPORTED_FUSED = new Set([
@@ -32,9 +27,11 @@ const UNSUPPORTED_FUSED = new Set([
   'DecoderAttention',
 ]);
 
-export function refuseOtherFusedAttention(graph: GraphProto): void {
+/** Refuses a model that still holds a fused kernel after the rewrites (none of `rewriters` took it). */
+export function refuseOtherFusedAttention(graph: GraphProto, rewriters: readonly FusedRewriter[]): void {
   for (const node of graph.node ?? []) {
-    if ((node.domain ?? '') === 'com.microsoft' && UNSUPPORTED_FUSED.has(node.opType ?? '')) {
+    const rewritten = rewriters.some((rewriter) => rewriter.domain === (node.domain ?? '') && rewriter.opType === node.opType);
+    if ((node.domain ?? '') === 'com.microsoft' && UNSUPPORTED_FUSED.has(node.opType ?? '') && !rewritten) {
       throw new UserFacingError(
         `This model computes attention inside the fused onnxruntime kernel ${describeNode(node)}, which does not expose the attention probabilities, and Attention Lens cannot rewrite it into plain operators.`,
         EXPORT_HINT,
@@ -44,43 +41,22 @@ export function refuseOtherFusedAttention(graph: GraphProto): void {
 }
 
 /**
- * Rewrites every com.microsoft Attention node into MatMul/Reshape/Transpose/Softmax/... with the
+ * com.microsoft Attention rewritten into MatMul/Reshape/Transpose/Softmax/... with the
  * same outputs, so the ordinary analysis sees a Softmax. Kernel semantics (onnxruntime
  * contrib_ops/cpu/bert): QKV = X·W + b split into Q, K, V of num_heads heads; K and V are appended to
  * the past state (2, B, N, P, H); scores = scale·Q·Kᵀ (+ attention_bias) with blocked cells getting
  * `mask_filter_value` (default -10000) once per reason (key padding, then causal when unidirectional);
  * softmax over keys; output = probs·V back to (B, S, N·H); present = stacked K and V.
- * Returns how many nodes were rewritten; refuses (UserFacingError) variants it cannot match exactly.
  */
-export function rewriteContribAttention(editor: GraphEditor): number {
-  const graph = graphOf(editor.model);
-  const targets = (graph.node ?? []).filter((node) => node.domain === 'com.microsoft' && node.opType === 'Attention');
-  if (targets.length === 0) {
-    return 0;
-  }
-  const index = new GraphIndex(graph);
-  if (editor.opset < 11) {
-    throw new UserFacingError(
-      `${describeNode(targets[0] as NodeProto)} is a fused onnxruntime Attention kernel in a model of opset ${editor.opset}; rewriting it needs opset 11 or later (Range).`,
-      EXPORT_HINT,
-    );
-  }
-  targets.forEach((node, at) => {
-    const replacement = contribAttentionReplacement(editor, index, node);
-    // Name the new nodes after the fused one, so messages and the plan still point at it.
-    const base = node.name || `Attention_${at}`;
-    replacement.forEach((inner, step) => {
-      inner.name = `${base}/${inner.opType}_${step}`;
-    });
-    editor.replace(node, replacement);
-  });
-  return targets.length;
-}
+export const contribAttentionRewriter: FusedRewriter = {
+  domain: 'com.microsoft',
+  opType: 'Attention',
+  minOpset: 11, // Range
+  replacement: contribAttentionReplacement,
+};
 
 function contribAttentionReplacement(editor: GraphEditor, index: GraphIndex, node: NodeProto): NodeProto[] {
-  const refuse = (why: string): never => {
-    throw new UserFacingError(`Cannot read the attention of the fused onnxruntime kernel ${describeNode(node)}: ${why}.`, EXPORT_HINT);
-  };
+  const refuse = (why: string): never => refuseFused(node, why);
   const inputs = node.input ?? [];
   const outputs = node.output ?? [];
   const [input, weights, bias, maskIndex, past, attentionBias, pastSequenceLength] = [0, 1, 2, 3, 4, 5, 6].map((i) => inputs[i] ?? '');

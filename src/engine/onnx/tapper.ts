@@ -5,9 +5,9 @@
  * extra graph outputs and the TapPlan that says how to read them (see tapPlan.ts).
  *
  * Stages, each in its own module:
- *   1. fused attention (fusedAttention.ts): com.microsoft Attention is rewritten into primitive ops
- *      (so its Softmax becomes visible); ai.onnx Attention (opset 23+) is asked for its probabilities
- *      through output 3 (`qk_matmul_output_mode` = 3, post-softmax); other fused kernels are refused.
+ *   1. fused attention (fusedKernels.ts, fusedRegistry.ts): fused kernels (com.microsoft Attention,
+ *      MultiHeadAttention, ...) are rewritten into primitive ops (so their Softmax becomes visible);
+ *      ai.onnx Attention (opset 23+) is asked for its probabilities through output 3 (`qk_matmul_output_mode` = 3, post-softmax); other fused kernels are refused.
  *   2. blocks (attentionBlocks.ts, scorePath.ts, streamWalk.ts): every Softmax fed by a Q·Kᵀ
  *      MatMul/Einsum (through scale, mask, reshape and cast ops) whose output is multiplied by V.
  *   3. roles (roles.ts, masks.ts): self vs cross from where Q and K come from; encoder vs decoder
@@ -24,7 +24,9 @@ import { UserFacingError } from '../../shared/errors';
 import { notice, type TraceNotice } from '../../shared/trace';
 import { type FoundBlock, findSoftmaxBlocks, noteSubgraphs } from './attentionBlocks';
 import { tapBlock } from './attentionTaps';
-import { describeStandardAttention, EXPORT_HINT, prepareStandardAttention, refuseOtherFusedAttention, rewriteContribAttention } from './fusedAttention';
+import { describeStandardAttention, prepareStandardAttention, refuseOtherFusedAttention } from './fusedAttention';
+import { EXPORT_HINT, rewriteFusedKernels } from './fusedKernels';
+import { FUSED_REWRITERS } from './fusedRegistry';
 import { GraphIndex } from './graph';
 import { GraphEditor } from './graphEditor';
 import { cloneForEdit, graphOf, type ModelProto, opsetVersion } from './model';
@@ -47,11 +49,12 @@ export function analyzeAndTap(model: ModelProto): TapResult {
   const editor = new GraphEditor(edited);
 
   // 1. Fused attention.
-  const rewritten = rewriteContribAttention(editor);
-  if (rewritten > 0) {
-    notes.push(notice('fused-rewritten', `${rewritten} fused com.microsoft Attention node(s) were rewritten into plain ONNX operators (same results) so their probabilities can be read.`,));
+  const rewritten = rewriteFusedKernels(editor, FUSED_REWRITERS);
+  if (rewritten.size > 0) {
+    const kernels = [...rewritten].map(([kernel, count]) => `${count} ${kernel}`).join(', ');
+    notes.push(notice('fused-rewritten', `Fused attention kernels were rewritten into plain ONNX operators (same results) so their probabilities can be read: ${kernels}.`));
   }
-  refuseOtherFusedAttention(graphOf(edited));
+  refuseOtherFusedAttention(graphOf(edited), FUSED_REWRITERS);
   const fusedStandard = prepareStandardAttention(editor);
   noteSubgraphs(graphOf(edited), notes);
 
