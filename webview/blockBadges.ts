@@ -1,8 +1,9 @@
 /**
  * @file The badges under the stepper: the block's leaks (masked cells that carry weight, over all
- * its heads), its mask kind and its shape.
+ * its heads), its mask kind (with its sliding window) and its shape (with its KV heads).
  */
 import { element } from './dom';
+import { blockHeadsText, maskText, noLeaksText, windowBlockedCells, windowOf } from './kvGroups';
 import type { ShownTrace } from './shownTrace';
 
 export class BlockBadges {
@@ -26,8 +27,10 @@ export class BlockBadges {
       return;
     }
     this.element.hidden = false;
-    this.mask.textContent = `mask: ${block.maskKind}`;
-    this.shape.textContent = `${block.heads} heads · ${block.queries} × ${block.keys}`;
+    this.mask.textContent = `mask: ${maskText(block)}`;
+    const window = windowOf(block);
+    this.mask.title = window === null ? '' : `Each query sees at most the ${window} most recent keys, itself included; older keys are blocked like the future ones`;
+    this.shape.textContent = `${blockHeadsText(block)} · ${block.queries} × ${block.keys}`;
     const data = shown.blocks.get(shown.blockIndex);
     const counts = data ? (count ? shown.blocks.counts(shown.blockIndex) : shown.blocks.countedSoFar(shown.blockIndex)) : null;
     const badge = this.leaks;
@@ -48,8 +51,9 @@ export class BlockBadges {
       badge.title = `Cells the mask blocks but whose weight exceeds 1e-6 (largest ${maxLeak.toExponential(2)}); ${heads}`;
     } else {
       badge.classList.add('ok');
-      badge.textContent = data.mask === null ? '0 leaks (no mask)' : `0 leaks in ${counts.blocked} masked cells`;
-      badge.title = 'Masked cells that carry weight > 1e-6, over all heads of this block';
+      const outside = windowBlockedCells(block.queries, block.keys, window);
+      badge.textContent = data.mask === null ? '0 leaks (no mask)' : noLeaksText(counts.blocked, outside);
+      badge.title = `Masked cells that carry weight > 1e-6, over all heads of this block${outside > 0 ? `; ${outside} of the ${counts.blocked} masked cells are outside the sliding window of ${window}` : ''}`;
     }
   }
 }

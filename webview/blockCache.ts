@@ -20,7 +20,7 @@ export interface HeadMatrix {
 export interface BlockData {
   /** [heads, queries, keys] */
   probs: Float32Array;
-  /** [queries, keys] what the block must not see (expectedMask), 1 allowed; null: nothing masked. */
+  /** [queries, keys] what the block must not see (expectedMask, its sliding window included), 1 allowed; null: nothing masked. */
   mask: Uint8Array | null;
   /** [queries, keys] the engine's mean over heads, when it sent one. */
   mean: Float32Array | null;
@@ -72,7 +72,7 @@ export class BlockCache {
     const size = block.queries * block.keys;
     if (probs.length !== block.heads * size || (mask !== null && mask.length !== size)) return false;
     // Judge (and hatch) by what the block must not see, not only by the mask the model applied.
-    const expected = expectedMask(block.kind, mask, block.queries, block.keys);
+    const expected = expectedMask(block.kind, mask, block.queries, block.keys, block.slidingWindow);
     const engineMean = mean !== null && mean.length === size ? mean : null;
     this.received.set(blockIndex, { probs, mask: expected, mean: engineMean, leaks: null, blocked: null, matrices: new Map() });
     return true;

@@ -5,6 +5,7 @@
 import type { DiagnosticThresholds, HeadStats, TraceDiagnostic } from '../src/shared/analysis';
 import { uniformEntropyBits } from '../src/shared/entropy';
 import type { BlockOverview } from '../src/shared/protocol';
+import { windowOf } from './kvGroups';
 
 export interface HeadBadge {
   /** Short text on the thumbnail: prev, sink, diag, uni, ind, ⚠. */
@@ -19,13 +20,15 @@ export const BADGE_SHARE = 0.5;
 
 /**
  * The mean entropy (bits) of uniform attention over the keys a block's rows may see: log2 K without
- * a mask; with a causal mask on a square block row q sees q + 1 keys, so the mean of log2(q + 1).
+ * a mask; with a causal mask on a square block row q sees q + 1 keys, so the mean of log2(q + 1)
+ * (at most the sliding window's W keys: log2 min(q + 1, W)).
  */
-export function uniformEntropy(block: Pick<BlockOverview, 'queries' | 'keys' | 'maskKind'>): number {
+export function uniformEntropy(block: Pick<BlockOverview, 'queries' | 'keys' | 'maskKind' | 'slidingWindow'>): number {
   const causal = (block.maskKind === 'causal' || block.maskKind === 'causal+padding') && block.queries === block.keys;
   if (!causal) return uniformEntropyBits(block.keys);
+  const window = windowOf(block) ?? Infinity;
   let sum = 0;
-  for (let q = 0; q < block.queries; q++) sum += uniformEntropyBits(q + 1);
+  for (let q = 0; q < block.queries; q++) sum += uniformEntropyBits(Math.min(q + 1, window));
   return block.queries > 0 ? sum / block.queries : 0;
 }
 

@@ -9,6 +9,7 @@
 import type { Token } from '../src/shared/trace';
 import type { BlockOverview } from '../src/shared/protocol';
 import { HEAD_VIEW_MAX_TOKENS, headLines } from './headLines';
+import { headLabel, headSpoken, kvGroups } from './kvGroups';
 import { tokenLabel } from './labels';
 import type { PanelSession } from './session';
 import type { Tabs } from './tabs';
@@ -160,24 +161,18 @@ export class HeadView {
     const input = this.input;
     if (!input) return;
     const nodes: HTMLElement[] = [];
-    for (let h = 0; h < input.block.heads; h++) {
-      const label = document.createElement('label');
-      label.className = 'head-toggle';
-      const box = document.createElement('input');
-      box.type = 'checkbox';
-      box.checked = this.visible.has(h);
-      box.dataset.head = String(h);
-      box.setAttribute('aria-label', `Show head ${h}`);
-      box.addEventListener('change', () => {
-        if (box.checked) this.visible.add(h);
-        else this.visible.delete(h);
-        this.drawLines();
-      });
-      const swatch = document.createElement('span');
-      swatch.className = 'head-swatch';
-      swatch.style.background = this.colors[h];
-      label.append(box, swatch, document.createTextNode(`H${h}`));
-      nodes.push(label);
+    // Grouped-query attention: the toggles grouped by the key/value head their heads read.
+    for (const group of kvGroups(input.block)) {
+      if (group.kvHead !== null) {
+        const kv = document.createElement('span');
+        kv.className = 'head-kv-label';
+        kv.textContent = `${group.label}:`;
+        kv.title = `Query heads ${group.heads.join(', ')} read key/value head ${group.kvHead}`;
+        kv.style.marginLeft = nodes.length > 0 ? '10px' : '0';
+        kv.style.opacity = '0.75';
+        nodes.push(kv);
+      }
+      for (const h of group.heads) nodes.push(this.toggle(h));
     }
     const all = document.createElement('button');
     all.type = 'button';
@@ -190,6 +185,29 @@ export class HeadView {
       this.drawLines();
     });
     this.toggles.replaceChildren(...nodes, all);
+  }
+
+  /** The checkbox that shows or hides head h's lines. */
+  private toggle(h: number): HTMLElement {
+    const input = this.input!;
+    const label = document.createElement('label');
+    label.className = 'head-toggle';
+    label.title = headLabel(input.block, h);
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.checked = this.visible.has(h);
+    box.dataset.head = String(h);
+    box.setAttribute('aria-label', `Show ${headSpoken(input.block, h)}`);
+    box.addEventListener('change', () => {
+      if (box.checked) this.visible.add(h);
+      else this.visible.delete(h);
+      this.drawLines();
+    });
+    const swatch = document.createElement('span');
+    swatch.className = 'head-swatch';
+    swatch.style.background = this.colors[h];
+    label.append(box, swatch, document.createTextNode(`H${h}`));
+    return label;
   }
 
   private setFocus(focus: { side: 'query' | 'key'; index: number } | null): void {

@@ -8,6 +8,7 @@ import type { BlockOverview } from '../src/shared/protocol';
 import type { HeadChoice } from './attention';
 import { type ColorScale, LEAK_THRESHOLD, paintCells } from './colorScale';
 import { elide, type Measure, thinnedIndices, tokenLabel } from './labels';
+import { outsideWindow } from './kvGroups';
 import { cellAt, computeLayout, type HeatmapLayout, LEGEND_WIDTH } from './layout';
 import { Legend } from './legend';
 import type { ThemeColors } from './theme';
@@ -381,7 +382,7 @@ export class HeatmapView {
     const i = query * block.keys + key;
     const isMasked = mask !== null && mask[i] === 0;
     const weight = weights ? weights[i] : NaN;
-    const weightText = weights ? `${weight.toFixed(4)}${isMasked ? ' (masked)' : ''}` : 'loading…';
+    const weightText = weights ? `${weight.toFixed(4)}${isMasked ? (outsideWindow(block, query, key) ? ' (masked: outside the window)' : ' (masked)') : ''}` : 'loading…';
     lines.push(['weight', weightText]);
     this.tooltip.replaceChildren(...lines.map(([name, value]) => {
       const row = document.createElement('div');

@@ -12,6 +12,7 @@ import { colorLimit } from './attention';
 import { makeColorScale, paintCells } from './colorScale';
 import type { BlockFamily } from './blockFamilies';
 import { headBadges, uniformEntropy } from './headBadges';
+import { blockHeadsText, familyKvGroups, headLabel, headSpoken, isGrouped, kvHeadOf, overviewKvLine } from './kvGroups';
 import { downsample, downsampleMask } from './thumbnails';
 import type { PanelSession } from './session';
 import type { ShownTrace } from './shownTrace';
@@ -56,6 +57,8 @@ export class OverviewView {
   private readonly familySelect = el('select');
   private readonly familyPicker = el('label', 'picker');
   private readonly hint = el('p', 'view-hint', 'Each thumbnail is one head (rows: queries, columns: keys). Click one to open it in the heatmap.');
+  /** Grouped-query attention: "14 query heads, 2 KV heads: …" (hidden for ordinary multi-head attention). */
+  private readonly kvLine = el('p', 'view-hint overview-kv');
   private readonly scroller = el('div', 'overview-scroll');
   private readonly grid = el('div', 'overview-grid');
   private input: OverviewInput | undefined;
@@ -86,7 +89,9 @@ export class OverviewView {
     this.scroller.append(this.grid);
     const controls = el('div', 'pickers');
     controls.append(this.familyPicker);
-    this.element.append(controls, this.hint, this.scroller);
+    this.kvLine.id = 'overview-kv';
+    this.kvLine.hidden = true;
+    this.element.append(controls, this.kvLine, this.hint, this.scroller);
     this.observer = new IntersectionObserver((entries) => {
       for (const entry of entries) {
         const blockIndex = Number((entry.target as HTMLElement).dataset.blockIndex);
@@ -119,11 +124,39 @@ export class OverviewView {
     }));
     this.familySelect.value = input.familyKey;
     const family = input.families.find((candidate) => candidate.key === input.familyKey);
-    const heads = family ? Math.max(...family.blockIndices.map((index) => input.blocks[index].heads)) : 0;
-    this.grid.style.gridTemplateColumns = `auto repeat(${heads}, max-content)`;
-    this.grid.setAttribute('aria-label', family ? `${family.label}: ${family.blockIndices.length} layers × ${heads} heads` : 'No blocks');
-    const nodes: HTMLElement[] = [el('div', 'overview-corner', 'layer')];
-    for (let h = 0; h < heads; h++) nodes.push(el('div', 'overview-head-label', `H${h}`));
+    const familyBlocks = (family?.blockIndices ?? []).map((index) => input.blocks[index]);
+    const heads = familyBlocks.length > 0 ? Math.max(...familyBlocks.map((block) => block.heads)) : 0;
+    const groups = familyKvGroups(familyBlocks, heads);
+    const grouped = groups.some((group) => group.kvHead !== null);
+    const widest = familyBlocks.find((block) => block.heads === heads);
+    // Grouped-query attention: a column per query head, grouped by the KV head the heads share,
+    // a gap column between groups and the group's label above its heads.
+    this.grid.style.gridTemplateColumns = ['auto', ...groups.map((group) => `repeat(${group.heads.length}, max-content)`)].join(grouped ? ' 6px ' : ' ');
+    const headsText = widest && grouped ? blockHeadsText(widest) : `${heads} heads`;
+    this.grid.setAttribute('aria-label', family ? `${family.label}: ${family.blockIndices.length} layers × ${headsText}` : 'No blocks');
+    const kvLine = overviewKvLine(familyBlocks, heads);
+    this.kvLine.hidden = kvLine === null;
+    this.kvLine.textContent = kvLine ?? '';
+    const nodes: HTMLElement[] = [];
+    const separator = (className: string): HTMLElement => el('div', `overview-kv-gap ${className}`);
+    if (grouped) {
+      nodes.push(el('div', 'overview-corner'));
+      groups.forEach((group, g) => {
+        if (g > 0) nodes.push(separator('header'));
+        const label = el('div', 'overview-kv-label', group.label);
+        label.style.gridColumn = `span ${group.heads.length}`;
+        label.style.textAlign = 'center';
+        label.style.borderBottom = '1px solid var(--vscode-panel-border, var(--vscode-widget-border, currentColor))';
+        label.title = `Query heads ${group.heads.join(', ')} read key/value head ${group.kvHead}`;
+        nodes.push(label);
+      });
+    }
+    nodes.push(el('div', 'overview-corner', 'layer'));
+    const columns = groups.map((group) => group.heads);
+    columns.forEach((list, g) => {
+      if (g > 0) nodes.push(separator('header'));
+      for (const h of list) nodes.push(el('div', 'overview-head-label', `H${h}`));
+    });
     const rows: HTMLElement[] = [];
     for (const blockIndex of family?.blockIndices ?? []) {
       const block = input.blocks[blockIndex];
@@ -132,44 +165,53 @@ export class OverviewView {
       nodes.push(label);
       rows.push(label);
       const uniform = uniformEntropy(block);
-      for (let h = 0; h < heads; h++) {
-        if (h >= block.heads) {
-          nodes.push(el('div'));
-          continue;
-        }
-        const cell = el('button', 'overview-cell');
-        cell.type = 'button';
-        cell.dataset.blockIndex = String(blockIndex);
-        cell.dataset.head = String(h);
-        cell.tabIndex = -1;
-        const canvas = el('canvas', 'overview-thumb');
-        const side = Math.max(block.queries, block.keys);
-        const rowsShown = Math.min(block.queries, THUMB_SIDE);
-        const colsShown = Math.min(block.keys, THUMB_SIDE);
-        canvas.width = colsShown;
-        canvas.height = rowsShown;
-        canvas.style.width = `${Math.round((THUMB_SIDE * block.keys) / side)}px`;
-        canvas.style.height = `${Math.round((THUMB_SIDE * block.queries) / side)}px`;
-        const stats = input.stats.find((s) => s.blockIndex === blockIndex && s.head === h);
-        const badges = stats ? headBadges(stats, uniform, input.diagnostics, input.thresholds) : [];
-        const badgeRow = el('span', 'overview-badges');
-        for (const badge of badges) {
-          const node = el('span', `overview-badge ${badge.kind}`, badge.text);
-          node.title = badge.title;
-          badgeRow.append(node);
-        }
-        const description = [`${input.layerLabel(blockIndex)} head ${h}`, ...badges.map((b) => b.title.split('\n')[0])].join('; ');
-        cell.setAttribute('aria-label', `${description}. Open in the heatmap`);
-        cell.title = [`${input.layerLabel(blockIndex)} · head ${h}`, ...badges.map((b) => b.title)].join('\n');
-        cell.classList.toggle('has-problem', badges.some((b) => b.kind === 'problem'));
-        cell.append(canvas, badgeRow);
-        nodes.push(cell);
+      columns.forEach((list, g) => {
+        if (g > 0) nodes.push(separator('row'));
+        for (const h of list) nodes.push(h < block.heads ? this.cell(input, block, blockIndex, h, uniform) : el('div'));
+      });
+    }
+    if (grouped) {
+      for (const gap of nodes.filter((node) => node.classList.contains('overview-kv-gap'))) {
+        gap.style.alignSelf = 'stretch';
+        gap.style.borderLeft = '1px dashed var(--vscode-panel-border, var(--vscode-widget-border, currentColor))';
+        gap.style.marginLeft = '2px';
       }
     }
     this.grid.replaceChildren(...nodes);
     const first = this.grid.querySelector<HTMLElement>('.overview-cell');
     if (first) first.tabIndex = 0;
     for (const row of rows) this.observer.observe(row);
+  }
+
+  /** One thumbnail: its canvas (drawn when the block arrives) and the head's badges. */
+  private cell(input: OverviewInput, block: BlockOverview, blockIndex: number, h: number, uniform: number): HTMLElement {
+    const cell = el('button', 'overview-cell');
+    cell.type = 'button';
+    cell.dataset.blockIndex = String(blockIndex);
+    cell.dataset.head = String(h);
+    const kv = kvHeadOf(block, h);
+    if (kv !== null && isGrouped(block)) cell.dataset.kvHead = String(kv);
+    cell.tabIndex = -1;
+    const canvas = el('canvas', 'overview-thumb');
+    const side = Math.max(block.queries, block.keys);
+    canvas.width = Math.min(block.keys, THUMB_SIDE);
+    canvas.height = Math.min(block.queries, THUMB_SIDE);
+    canvas.style.width = `${Math.round((THUMB_SIDE * block.keys) / side)}px`;
+    canvas.style.height = `${Math.round((THUMB_SIDE * block.queries) / side)}px`;
+    const stats = input.stats.find((s) => s.blockIndex === blockIndex && s.head === h);
+    const badges = stats ? headBadges(stats, uniform, input.diagnostics, input.thresholds) : [];
+    const badgeRow = el('span', 'overview-badges');
+    for (const badge of badges) {
+      const node = el('span', `overview-badge ${badge.kind}`, badge.text);
+      node.title = badge.title;
+      badgeRow.append(node);
+    }
+    const description = [`${input.layerLabel(blockIndex)} ${headSpoken(block, h)}`, ...badges.map((b) => b.title.split('\n')[0])].join('; ');
+    cell.setAttribute('aria-label', `${description}. Open in the heatmap`);
+    cell.title = [`${input.layerLabel(blockIndex)} · ${headLabel(block, h)}`, ...badges.map((b) => b.title)].join('\n');
+    cell.classList.toggle('has-problem', badges.some((b) => b.kind === 'problem'));
+    cell.append(canvas, badgeRow);
+    return cell;
   }
 
   /** Shown or hidden: rows are loaded only while the overview is on screen. */

@@ -6,6 +6,7 @@
 import type { PanelCommand, TraceOverview } from '../src/shared/protocol';
 import { applyCapabilities } from './capabilities';
 import { commandButton, element } from './dom';
+import { modelHeadFacts } from './kvGroups';
 import type { PanelSession, RunStatus } from './session';
 import { capitalize } from './steps';
 
@@ -77,7 +78,7 @@ export class PanelShell {
       ? `${model.encoderLayers}+${model.decoderLayers} layers`
       : `${model.encoderLayers + model.decoderLayers} layers`;
     this.facts.replaceChildren();
-    for (const fact of [model.kind, `${layers} × ${model.heads} heads`, `d_model ${model.dModel ?? '?'}`, `backend ${trace.backend}`, `tokenizer ${model.tokenizer}`]) {
+    for (const fact of [model.kind, ...modelHeadFacts(trace, layers), `d_model ${model.dModel ?? '?'}`, `backend ${trace.backend}`, `tokenizer ${model.tokenizer}`]) {
       this.facts.append(element('span', { class: 'fact' }, fact));
     }
     const texts = trace.notices.map((notice) => notice.message);

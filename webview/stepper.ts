@@ -4,6 +4,7 @@
  * moves themselves are PanelSession's; this draws where it is and what can move.
  */
 import { element, picker, replaceOptions } from './dom';
+import { headLabel } from './kvGroups';
 import type { PanelSession, StepDirection, StepUnit } from './session';
 import type { ShownTrace } from './shownTrace';
 import { blockTitle } from './steps';
@@ -68,7 +69,7 @@ export class Stepper {
     replaceOptions(this.layerSelect, shown.groups.map((candidate) => [candidate.key, candidate.label]), group?.key ?? '');
     replaceOptions(this.blockSelect, (group?.blockIndices ?? []).map((index) => [String(index), blockOptionText(shown, index)]), String(shown.blockIndex));
     const heads: Array<[string, string]> = [['mean', 'Mean of heads']];
-    for (let h = 0; h < (block?.heads ?? 0); h++) heads.push([String(h), `Head ${h}`]);
+    if (block) for (let h = 0; h < block.heads; h++) heads.push([String(h), headLabel(block, h)]);
     replaceOptions(this.headSelect, heads, String(shown.head));
     this.layerSelect.disabled = shown.groups.length <= 1;
     this.blockSelect.disabled = (group?.blockIndices.length ?? 0) <= 1;

@@ -172,13 +172,16 @@ function colorLimitSorted(weights: Float32Array, mask: Uint8Array | null): Color
 /**
  * The cells a block must not attend to: its own mask, and for a decoder's self-attention also every
  * future key (key > query), whatever mask the model applied. A model whose causal mask is wrong
- * then shows its leaks, instead of a mask that agrees with its own mistake.
+ * then shows its leaks, instead of a mask that agrees with its own mistake. With a sliding window
+ * of W keys (`slidingWindow`), also every key more than W − 1 before the query (key ≤ query − W).
  */
-export function expectedMask(kind: string, mask: Uint8Array | null, queries: number, keys: number): Uint8Array | null {
-  if (kind !== 'decoder-self') return mask;
+export function expectedMask(kind: string, mask: Uint8Array | null, queries: number, keys: number, slidingWindow?: number): Uint8Array | null {
+  const window = slidingWindow !== undefined && slidingWindow >= 1 && slidingWindow < keys ? Math.floor(slidingWindow) : 0;
+  if (kind !== 'decoder-self' && window === 0) return mask;
   const cells = mask ? mask.slice() : new Uint8Array(queries * keys).fill(1);
   for (let q = 0; q < queries; q++) {
-    if (q + 1 < keys) cells.fill(0, q * keys + q + 1, (q + 1) * keys);
+    if (kind === 'decoder-self' && q + 1 < keys) cells.fill(0, q * keys + q + 1, (q + 1) * keys);
+    if (window > 0 && q - window + 1 > 0) cells.fill(0, q * keys, q * keys + Math.min(keys, q - window + 1));
   }
   return cells;
 }
@@ -188,7 +191,7 @@ export function computeColorLimits(trace: AttentionTrace): BlockColorLimits[] {
   return trace.blocks.map((block) => {
     const { heads, queries, keys, probs } = block;
     const size = queries * keys;
-    const mask = expectedMask(block.kind, block.mask, queries, keys);
+    const mask = expectedMask(block.kind, block.mask, queries, keys, block.slidingWindow);
     const perHead: ColorLimit[] = [];
     for (let head = 0; head < heads; head++) perHead.push(colorLimit(probs.subarray(head * size, (head + 1) * size), mask));
     const { max, clipped } = block.meanProbs
