@@ -17,6 +17,10 @@ export const CLI_OPTION_WORDS: OptionWords = {
   maxModelMB: '--max-model-mb',
   maxTraceMB: '--max-trace-mb',
   timeLimit: '--time-limit',
+  dtype: '--dtype',
+  offline: '--offline (or HF_HUB_OFFLINE=1)',
+  hfToken: 'the environment variable HF_TOKEN (an access token from your Hugging Face account settings)',
+  hubEndpoint: 'the environment variable HF_ENDPOINT',
 };
 
 /** An engine message or notice in the command line's words. */

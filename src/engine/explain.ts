@@ -11,6 +11,9 @@ import { DEFAULT_LIMITS, type ResourceLimits } from './limits';
 import { BuiltinModelCache, parseBuiltinSpec } from './builtin';
 import { type CancellationCheck, neverCancelled, optionRef, UserFacingError } from '../shared/errors';
 import { OnnxModelCache, explainOnnx } from './onnx/explainOnnx';
+import type { DownloadProgress } from './hub/download';
+import { explainHub } from './hub/explainHub';
+import { isHubSpec } from './hub/spec';
 import { DEFAULT_MAX_TOKENS, DEFAULT_MODEL, effectiveThreads, type ExplainOptions, validateOptions } from './options';
 import { isBuiltinSpec, kvHeadsOf, type PresetName, PRESETS } from './reference/config';
 import { kvHeadOfQueryHead } from './reference/multiHeadAttention';
@@ -80,14 +83,18 @@ export class ExplainEngine {
    * @param onPartial called with a first, partial trace (the first block) when a big model runs on
    *        a long input, before the whole trace is ready
    */
-  /** @param onProgress told, in words, what a long run does now (loading, starting ONNX Runtime, running) */
-  async explain(text: string, options: ExplainOptions = {}, cancel: CancellationCheck = neverCancelled, onPartial?: (partial: AttentionTrace) => void, onProgress?: (stage: string) => void): Promise<AttentionTrace> {
+  /**
+   * @param onProgress told, in words, what a long run does now (downloading, loading, starting ONNX
+   *        Runtime, running); while a Hub model downloads, with the figures
+   */
+  async explain(text: string, options: ExplainOptions = {}, cancel: CancellationCheck = neverCancelled, onPartial?: (partial: AttentionTrace) => void, onProgress?: (stage: string, download?: DownloadProgress) => void): Promise<AttentionTrace> {
     validateOptions(options);
     const threads = effectiveThreads(options.threads);
     options = { ...options, threads: threads.threads };
     const spec = options.model ?? DEFAULT_MODEL;
     let trace: AttentionTrace;
-    if (!isBuiltinSpec(spec)) trace = await explainOnnx(this.onnxModels, { path: spec }, text, options, cancel, onPartial, onProgress);
+    if (isHubSpec(spec)) trace = await explainHub(this.onnxModels, spec, text, options, cancel, onPartial, onProgress);
+    else if (!isBuiltinSpec(spec)) trace = await explainOnnx(this.onnxModels, { path: spec }, text, options, cancel, onPartial, onProgress);
     else if (runsOnOnnxRuntime(parseBuiltinSpec(spec), options)) trace = await this.explainBuiltinOnOnnx(spec, text, options, cancel, onPartial, onProgress);
     else trace = await this.explainBuiltin(spec, text, options, cancel);
     checkTraceSize(trace, options.limits);

@@ -10,6 +10,9 @@ export { inductionProbe } from './analysis/inductionProbe';
 export { describeWriteError, type FileContent, removePartialFiles, writeFileAtomic } from './atomicFile';
 export type { ExportedModel, ExportOptions } from './exportModel';
 export { DEFAULT_LIMITS, MAX_TEXT_BYTES, type ResourceLimits } from './limits';
+export { type DownloadProgress } from './hub/download';
+export { DEFAULT_ENDPOINT, defaultHubCache, HUB_DTYPES, type HubDtype, type HubOptions, hubSettings } from './hub/settings';
+export { formatHubRef, type HubModelRef, isHubSpec, parseHubSpec } from './hub/spec';
 export { EXPORT_FAULTS, type ExportFault } from './onnx/exportFaults';
 export { type InputSpec, parseInputSpec } from './onnx/inputSpec';
 export {

@@ -5,6 +5,8 @@
 import { availableParallelism } from 'node:os';
 import type { DiagnosticThresholds } from '../shared/analysis';
 import { type OptionName, optionRef, UserFacingError } from '../shared/errors';
+import { checkEndpoint, HUB_DTYPES, type HubDtype, type HubOptions } from './hub/settings';
+import { isHubSpec, parseHubSpec } from './hub/spec';
 import type { ResourceLimits } from './limits';
 import type { InputSpec } from './onnx/inputSpec';
 import { DEFAULT_PRESET } from './reference/config';
@@ -19,8 +21,12 @@ export const DEFAULT_MAX_TOKENS = 512;
 export const MAX_TOKENS_CEILING = 8192;
 
 export interface ExplainOptions {
-  /** "builtin:<preset>" or the path of an .onnx file; default builtin:trained-decoder. */
+  /** "builtin:<preset>", "hf:ORG/NAME[@REVISION]" (a Hugging Face Hub repository) or the path of an .onnx file; default builtin:trained-decoder. */
   model?: string;
+  /** Which ONNX variant of a Hub repository runs (fp32, fp16, q8, q4); default: fp32, else the first there is. */
+  dtype?: HubDtype;
+  /** How a Hub model is fetched: endpoint, token, offline, cache folder (each defaults to the HF_* environment). */
+  hub?: HubOptions;
   /**
    * auto (default), reference, wasm, webgpu or native. Built-in models run in TypeScript with
    * 'reference' (and with 'auto' for the small presets, where it is fastest); otherwise through
@@ -71,6 +77,11 @@ export function validateOptions(options: ExplainOptions): void {
       throw new UserFacingError(`Invalid ${optionRef(option)}: ${String(value)}.`, 'Use a positive number of megabytes.', { code: 'invalid-option', facts: { option, value: String(value) } });
     }
   }
+  if (options.dtype !== undefined && !(HUB_DTYPES as readonly string[]).includes(options.dtype)) {
+    throw new UserFacingError(`Unknown variant "${String(options.dtype)}" (${optionRef('dtype')}).`, `Use ${HUB_DTYPES.join(', ')}.`, { code: 'invalid-option', facts: { option: 'dtype', value: String(options.dtype) } });
+  }
+  if (options.model !== undefined && isHubSpec(options.model)) parseHubSpec(options.model);
+  if (options.hub?.endpoint) checkEndpoint(options.hub.endpoint);
   if (options.backend !== undefined && !(BACKEND_SETTINGS as readonly string[]).includes(options.backend)) {
     throw new UserFacingError(`Unknown backend "${String(options.backend)}" (${optionRef('backend')}).`, `Use ${BACKEND_SETTINGS.join(', ')}.`, { code: 'invalid-option', facts: { option: 'backend', value: String(options.backend) } });
   }

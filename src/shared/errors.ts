@@ -12,7 +12,7 @@
 /** The options a message can point the user to; each host has its own words for every one. */
 export const OPTION_NAMES = [
   'model', 'tokenizer', 'weights', 'seed', 'maxTokens', 'padTo', 'decoderText', 'inputs', 'backend', 'threads',
-  'maxModelMB', 'maxTraceMB', 'timeLimit',
+  'maxModelMB', 'maxTraceMB', 'timeLimit', 'dtype', 'offline', 'hfToken', 'hubEndpoint',
 ] as const;
 export type OptionName = (typeof OPTION_NAMES)[number];
 
@@ -55,6 +55,16 @@ export class UserFacingError extends Error {
 
 /** Codes of problems that are usage errors: a flag or setting whose value cannot be right for any model. */
 export const USAGE_ERROR_CODES: ReadonlySet<string> = new Set(['invalid-option', 'unknown-input', 'unknown-option-combination']);
+
+/**
+ * Codes of the failures of fetching a Hugging Face Hub model (engine/hub/hubErrors.ts), each with its
+ * facts: the repository, the HTTP status, the file, sizes. Hosts word the fix (how to set a token).
+ */
+export const HUB_ERROR_CODES = [
+  'hub-repo-not-found', 'hub-unauthorized', 'hub-unreachable', 'hub-http-error', 'hub-offline-not-cached', 'hub-no-onnx',
+  'hub-encoder-decoder', 'hub-truncated', 'hub-checksum-mismatch', 'hub-disk-full', 'hub-cache-unwritable',
+] as const;
+export type HubErrorCode = (typeof HUB_ERROR_CODES)[number];
 
 /** The run was cancelled by the user or replaced by a newer run. */
 export class CancelledError extends Error {

@@ -18,6 +18,10 @@ export const VSCODE_OPTION_WORDS: OptionWords = {
   maxModelMB: 'the setting "attentionLens.limits.maxModelSizeMB"',
   maxTraceMB: 'the setting "attentionLens.limits.maxTraceMB"',
   timeLimit: 'the setting "attentionLens.runTimeLimitSeconds"',
+  dtype: 'the setting "attentionLens.hub.dtype"',
+  offline: 'the setting "attentionLens.hub.offline"',
+  hfToken: 'the environment variable HF_TOKEN, set before VS Code starts (an access token from your Hugging Face account settings)',
+  hubEndpoint: 'the environment variable HF_ENDPOINT',
 };
 
 /** An engine message or notice in VS Code's words. */

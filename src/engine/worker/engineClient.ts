@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { type ResourceLimits as WorkerResourceLimits, Worker } from 'node:worker_threads';
 import { CancelledError, optionRef, UserFacingError } from '../../shared/errors';
 import type { ExportedModel, ExportOptions } from '../exportModel';
+import type { DownloadProgress } from '../hub/download';
 import type { ExplainOptions } from '../options';
 import type { AttentionTrace } from '../../shared/trace';
 import { decodeTrace } from '../../shared/traceBinary';
@@ -55,7 +56,7 @@ interface Pending {
   /** Kept so the request can be sent again if its worker is replaced for another request's sake. */
   message: ToWorkerMessage;
   onPartial?: (trace: AttentionTrace) => void;
-  onProgress?: (stage: string) => void;
+  onProgress?: (stage: string, download?: DownloadProgress) => void;
   /** The worker works on this run now: it is the oldest pending one (the worker runs them in order). */
   running: boolean;
   /** The run passed the time limit: its cancellation ends as the time-limit error. */
@@ -96,7 +97,7 @@ function modelName(message: ToWorkerMessage): string {
   const spec = message.options.model;
   if (message.type === 'export') return spec ?? 'the default model';
   if (!spec) return 'the default model';
-  return spec.startsWith('builtin:') ? spec : path.basename(spec);
+  return spec.startsWith('builtin:') || spec.startsWith('hf:') ? spec : path.basename(spec);
 }
 
 /** How a worker ended, as the client saw it. */
@@ -198,7 +199,7 @@ export class EngineClient {
       return;
     }
     if (message.type === 'progress') {
-      pending.onProgress?.(message.stage);
+      pending.onProgress?.(message.stage, message.download);
       return;
     }
     if (message.type === 'partial') {
@@ -323,7 +324,7 @@ export class EngineClient {
    *        first block), before the promise resolves with the whole trace
    * @param onProgress told, in words, what a long run does now (loading, starting ONNX Runtime, running)
    */
-  explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void, onProgress?: (stage: string) => void): Promise<AttentionTrace> {
+  explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void, onProgress?: (stage: string, download?: DownloadProgress) => void): Promise<AttentionTrace> {
     return this.request((requestId, cancelFlag) => ({ type: 'explain', requestId, text, options, cancelFlag }), signal, onPartial, onProgress) as Promise<AttentionTrace>;
   }
 
@@ -336,7 +337,7 @@ export class EngineClient {
     make: (requestId: number, cancelFlag: SharedArrayBuffer) => ToWorkerMessage,
     signal: AbortSignal | undefined,
     onPartial?: (trace: AttentionTrace) => void,
-    onProgress?: (stage: string) => void,
+    onProgress?: (stage: string, download?: DownloadProgress) => void,
   ): Promise<AttentionTrace | ExportedModel> {
     if (this.disposed) return Promise.reject(new Error('the engine client is disposed'));
     if (signal?.aborted) return Promise.reject(new CancelledError());

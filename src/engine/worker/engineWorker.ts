@@ -56,7 +56,7 @@ async function handle(message: ToWorkerMessage): Promise<void> {
     const trace = await engine.explain(message.text, message.options, cancel, (partial) => {
       const partialBuffer = encodeTrace(partial).buffer as ArrayBuffer;
       port!.postMessage({ type: 'partial', requestId: message.requestId, trace: partialBuffer } satisfies FromWorkerMessage, [partialBuffer]);
-    }, (stage) => port!.postMessage({ type: 'progress', requestId: message.requestId, stage } satisfies FromWorkerMessage));
+    }, (stage, download) => port!.postMessage({ type: 'progress', requestId: message.requestId, stage, ...(download ? { download } : {}) } satisfies FromWorkerMessage));
     const bytes = encodeTrace(trace);
     // encodeTrace's output owns its buffer exactly, so it can be transferred without a copy.
     const buffer = bytes.buffer as ArrayBuffer;

@@ -3,6 +3,7 @@
  * Traces travel as the binary form of traceBinary.ts in a transferred ArrayBuffer (no copy).
  */
 import type { ExportOptions } from '../exportModel';
+import type { DownloadProgress } from '../hub/download';
 import type { ExplainOptions } from '../options';
 
 /** Index of the cancel flag in the shared Int32Array; 1 means "stop". */
@@ -69,6 +70,8 @@ export interface ExplainProgressMessage {
   type: 'progress';
   requestId: number;
   stage: string;
+  /** While a Hub model downloads: the file, bytes so far, its size and the speed. */
+  download?: DownloadProgress;
 }
 
 /** The exported model's bytes (and its external data, when the weights need a file of their own), in transferred buffers. */
