@@ -4,7 +4,7 @@
  * `--export-onnx`) is a usage error (exit 2) before any model is loaded.
  */
 import { parseArgs } from 'node:util';
-import { PRESET_NAMES, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, MAX_TOKENS_CEILING, EXPORT_FAULTS, type ExportFault, type InputSpec, parseInputSpec, BACKEND_SETTINGS, type BackendSetting } from '../engine';
+import { PRESET_NAMES, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, MAX_TOKENS_CEILING, EXPORT_FAULTS, type ExportOptions, type ExportFault, type InputSpec, parseInputSpec, BACKEND_SETTINGS, type BackendSetting } from '../engine';
 import { UserFacingError } from '../shared/errors';
 
 export const USAGE = `Usage: attention-lens [options] "text to explain"
@@ -27,6 +27,9 @@ Options:
   --threads N               WASM threads for ONNX models (default: all cores)
   --export-onnx FILE        write the built-in model (with --seed/--weights/--tokenizer) as ONNX
                             opset 17 and exit
+  --attention NAME          with --export-onnx: how attention is written: plain (default: MatMul,
+                            Softmax) or fused (decoder self-attention as com.microsoft
+                            GroupQueryAttention, as onnxruntime-genai's model builder writes it)
   --fault NAME              with --export-onnx: plant a bug, for teaching and testing the
                             diagnostics (repeatable): ${EXPORT_FAULTS.join(', ')}
   --max-tokens N            keep at most N tokens per input (default ${DEFAULT_MAX_TOKENS}, at most ${MAX_TOKENS_CEILING})
@@ -46,6 +49,11 @@ Options:
 Exit codes: 0 success, 1 bad input (the message says what to do), 2 bad usage,
 3 internal error, 130 cancelled (Ctrl+C).
 `;
+
+type ExportAttention = NonNullable<ExportOptions['attention']>;
+/** `--attention` values: a record, so that a new kind of export cannot be left out here. */
+const ATTENTION_KINDS: Record<ExportAttention, true> = { plain: true, fused: true };
+const EXPORT_ATTENTIONS = Object.keys(ATTENTION_KINDS) as ExportAttention[];
 
 /** A command line that cannot be right whatever the model: exit code 2, with the usage. */
 export class UsageError extends Error {
@@ -86,6 +94,8 @@ export interface ExportRequest {
   weights?: string;
   tokenizer?: string;
   faults: ExportFault[];
+  /** How the export writes attention (`--attention`); undefined: plain. */
+  attention?: ExportAttention;
 }
 
 export type CliRequest = { kind: 'help' } | { kind: 'list-models' } | RunRequest | ExportRequest;
@@ -136,6 +146,7 @@ const OPTIONS = {
   threads: { type: 'string' },
   'export-onnx': { type: 'string' },
   fault: { type: 'string', multiple: true },
+  attention: { type: 'string' },
   'max-tokens': { type: 'string' },
   'decoder-text': { type: 'string' },
   'pad-to': { type: 'string' },
@@ -170,14 +181,23 @@ export function parseCommandLine(argv: readonly string[]): CliRequest {
   const unknownFaults = faults.filter((fault) => !(EXPORT_FAULTS as readonly string[]).includes(fault));
   if (unknownFaults.length > 0) throw new UsageError(`Unknown fault: ${unknownFaults.join(', ')}. Use one of: ${EXPORT_FAULTS.join(', ')}.`);
 
+  const attention = values.attention;
+  if (attention !== undefined && !(EXPORT_ATTENTIONS as readonly string[]).includes(attention)) {
+    throw new UsageError(`Unknown --attention "${attention}". Use one of: ${EXPORT_ATTENTIONS.join(', ')}.`);
+  }
+
   if (values['export-onnx'] !== undefined) {
     const misplaced = RUN_ONLY.filter((flag) => values[flag] !== undefined);
     if (misplaced.length > 0) throw new UsageError(`--export-onnx writes a model and runs nothing: ${misplaced.map((flag) => `--${flag}`).join(', ')} would be ignored.`);
     if (positionals.length > 0) throw new UsageError('--export-onnx takes no text.');
     if (values['export-onnx'].trim() === '') throw new UsageError('--export-onnx needs a file name.');
-    return { kind: 'export', file: values['export-onnx'], model, seed, weights: values.weights, tokenizer: values.tokenizer, faults: faults as ExportFault[] };
+    // The fused kernel has no Softmax, scale or causal mask of ours to break: only nan-weight still plants its bug.
+    const unplantable = attention === 'fused' ? faults.filter((fault) => fault !== 'nan-weight') : [];
+    if (unplantable.length > 0) throw new UsageError(`--fault ${unplantable.join(', ')} breaks plain attention operators, which --attention fused does not write; only nan-weight goes with it.`);
+    return { kind: 'export', file: values['export-onnx'], model, seed, weights: values.weights, tokenizer: values.tokenizer, faults: faults as ExportFault[], ...(attention ? { attention: attention as ExportAttention } : {}) };
   }
   if (faults.length > 0) throw new UsageError('--fault plants a bug in an exported model: use it with --export-onnx FILE.');
+  if (attention !== undefined) throw new UsageError('--attention chooses how an exported model writes attention: use it with --export-onnx FILE.');
 
   const backend = values.backend;
   if (backend !== undefined && !(BACKEND_SETTINGS as readonly string[]).includes(backend)) {

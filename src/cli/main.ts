@@ -68,7 +68,7 @@ async function exportModel(request: ExportRequest, signal: AbortSignal): Promise
   // Weights too big for one ONNX file go to a data file beside it, named after it.
   const dataLocation = `${path.basename(request.file)}.data`;
   try {
-    exported = await client.exportModel({ model: request.model, seed: request.seed, weightsPath: request.weights, tokenizer: request.tokenizer, faults: request.faults, dataLocation }, signal);
+    exported = await client.exportModel({ model: request.model, seed: request.seed, weightsPath: request.weights, tokenizer: request.tokenizer, faults: request.faults, attention: request.attention, dataLocation }, signal);
   } finally {
     await client.dispose();
   }
@@ -76,7 +76,7 @@ async function exportModel(request: ExportRequest, signal: AbortSignal): Promise
   if (external) await writeModelFile(path.join(path.dirname(request.file), external.location), external.data);
   await writeModelFile(request.file, exported.model);
   const megabytes = (exported.model.byteLength + (external?.data.byteLength ?? 0)) / 1e6;
-  process.stdout.write(`${request.model} exported to ${request.file}${external ? ` and ${external.location} beside it` : ''} (${megabytes.toFixed(1)} MB, ONNX opset 17)\n`);
+  process.stdout.write(`${request.model} exported to ${request.file}${external ? ` and ${external.location} beside it` : ''} (${megabytes.toFixed(1)} MB, ONNX opset 17${request.attention === 'fused' ? ' with com.microsoft GroupQueryAttention' : ''})\n`);
   return EXIT.ok;
 }
 

@@ -8,6 +8,7 @@ import { loadBuiltinModel, parseBuiltinSpec } from './builtin';
 import { encodeModel } from './onnx/model';
 import { externalizeInitializers, needsExternalData } from './onnx/externalData';
 import { type ExportFault, exportTransformer } from './onnx/exportBuiltin';
+import type { ExportAttention } from './onnx/exportGroupQuery';
 import { PRESETS } from './reference/config';
 import { readRegularFileSync } from './safeRead';
 import { BYTE_TOKENIZER_SPEC, getTokenizer } from './tokenizers/index';
@@ -19,6 +20,8 @@ export interface ExportOptions {
   tokenizer?: string;
   /** Bugs planted on purpose (tests, teaching): see ExportFault. Default none; the file says which in its description. */
   faults?: readonly ExportFault[];
+  /** Plain attention operators (default), or decoder self-attention as com.microsoft GroupQueryAttention ('fused'). */
+  attention?: ExportAttention;
   /**
    * The name of the external data file, when the weights are too big for one ONNX file (over
    * 1.5 GB: qwen2-shape); it must sit beside the model under this name. Default `model.onnx.data`.
@@ -45,15 +48,16 @@ export async function exportBuiltinModel(options: ExportOptions): Promise<Export
   const loaded = await loadBuiltinModel({ preset, seed: options.seed, weightsPath: options.weightsPath, tokenizer: options.tokenizer });
   const faults = options.faults ?? [];
   const planted = faults.length > 0 ? `, with planted faults: ${faults.join(', ')}` : '';
+  const fused = options.attention === 'fused' ? ' with com.microsoft GroupQueryAttention' : '';
   const proto = exportTransformer(
     PRESETS[preset],
     loaded.weights,
     {
       config: JSON.stringify({ preset, ...PRESETS[preset] }),
       tokenizer: tokenizerMetadata(options.tokenizer),
-      description: `Attention Lens built-in model ${preset} (${loaded.info.weights ?? ''}), exported to ONNX opset 17${planted}`,
+      description: `Attention Lens built-in model ${preset} (${loaded.info.weights ?? ''}), exported to ONNX opset 17${fused}${planted}`,
     },
-    { faults },
+    { faults, attention: options.attention },
   );
   if (!needsExternalData(proto)) return { model: encodeModel(proto), externalData: null };
   const externalized = externalizeInitializers(proto, options.dataLocation ?? 'model.onnx.data');

@@ -21,6 +21,7 @@ import { rotaryTables } from '../reference/rope';
 import { sinusoidalPositions } from '../reference/positions';
 import type { WeightSource } from '../reference/weights';
 import { ElementType, GraphBuilder } from './builder';
+import { type ExportAttention, finishFused, GroupQueryWriter } from './exportGroupQuery';
 
 export const EXPORT_OPSET = 17;
 /** Rows of the exported position table: the most tokens the engine ever runs. */
@@ -35,6 +36,8 @@ export { EXPORT_FAULTS, type ExportFault } from './exportFaults';
 export interface ExportFaultOptions {
   /** Bugs to plant (see ExportFault); default none. */
   faults?: readonly ExportFault[];
+  /** 'fused' writes decoder self-attention as com.microsoft GroupQueryAttention (exportGroupQuery.ts); default 'plain'. */
+  attention?: ExportAttention;
 }
 
 export interface ExportMetadata {
@@ -56,8 +59,10 @@ class Exporter {
   private readonly faults: ReadonlySet<ExportFault>;
   /** The query projection that `nan-weight` poisons: the first self-attention of the first stack. */
   private readonly poisonedLinear: string;
+  private readonly groupQuery: GroupQueryWriter | null;
 
-  constructor(private readonly config: TransformerConfig, private readonly weights: WeightSource, faults: readonly ExportFault[]) {
+  constructor(private readonly config: TransformerConfig, private readonly weights: WeightSource, faults: readonly ExportFault[], attention: ExportAttention) {
+    this.groupQuery = attention === 'fused' ? new GroupQueryWriter(this, config) : null;
     this.d = config.dModel;
     this.headWidth = config.dModel / config.heads;
     this.faults = new Set(faults);
@@ -290,7 +295,8 @@ class Exporter {
     for (let i = 0; i < layers; i++) {
       const prefix = `${stack}.layers.${i}`;
       const positions = this.config.positions === 'rope' ? this.positionsOf.get(stack) ?? null : null; // made by build()
-      stream = this.sublayer(stream, `${prefix}.norm_self_attention`, (input) => this.attention(input, input, `${prefix}.self_attention`, selfBias, positions), `${prefix}.self_attention`);
+      const fused = stack === 'decoder' ? this.groupQuery : null;
+      stream = this.sublayer(stream, `${prefix}.norm_self_attention`, (input) => fused?.attention(input, `${prefix}.self_attention`) ?? this.attention(input, input, `${prefix}.self_attention`, selfBias, positions), `${prefix}.self_attention`);
       if (memory) {
         stream = this.sublayer(stream, `${prefix}.norm_cross_attention`, (input) => this.attention(input, memory.output, `${prefix}.cross_attention`, memory.bias), `${prefix}.cross_attention`);
       }
@@ -347,7 +353,9 @@ class Exporter {
   }
 }
 
-/** The model as ONNX; `options.faults` plants deliberate bugs (see ExportFault), none by default. */
+/** The model as ONNX; `options.faults` plants deliberate bugs (see ExportFault), none by default; `options.attention` picks plain or fused attention. */
 export function exportTransformer(config: TransformerConfig, weights: WeightSource, metadata: ExportMetadata, options: ExportFaultOptions = {}): onnx.ModelProto {
-  return new Exporter(config, weights, options.faults ?? []).build(metadata);
+  const attention = options.attention ?? 'plain';
+  const model = new Exporter(config, weights, options.faults ?? [], attention).build(metadata);
+  return attention === 'fused' ? finishFused(model) : model;
 }
