@@ -131,7 +131,7 @@ export class OverviewView {
     const widest = familyBlocks.find((block) => block.heads === heads);
     // Grouped-query attention: a column per query head, grouped by the KV head the heads share,
     // a gap column between groups and the group's label above its heads.
-    this.grid.style.gridTemplateColumns = ['auto', ...groups.map((group) => `repeat(${group.heads.length}, max-content)`)].join(grouped ? ' 6px ' : ' ');
+    this.grid.style.gridTemplateColumns = `auto ${groups.map((group) => `repeat(${group.heads.length}, max-content)`).join(' 6px ')}`;
     const headsText = widest && grouped ? blockHeadsText(widest) : `${heads} heads`;
     this.grid.setAttribute('aria-label', family ? `${family.label}: ${family.blockIndices.length} layers × ${headsText}` : 'No blocks');
     const kvLine = overviewKvLine(familyBlocks, heads);
