@@ -4,7 +4,7 @@
  */
 import type { BlockKind, MaskKind, StreamName } from '../../shared/trace';
 import { notice, type TraceNotice } from '../../shared/trace';
-import type { GraphIndex } from './graph';
+import { GraphIndex } from './graph';
 import { attrInt, attrInts, describeNode, type GraphProto, type NodeProto } from './model';
 import { findScorePath, multipliedByValues, type ScorePath } from './scorePath';
 import { type StreamWalk, walkToStream } from './streamWalk';
@@ -196,4 +196,42 @@ export function noteSubgraphs(graph: GraphProto, notes: TraceNotice[]): void {
       notes.push(notice('subgraph', `${describeNode(node)} holds a subgraph; attention inside subgraphs (If/Loop/Scan/BeamSearch) is not tapped.`));
     }
   }
+}
+
+/** Kernels that compute attention themselves (their own domain, or ai.onnx for Attention). */
+const ATTENTION_KERNELS = new Set(['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'DecoderMaskedMultiHeadAttention', 'DecoderMaskedSelfAttention', 'PackedAttention', 'PackedMultiHeadAttention', 'LongformerAttention', 'SparseAttention', 'QAttention', 'QOrderedAttention', 'PagedAttention', 'DecoderAttention']);
+
+function subgraphsOf(node: NodeProto): GraphProto[] {
+  return (node.attribute ?? []).flatMap((attribute) => [...(attribute.g ? [attribute.g] : []), ...(attribute.graphs ?? [])]);
+}
+
+/** A Softmax whose scores come, through elementwise and layout ops, from a com.microsoft FusedMatMul (Q·Kᵀ). */
+function fedByFusedProduct(index: GraphIndex, softmax: NodeProto): boolean {
+  let value = softmax.input?.[0] ?? '';
+  for (let depth = 0; depth < 8 && value; depth++) {
+    const node = index.producer(value);
+    if (!node) return false;
+    if (node.opType === 'FusedMatMul') return true;
+    if (!['Add', 'Sub', 'Mul', 'Div', 'Where', 'Cast', 'Identity', 'Reshape', 'Transpose'].includes(node.opType ?? '')) return false;
+    value = (node.input ?? []).find((input, slot) => input && !index.isStatic(input) && !(node.opType === 'Where' && slot === 0)) ?? '';
+  }
+  return false;
+}
+
+/** Whether `graph` or a subgraph in it computes attention: a fused attention kernel, or a Softmax fed by Q·Kᵀ. */
+function holdsAttention(graph: GraphProto, depth = 0): boolean {
+  const nodes = graph.node ?? [];
+  if (nodes.some((node) => ATTENTION_KERNELS.has(node.opType ?? '') && ['', 'ai.onnx', 'com.microsoft'].includes(node.domain ?? ''))) return true;
+  const index = new GraphIndex(graph);
+  const attentionSoftmax = (node: NodeProto): boolean =>
+    node.opType === 'Softmax' && Boolean(node.input?.[0]) && ((findScorePath(index, node.input?.[0] ?? '') !== undefined && multipliedByValues(index, node.output?.[0] ?? '')) || fedByFusedProduct(index, node));
+  return nodes.some(attentionSoftmax) || (depth < 8 && nodes.some((node) => subgraphsOf(node).some((subgraph) => holdsAttention(subgraph, depth + 1))));
+}
+
+/**
+ * The main-graph node whose subgraphs compute attention (com.microsoft BeamSearch, GreedySearch,
+ * WhisperBeamSearch, ai.onnx If, Loop, Scan...), or undefined. Attention there is not traced.
+ */
+export function nodeHidingAttention(graph: GraphProto): NodeProto | undefined {
+  return (graph.node ?? []).find((node) => subgraphsOf(node).some((subgraph) => holdsAttention(subgraph)));
 }

@@ -22,14 +22,14 @@
  */
 import { UserFacingError } from '../../shared/errors';
 import { notice, type TraceNotice } from '../../shared/trace';
-import { type FoundBlock, findSoftmaxBlocks, noteSubgraphs } from './attentionBlocks';
+import { type FoundBlock, findSoftmaxBlocks, nodeHidingAttention, noteSubgraphs } from './attentionBlocks';
 import { tapBlock } from './attentionTaps';
 import { describeStandardAttention, prepareStandardAttention, refuseOtherFusedAttention } from './fusedAttention';
 import { EXPORT_HINT, rewriteFusedKernels } from './fusedKernels';
 import { FUSED_REWRITERS } from './fusedRegistry';
 import { GraphIndex } from './graph';
 import { GraphEditor } from './graphEditor';
-import { cloneForEdit, graphOf, type ModelProto, opsetVersion } from './model';
+import { cloneForEdit, describeNode, graphOf, type ModelProto, opsetVersion } from './model';
 import { findResidualSteps, type ResidualStep, tapResidual } from './residualTaps';
 import { assignRoles } from './roles';
 import type { TapPlan } from './tapPlan';
@@ -56,6 +56,7 @@ export function analyzeAndTap(model: ModelProto): TapResult {
   }
   refuseOtherFusedAttention(graphOf(edited), FUSED_REWRITERS);
   const fusedStandard = prepareStandardAttention(editor);
+  refuseSubgraphAttention(graphOf(edited));
   noteSubgraphs(graphOf(edited), notes);
 
   // 2. Blocks.
@@ -86,6 +87,22 @@ export function analyzeAndTap(model: ModelProto): TapResult {
 
   notes.unshift(notice('tap-summary', summarise(blocks, steps)));
   return { model: edited, plan: { attention, residual, notes, maskConventions } };
+}
+
+/**
+ * Refuses a model whose attention runs inside a subgraph (a generation loop, an If or Loop branch):
+ * it is not tapped, and a trace of the main graph alone would leave it out without saying so.
+ */
+function refuseSubgraphAttention(graph: ReturnType<typeof graphOf>): void {
+  const holder = nodeHidingAttention(graph);
+  if (!holder) return;
+  const generation = ['BeamSearch', 'GreedySearch', 'WhisperBeamSearch', 'Sampling'].includes(holder.opType ?? '');
+  throw new UserFacingError(
+    `This model computes its attention inside a subgraph of ${describeNode(holder)}${generation ? ' (the encoder/decoder graphs of a generation loop that onnxruntime runs)' : ''}; Attention Lens taps attention in the main graph only, so it cannot read it.`,
+    generation
+      ? 'Trace the encoder and decoder models the generation loop was built from (e.g. the separate encoder_model.onnx and decoder_model.onnx of an optimum export) one at a time.'
+      : 'Export the model without control flow around the attention: e.g. optimum-cli export onnx --no-post-process keeps the decoder with and without past as separate files instead of merging them behind an If.',
+  );
 }
 
 /** The conventions of the model's mask inputs, read from the graph; unusual ones are noted. */
