@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import ort = require('onnxruntime-web');
 import { UserFacingError } from '../../src/shared/errors';
-import { cloneForEdit, decodeModel, ElemType, type ModelProto } from '../../src/engine/onnx/model';
+import { cloneForEdit, decodeModel, ElemType, encodeModel, type ModelProto } from '../../src/engine/onnx/model';
 import { rewriteFusedKernels } from '../../src/engine/onnx/fusedKernels';
 import { FUSED_REWRITERS } from '../../src/engine/onnx/fusedRegistry';
 import { GraphEditor } from '../../src/engine/onnx/graphEditor';
@@ -597,6 +597,23 @@ describe('com.microsoft FusedMatMul rewritten into Transpose/MatMul/Mul', () => 
     assert.ok(diff <= 1e-5, `differs by ${diff}`);
   });
 
+  it('a FusedMatMul whose operand rank cannot be read: left as it is when it feeds no Softmax, refused by name when it is a Q·Kᵀ', () => {
+    const build = (softmax: boolean): ModelProto => {
+      const g = new GraphBuilder();
+      g.input('a', F32, [2, 4, 5]);
+      g.input('b', F32, [2, 6, 5]);
+      g.node('FusedMatMul', ['a', 'b'], ['y'], { transB: 1 }, 'com.microsoft');
+      if (softmax) g.node('Softmax', ['y'], ['p'], { axis: -1 });
+      g.output(softmax ? 'p' : 'y', F32);
+      const model = g.model(17);
+      for (const input of model.graph?.input ?? []) input.type = { tensorType: { elemType: F32 } }; // no shape, no rank
+      return model;
+    };
+    const kept = rewriteOnly(build(false));
+    assert.deepEqual(kept.graph?.node?.map((node) => node.opType), ['FusedMatMul']);
+    assert.match(refusal(build(true)), /com\.microsoft\.FusedMatMul "fusedmatmul_0": the rank of its input B cannot be read/);
+  });
+
   it('the permutations: transBatch moves the first axis behind the batch axes, trans swaps the last two', () => {
     assert.deepEqual(operandPermutation(4, true, false), [1, 2, 0, 3]);
     assert.deepEqual(operandPermutation(4, false, true), [0, 1, 3, 2]);
@@ -783,7 +800,9 @@ describe('shared fixtures with com.microsoft MultiHeadAttention', () => {
   it('ort_whisper_hf_decoder_layer_mha_self_cross_past: decoder-self [2, 2, 1, 11] with past and cross [2, 2, 1, 20] on cached K/V, outputs and presents equal', async () => {
     const model = fixture('ort_whisper_hf_decoder_layer_mha_self_cross_past.onnx');
     const feeds = feedsFor(builderOf({ input_hidden_states: [2, 1, 10], past_key_self: [2, 2, 10, 5], past_value_self: [2, 2, 10, 5], past_key_cross: [2, 2, 20, 5], past_value_cross: [2, 2, 20, 5] }), 13);
+    const before = encodeModel(model);
     const { plan, tapped } = await checkRewrite('whisper fixture', model, feeds, { kernel: true, tolerance: 1e-5, probsTolerance: 1, rowTolerance: 1e-5, blocks: 2 });
+    assert.deepEqual(encodeModel(model), before, 'the input model is left unchanged');
     assert.deepEqual(plan.attention.map((tap) => tap.kind), ['decoder-self', 'cross']);
     assert.deepEqual(plan.attention.map((tap) => tapped[tap.output]?.dims), [[2, 2, 1, 11], [2, 2, 1, 20]]);
     for (const tap of plan.attention) {
