@@ -759,6 +759,22 @@ describe('attention inside subgraphs', () => {
     assert.match(refusal(model), /Loop "hidden_attention"/);
   });
 
+  for (const [opType, domain, attribute] of [
+    ['Scan', '', 'body'],
+    ['GreedySearch', 'com.microsoft', 'decoder'],
+    ['WhisperBeamSearch', 'com.microsoft', 'encoder'],
+  ] as const) {
+    it(`${domain ? `${domain}.` : ''}${opType} whose ${attribute} holds the attention: refused naming it`, () => {
+      const model = holder(opType, domain, { [attribute]: { graph: attentionBody(attribute, 'MatMul') } }, ['q']);
+      assert.match(refusal(model), new RegExp(`${domain ? `${domain.replace('.', '\\.')}\\.` : ''}${opType} "hidden_attention"`));
+    });
+  }
+
+  it('an If nested in a Loop body: refused naming the Loop of the main graph', () => {
+    const inner = new GraphBuilder().node('If', ['cond'], ['out'], { then_branch: { graph: attentionBody('then', 'MatMul') }, else_branch: { graph: attentionBody('else', 'MatMul') } }).output('out', F32).graph('body');
+    assert.match(refusal(holder('Loop', '', { body: { graph: inner } }, ['', 'cond'])), /Loop "hidden_attention"/);
+  });
+
   it('a subgraph without attention still ends in "No attention found"', () => {
     const body = new GraphBuilder().node('Relu', ['q'], ['out']).output('out', F32).graph('plain');
     const model = holder('If', '', { then_branch: { graph: body }, else_branch: { graph: body } }, ['cond']);
