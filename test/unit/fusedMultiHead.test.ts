@@ -69,6 +69,8 @@ interface AttentionArgs {
   S: number;
   T: number;
   H: number;
+  /** Head size of V, when it differs from Q's and K's. */
+  Hv?: number;
   q: Heads;
   k: Heads;
   v: Heads;
@@ -90,9 +92,10 @@ interface Reference {
 
 function attentionReference(a: AttentionArgs): Reference {
   const { B, N, S, T, H } = a;
+  const Hv = a.Hv ?? H;
   const probs = new Float64Array(B * N * S * T);
   const scores = new Float64Array(B * N * S * T);
-  const output = new Float64Array(B * S * N * H);
+  const output = new Float64Array(B * S * N * Hv);
   for (let b = 0; b < B; b++) {
     for (let n = 0; n < N; n++) {
       for (let s = 0; s < S; s++) {
@@ -110,10 +113,10 @@ function attentionReference(a: AttentionArgs): Reference {
           scores[base + t] = x;
           probs[base + t] = (exps[t] as number) / sum;
         });
-        for (let h = 0; h < H; h++) {
+        for (let h = 0; h < Hv; h++) {
           let acc = 0;
           for (let t = 0; t < T; t++) acc += (probs[base + t] as number) * a.v(b, n, t, h);
-          output[(b * S + s) * N * H + n * H + h] = acc;
+          output[(b * S + s) * N * Hv + n * Hv + h] = acc;
         }
       }
     }
@@ -151,6 +154,7 @@ function mhaReference(x: KernelInputs, attrs: { heads: number; scale?: number; f
   let k: Heads;
   let v: Heads;
   let H: number;
+  let Hv: number | undefined;
   let L: number;
   let cached = false;
   const B = query.dims[0] as number;
@@ -179,6 +183,7 @@ function mhaReference(x: KernelInputs, attrs: { heads: number; scale?: number; f
       L = x.key.dims[1] as number;
       k = fromBSD(x.key, N, x.bias, query.dims[2] as number);
       v = fromBSD(x.value, N, x.bias, 2 * (query.dims[2] as number));
+      Hv = (x.value.dims[2] as number) / N;
     }
   }
   const P = x.past_key && !cached ? (x.past_key.dims[2] as number) : 0;
@@ -199,6 +204,7 @@ function mhaReference(x: KernelInputs, attrs: { heads: number; scale?: number; f
     S,
     T,
     H,
+    ...(Hv ? { Hv } : {}),
     q,
     k,
     v,
@@ -345,6 +351,7 @@ const MHA_CASES: MhaCase[] = [
     inputs: (g, t) => ['query', ...separate(g, t), '', g.input('key_padding_mask', I32, [B, S, L])],
     fixed: { key_padding_mask: Array.from({ length: B * S * L }, (_, i) => (i % 5 === 2 ? 0 : 1)) },
   },
+  { name: 'value wider than query and key (H_v = 6, H = 4) with bias [D + D + D_v]', inputs: (g, t) => ['query', g.input('key', t, [B, L, D]), g.input('value', t, [B, L, 12]), g.input('bias', t, [2 * D + 12])] },
   { name: 'attention_bias [1, N, S, T]', inputs: (g, t) => ['query', ...separate(g, t), '', '', g.input('attention_bias', t, [1, N, S, L])] },
   { name: 'attention_bias [B, 1, S, T] with bias and a mask', inputs: (g, t) => ['query', ...separate(g, t), g.input('bias', t, [3 * D]), g.input('key_padding_mask', I32, [B]), g.input('attention_bias', t, [B, 1, S, L])], fixed: { key_padding_mask: [3, 4] } },
   {
