@@ -491,6 +491,21 @@ const DECODER_CASES: DecoderCase[] = [
     fixed: { past_sequence_length: [PAST], mask_index: [1, 1, 0, 1, 1, 1, 1, 1] },
   },
   {
+    name: 'beam search (beam width 2, cache_indirection [1, 2, M]) with bias, a mask holding -1 and 0, attention_bias [B·W, N, 1, P+1] and output_qk',
+    inputs: (g, t) => [
+      ...step(g, t),
+      g.input('mask_index', I32, [B, PAST + 1]),
+      g.input('attention_bias', t, [B, N, 1, PAST + 1]),
+      ...buffer(g, t),
+      g.input('beam_width', I32, [1]),
+      g.input('cache_indirection', I32, [1, 2, M]),
+      g.input('bias', t, [3 * D]),
+    ],
+    attrs: { past_present_share_buffer: 1, output_qk: 1 },
+    outputs: ['output', 'present_key', 'present_value', 'qk'],
+    fixed: { past_sequence_length: [PAST], beam_width: [2], cache_indirection: [1, 0, 1, 0, 0, 0, 0, 1, 1, 0, 1, 0], mask_index: [1, -1, 0, 1, 1, 1, 1, 0] },
+  },
+  {
     name: 'cross-attention on cached K/V [B, N, L, H] with bias (Q only) and mask [B, L]',
     inputs: (g, t) => [g.input('query', t, [B, 1, D]), g.input('key', t, [B, N, L, H]), g.input('value', t, [B, N, L, H]), g.input('mask_index', I32, [B, L]), '', '', '', '', '', '', g.input('bias', t, [3 * D])],
     outputs: ['output'],
@@ -505,9 +520,15 @@ function decoderReference(x: KernelInputs, attrs: { scale?: number; fp16: boolea
   const cross = !x.past_key;
   const pastLength = cross ? 0 : ((x.past_sequence_length as Tensor64).data[0] as number);
   const T = cross ? ((x.key as Tensor64).dims[2] as number) : pastLength + 1;
-  const k = cross ? fromBNSH(x.key as Tensor64) : withPast(x.past_key, pastLength, fromBSD(x.key as Tensor64, N, x.bias, D));
-  const v = cross ? fromBNSH(x.value as Tensor64) : withPast(x.past_value, pastLength, fromBSD(x.value as Tensor64, N, x.bias, 2 * D));
+  // Beam search: past position t of row b is read from row (b / W)·W + cache_indirection[b, t].
+  const width = x.cache_indirection ? ((x.beam_width?.data[0] as number | undefined) ?? 1) : 1;
+  const source = (b: number, t: number): number => (x.cache_indirection ? Math.floor(b / width) * width + (x.cache_indirection.data[b * M + t] as number) : b);
+  const reordered = (past: Tensor64 | undefined): Tensor64 | undefined => past && { dims: past.dims, data: materialise((b, n, t, h) => at(past, source(b, t), n, t, h), B, N, M, H) };
+  const k = cross ? fromBNSH(x.key as Tensor64) : withPast(reordered(x.past_key), pastLength, fromBSD(x.key as Tensor64, N, x.bias, D));
+  const v = cross ? fromBNSH(x.value as Tensor64) : withPast(reordered(x.past_value), pastLength, fromBSD(x.value as Tensor64, N, x.bias, 2 * D));
   const mask = x.mask_index;
+  const blocks = (value: number): boolean => (x.cache_indirection ? value === 0 : !(value > 0)); // the beam kernel blocks only 0
+  const attentionBias = x.attention_bias && x.cache_indirection && x.attention_bias.dims[0] !== 1 ? { dims: x.attention_bias.dims, data: materialise((b, n, s, t) => at(x.attention_bias as Tensor64, Math.floor(b / width), n, s, t), B, N, 1, pastLength + 1) } : x.attention_bias;
   const reference = attentionReference({
     B,
     N,
@@ -518,14 +539,14 @@ function decoderReference(x: KernelInputs, attrs: { scale?: number; fp16: boolea
     k,
     v,
     scale: attrs.scale || Math.fround(1 / Math.fround(Math.sqrt(H))),
-    ...(x.attention_bias ? { bias: x.attention_bias } : {}),
-    blocked: (b, _s, t) => (mask && !(at(mask, b, t) > 0) ? 1 : 0),
+    ...(attentionBias ? { bias: attentionBias } : {}),
+    blocked: (b, _s, t) => (mask && blocks(at(mask, b, t)) ? 1 : 0),
     fill: -10000,
     ...(attrs.fp16 ? {} : { round: Math.fround }),
   });
   if (cross) return { ...reference, T };
   // The buffer keeps its length: the new key/value is written at position P.
-  const written = (past: Tensor64, all: Heads): Heads => (b, n, t, h) => (t <= pastLength ? all(b, n, t, h) : at(past, b, n, t, h));
+  const written = (past: Tensor64, all: Heads): Heads => (b, n, t, h) => (t === pastLength ? all(b, n, t, h) : at(past, b, n, t, h));
   const present: [Float64Array, Float64Array] = [materialise(written(x.past_key as Tensor64, k), B, N, M, H), materialise(written(x.past_value as Tensor64, v), B, N, M, H)];
   return { ...reference, T, present };
 }
@@ -702,7 +723,6 @@ describe('multi-head kernels the rewrite refuses, naming node, op and reason', (
     ['packed K/V with a bias', single('MultiHeadAttention', (g) => [g.input('query', F32, [B, S, D]), g.input('key', F32, [B, L, N, 2, H]), '', g.input('bias', F32, [3 * D])], {}), /packed K\/V and a bias/],
     ['DMMHA past without past_present_share_buffer', single('DecoderMaskedMultiHeadAttention', (g) => [...step(g, F32), '', '', g.input('pk', F32, [B, N, M, H]), g.input('pv', F32, [B, N, M, H])], {}, ['output', 'pk_out', 'pv_out']), /past_present_share_buffer = 1/],
     ['DMMHA packed Q/K/V', single('DecoderMaskedMultiHeadAttention', (g) => [g.input('query', F32, [B, 1, 3 * D])], {}), /packed Q\/K\/V/],
-    ['DMMHA beam search cache_indirection', single('DecoderMaskedMultiHeadAttention', (g) => [...step(g, F32), '', '', ...buffer(g, F32), g.input('bw', I32, [1]), g.input('ci', I32, [B, 1, M])], { past_present_share_buffer: 1 }, ['output', 'pk_out', 'pv_out']), /cache_indirection/],
     ['DMMHA with a 1-D mask', single('DecoderMaskedMultiHeadAttention', (g) => [...step(g, F32), g.input('m', I32, [B]), '', ...buffer(g, F32)], { past_present_share_buffer: 1 }, ['output', 'pk_out', 'pv_out']), /mask_index is not the 2-D/],
   ];
   for (const [what, model, reason] of cases) {

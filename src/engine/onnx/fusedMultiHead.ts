@@ -183,15 +183,19 @@ export const multiHeadAttentionRewriter: FusedRewriter = {
  *     present_key/present_value (past_present_share_buffer = 1, which the kernel requires) holding
  *     P = past_sequence_length valid positions: the new key/value is written at position P, attention
  *     reads positions 0..P.
+ *   beam search (self-attention with cache_indirection [batch, beam, M] and beam_width W): past
+ *     position t of row b is read from row (b / W)·W + cache_indirection[b, t]; the present buffer is
+ *     not reordered; that kernel blocks a key where the mask is 0 (not ≤ 0) and reads attention_bias
+ *     by batch row b / W (as onnxruntime-web 1.30's CPU kernel does, checked in the tests).
  *   cross-attention: no past and no present; key/value [B, N, L, H] already projected (no bias).
  * The mask is [B, T] (T = P + 1, or L) or absent; attention_bias is added (self-attention only).
  */
 function decoderMaskedReplacement(editor: GraphEditor, index: GraphIndex, node: NodeProto): NodeProto[] {
   const c = common(editor, index, node, ['num_heads', 'scale', 'mask_filter_value', 'past_present_share_buffer', 'output_qk']);
   const { emit, facts, heads, refuse } = c;
-  const [query, key, value, mask, attentionBias, pastKey, pastValue, pastLength, , cacheIndirection, bias] = inputsOf(node, 11) as string[] as [string, string, string, string, string, string, string, string, string, string, string];
+  const [query, key, value, mask, bias4, pastKey, pastValue, pastLength, beamWidth, cacheIndirection, bias] = inputsOf(node, 11) as string[] as [string, string, string, string, string, string, string, string, string, string, string];
+  let attentionBias = bias4;
   const outputs = node.output ?? [];
-  if (cacheIndirection) refuse('it takes a cache_indirection input (beam search reorders the cached keys per step), which the rewrite does not match');
   if (!key || !value) refuse('it has packed Q/K/V (no key and value inputs), which onnxruntime\'s CPU kernel cannot run');
   if (facts.rank(query) !== 3) refuse('the rank of its query is not 3 ([batch, 1, hidden])');
   const qkOutput = (attrInt(node, 'output_qk') ?? 0) !== 0 ? outputs[3] : undefined;
@@ -219,16 +223,24 @@ function decoderMaskedReplacement(editor: GraphEditor, index: GraphIndex, node: 
     const p = emit.op('Reshape', [emit.op('Cast', [pastLength], [makeAttrInt('to', ElemType.INT64)]), emit.int64([1])]);
     const next = emit.op('Add', [p, emit.int64([1])]);
     const zero = emit.int64([0]);
+    const beams = cacheIndirection ? beamSearch(emit, query, p, beamWidth, cacheIndirection) : null;
     const write = (buffer: string, fresh: string, output: string | undefined): string => {
       const valid = emit.slice(buffer, zero, p, 2);
-      const current = emit.op('Concat', [valid, fresh], [makeAttrInt('axis', 2)]);
-      if (output) emit.op('Concat', [current, emit.sliceFrom(buffer, next, 2)], [makeAttrInt('axis', 2)], output);
-      return current;
+      if (output) emit.op('Concat', [valid, fresh, emit.sliceFrom(buffer, next, 2)], [makeAttrInt('axis', 2)], output);
+      // With beams, each past position is read from the beam cache_indirection names (the buffer itself is not reordered).
+      const read = beams ? emit.op('GatherElements', [valid, emit.op('Expand', [beams.sources, emit.op('Shape', [valid])])], [makeAttrInt('axis', 0)]) : valid;
+      return emit.op('Concat', [read, fresh], [makeAttrInt('axis', 2)]);
     };
     k4 = write(pastKey, projected(key, 1), outputs[1]);
     v4 = write(pastValue, projected(value, 2), outputs[2]);
+    // With beams the kernel reads attention_bias by batch (row b / beam width), not by batch·beam row.
+    if (beams && attentionBias) attentionBias = emit.op('Gather', [attentionBias, emit.op('Min', [beams.batchRows, emit.op('Sub', [emit.dimScalar(attentionBias, 0), emit.int64([1], true)])])], [makeAttrInt('axis', 0)]);
+    if (beams && mask) {
+      if (facts.rank(mask) !== 2) refuse('its mask_index is not the 2-D key padding mask [batch, total sequence], the only mask the kernel accepts');
+      masks.push(rawKeyMask(emit, mask, c.fill, 'nonzero')); // the beam kernel blocks a key where the mask is 0
+    }
   }
-  if (mask) {
+  if (mask && masks.length === 0) {
     if (facts.rank(mask) !== 2) refuse('its mask_index is not the 2-D key padding mask [batch, total sequence], the only mask the kernel accepts');
     masks.push(rawKeyMask(emit, mask, c.fill));
   }
@@ -243,6 +255,22 @@ function decoderMaskedReplacement(editor: GraphEditor, index: GraphIndex, node: 
     ...(qkOutput ? { scores: qkOutput } : {}),
   });
   return emit.nodes;
+}
+
+/**
+ * Beam search's view of the cache: cache_indirection [batch, beam, M] names, for every batch·beam row
+ * b and past position t, the beam whose cached key/value that row reads: row (b / W)·W + indirection.
+ * `sources` is that row index as [B·W, 1, P, 1] (for GatherElements along the batch axis), `batchRows`
+ * the batch index b / W of every row.
+ */
+function beamSearch(emit: Emitter, query: string, past: string, beamWidth: string, indirection: string): { sources: string; batchRows: string } {
+  const width = beamWidth ? emit.op('Reshape', [emit.op('Cast', [beamWidth], [makeAttrInt('to', ElemType.INT64)]), emit.int64([], false)]) : emit.int64([1], true);
+  const rows = emit.op('Range', [emit.int64([0], true), emit.dimScalar(query, 0), emit.int64([1], true)]); // [B·W]
+  const batchRows = emit.op('Div', [rows, width]);
+  const firstOfBatch = emit.unsqueeze(emit.op('Mul', [batchRows, width]), [1]); // [B·W, 1]
+  const perRow = emit.op('Reshape', [emit.op('Cast', [indirection], [makeAttrInt('to', ElemType.INT64)]), emit.op('Concat', [emit.dim(query, 0), emit.int64([-1])], [makeAttrInt('axis', 0)])]); // [B·W, M]
+  const beams = emit.slice(perRow, emit.int64([0]), past, 1); // [B·W, P]
+  return { sources: emit.unsqueeze(emit.op('Add', [firstOfBatch, beams]), [1, 3]), batchRows };
 }
 
 export const decoderMaskedMultiHeadRewriter: FusedRewriter = {

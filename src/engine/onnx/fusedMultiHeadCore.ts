@@ -167,15 +167,19 @@ function additive(emit: Emitter, keep: string, fill: number): string {
   return emit.op('Where', [keep, emit.scalar(0), emit.scalar(fill)]);
 }
 
-/** A 0/1 mask (any numeric type): true where it keeps, as the kernels read it (value > 0). */
-function keeps(emit: Emitter, mask: string): string {
+/** How a kernel reads a 0/1 mask: keep where the value is > 0 (most), or where it is not 0 (DMMHA with beams). */
+export type KeepRule = 'positive' | 'nonzero';
+
+/** A 0/1 mask (any numeric type): true where it keeps. */
+function keeps(emit: Emitter, mask: string, rule: KeepRule = 'positive'): string {
   const asFloat = emit.op('Cast', [mask], [makeAttrInt('to', ElemType.FLOAT)]);
-  return emit.op('Greater', [asFloat, emit.editor.constant(ElemType.FLOAT, [], [0])]);
+  const zero = emit.editor.constant(ElemType.FLOAT, [], [0]);
+  return rule === 'positive' ? emit.op('Greater', [asFloat, zero]) : emit.op('Not', [emit.op('Equal', [asFloat, zero])]);
 }
 
 /** key_padding_mask [B, T] (1 keep, 0 block) → additive [B, 1, 1, T]. */
-export function rawKeyMask(emit: Emitter, mask: string, fill: number): string {
-  return emit.unsqueeze(additive(emit, keeps(emit, mask), fill), [1, 2]);
+export function rawKeyMask(emit: Emitter, mask: string, fill: number, rule: KeepRule = 'positive'): string {
+  return emit.unsqueeze(additive(emit, keeps(emit, mask, rule), fill), [1, 2]);
 }
 
 /** key_padding_mask [B, S, T] → additive [B, 1, S, T]. */
