@@ -67,7 +67,7 @@ describe('grouped-query attention and a sliding window (builtin:tiny-modern)', f
     const heads = await frame.locator('#head-select option').allInnerTexts();
     assert.deepEqual(heads, ['Mean of heads', 'Head 0 · KV 0', 'Head 1 · KV 0', 'Head 2 · KV 1', 'Head 3 · KV 1']);
     await page.waitForTimeout(300);
-    await sideBarShot('grouped-query-heatmap-dark');
+    await sideBarShot('grouped-query-heatmap');
   });
 
   it('the overview groups the query heads by the KV head they share, in both themes', async () => {
