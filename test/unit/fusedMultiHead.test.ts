@@ -830,6 +830,8 @@ describe('shared fixtures with com.microsoft MultiHeadAttention', () => {
       const tap = plan.attention[0] as AttentionTap;
       assert.equal(tap.kind, 'encoder-self');
       assert.equal(tap.expectedMaskKind, 'padding');
+      // The head size is read through the projections, so the scale is a constant the analysis recognises.
+      assert.deepEqual(plan.notes.map((note) => note.code).filter((code) => code === 'no-scale' || code === 'multiplicative-mask'), []);
       const probs = tapped[tap.output] as ort.Tensor;
       assert.deepEqual(probs.dims, [1, 2, 3, 3]);
       const values = numbers(probs);

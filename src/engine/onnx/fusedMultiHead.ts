@@ -44,7 +44,7 @@ function common(editor: GraphEditor, index: GraphIndex, node: NodeProto, known: 
 function scaleOf(node: NodeProto, c: Common, headSize: number | null | undefined, heads4: string): number | string {
   const scale = attrFloat(node, 'scale') ?? 0;
   if (scale !== 0) return scale;
-  return headSize ? defaultScale(headSize) : computedScale(c.emit, heads4);
+  return headSize && Number.isInteger(headSize) ? defaultScale(headSize) : computedScale(c.emit, heads4);
 }
 
 function inputsOf(node: NodeProto, count: number): string[] {
@@ -69,7 +69,7 @@ function multiHeadReplacement(editor: GraphEditor, index: GraphIndex, node: Node
   const { emit, facts, heads, refuse } = c;
   const [query, key, value, bias, mask, attentionBias, pastKey, pastValue, pastLength, cacheIndirection] = inputsOf(node, 10) as [string, string, string, string, string, string, string, string, string, string];
   const outputs = node.output ?? [];
-  if (pastLength) refuse('it takes a past_sequence_length input (past and present share one buffer), which its CPU kernel does not run and the rewrite does not match');
+  if (pastLength) refuse('it takes a past_sequence_length input (past and present share one buffer, a decoding mode made for the CUDA kernel), which the rewrite does not match');
   if (cacheIndirection) refuse('it takes a cache_indirection input (beam search reorders the cached keys), which the rewrite does not match');
   if (Boolean(pastKey) !== Boolean(pastValue)) refuse('it has only one of past_key and past_value');
 
@@ -92,7 +92,7 @@ function multiHeadReplacement(editor: GraphEditor, index: GraphIndex, node: Node
     if (value) refuse('it has a value input but no key input');
     if (queryRank !== undefined && queryRank !== 5) refuse(`its query has rank ${queryRank} without key and value; only the packed Q/K/V layout [batch, sequence, heads, 3, head size] is rewritten`);
     if (pastKey) refuse('it has packed Q/K/V and a past key/value, which the kernel does not accept');
-    headSize = facts.dims(query)?.[4];
+    headSize = facts.lastDim(query);
     // [B, S, N, 3, H] → three [B, S, D] (+ bias) → heads.
     const flat = [0, 1, 2].map((slot) => emit.op('Reshape', [emit.packedSlot(query, slot), emit.int64([0, 0, -1])]));
     const width = emit.dim(flat[0] as string, 2);
@@ -105,16 +105,16 @@ function multiHeadReplacement(editor: GraphEditor, index: GraphIndex, node: Node
       if (keyRank !== undefined && keyRank !== 5) refuse(`its key has rank ${keyRank} without a value input; only packed K/V [batch, sequence, heads, 2, head size] is rewritten`);
       if (bias) refuse('it has packed K/V and a bias, which the kernel does not accept');
       if (pastKey) refuse('it has packed K/V and a past key/value, which the kernel does not accept');
-      headSize = facts.dims(key)?.[4];
+      headSize = facts.lastDim(key);
       [k4, v4] = [0, 1].map((slot) => emit.op('Transpose', [emit.packedSlot(key, slot)], [makeAttrInts('perm', [0, 2, 1, 3])])) as [string, string];
     } else if (keyRank === 3 && valueRank === 3) {
-      const queryWidth = facts.dims(query)?.[2];
-      headSize = queryWidth ? queryWidth / heads : facts.dims(pastKey)?.[3];
+      const queryWidth = facts.lastDim(query);
+      headSize = queryWidth ? queryWidth / heads : pastKey ? facts.lastDim(pastKey) : undefined;
       k4 = projected(key, 1, width);
       v4 = projected(value, 2, width);
     } else if (keyRank === 4 && valueRank === 4) {
       if (pastKey) refuse('its key and value are already in [batch, heads, sequence, head size] layout and it also has a past key/value, which the kernel does not accept');
-      headSize = facts.dims(key)?.[3];
+      headSize = facts.lastDim(key);
       k4 = key;
       v4 = value;
       cached = true;
@@ -213,12 +213,12 @@ function decoderMaskedReplacement(editor: GraphEditor, index: GraphIndex, node: 
     if (facts.rank(key) !== 4) refuse('it is cross-attention (no past) but its key is not [batch, heads, sequence, head size]');
     k4 = key;
     v4 = value;
-    headSize = facts.dims(key)?.[3];
+    headSize = facts.lastDim(key);
   } else {
     if (!pastKey || !pastValue) refuse('it writes present key/value without past_key and past_value, which the kernel does not run');
     if ((attrInt(node, 'past_present_share_buffer') ?? 0) === 0) refuse('it has past key/value without past_present_share_buffer = 1, which onnxruntime\'s kernel requires');
     if (!pastLength) refuse('it shares the past/present buffer but has no past_sequence_length input');
-    headSize = facts.dims(pastKey)?.[3];
+    headSize = facts.lastDim(pastKey);
     // Positions 0..P-1 of the buffer, then the new token; the buffer keeps its length M.
     const p = emit.op('Reshape', [emit.op('Cast', [pastLength], [makeAttrInt('to', ElemType.INT64)]), emit.int64([1])]);
     const next = emit.op('Add', [p, emit.int64([1])]);
@@ -248,7 +248,7 @@ function decoderMaskedReplacement(editor: GraphEditor, index: GraphIndex, node: 
     query: q4,
     key: k4,
     value: v4,
-    scale: scaleOf(node, c, headSize ?? ((facts.dims(query)?.[2] ?? 0) / heads || null), q4),
+    scale: scaleOf(node, c, headSize ?? ((facts.lastDim(query) ?? 0) / heads || null), q4),
     ...(attentionBias ? { attentionBias } : {}),
     masks,
     output: outputs[0] ?? emit.editor.fresh('dmmha_output'),

@@ -11,7 +11,8 @@
  */
 import type { GraphEditor } from './graphEditor';
 import { GraphIndex } from './graph';
-import { ElemType, graphOf, makeAttrInt, makeAttrInts, type AttributeProto, type NodeProto } from './model';
+import { attrInt, ElemType, graphOf, makeAttrInt, makeAttrInts, type AttributeProto, type NodeProto } from './model';
+import { tensorDims } from './tensorValues';
 
 /** Largest int64, an open end for Slice. */
 const TO_END = Number.MAX_SAFE_INTEGER;
@@ -103,8 +104,8 @@ export class ValueFacts {
 
   /** Declared dims (numbers where fixed), for graph inputs, value infos and constants. */
   dims(value: string): (number | null)[] | undefined {
-    const constant = this.index.constant(value);
-    if (constant) return constant.dims;
+    const tensor = this.index.constantTensor(value) ?? this.current().constantTensor(value);
+    if (tensor) return tensorDims(tensor);
     const info = this.index.valueInfo(value) ?? this.current().valueInfo(value);
     const dims = info?.type?.tensorType?.shape?.dim;
     if (!info?.type?.tensorType?.shape) return undefined;
@@ -113,7 +114,34 @@ export class ValueFacts {
       return fixed > 0 && !dim.dimParam ? fixed : null;
     });
   }
+
+  /**
+   * The size of the last axis when the graph fixes it: declared, or read through the projection that
+   * made the value (a MatMul or Gemm by a weight) and the elementwise ops after it (bias, norms, casts).
+   */
+  lastDim(value: string, depth = 0): number | undefined {
+    const dims = this.dims(value);
+    const last = dims?.[dims.length - 1];
+    if (typeof last === 'number') return last;
+    const node = this.index.producer(value) ?? this.current().producer(value);
+    if (!node || depth > 12 || (node.domain ?? '') === 'com.microsoft' && !WIDTH_KEEPING.has(node.opType ?? '')) return undefined;
+    const inputs = (node.input ?? []).filter(Boolean);
+    const op = node.opType ?? '';
+    if (op === 'MatMul') return inputs[1] ? this.lastDim(inputs[1], depth + 1) : undefined;
+    if (op === 'Gemm') {
+      const weight = this.dims(inputs[1] ?? '');
+      const size = weight?.[(attrInt(node, 'transB') ?? 0) !== 0 ? 0 : 1];
+      return typeof size === 'number' ? size : undefined;
+    }
+    if (!WIDTH_KEEPING.has(op)) return undefined;
+    // Elementwise: any operand whose last axis is fixed and not broadcast (1) gives the width.
+    const widths = inputs.map((input) => this.lastDim(input, depth + 1)).filter((width): width is number => width !== undefined && width > 1);
+    return widths[0];
+  }
 }
+
+/** Ops whose output's last axis is the (broadcast) last axis of their inputs. */
+const WIDTH_KEEPING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Cast', 'Identity', 'Relu', 'Gelu', 'FastGelu', 'BiasGelu', 'LayerNormalization', 'SkipLayerNormalization', 'SimplifiedLayerNormalization', 'SkipSimplifiedLayerNormalization', 'Tanh', 'Sigmoid', 'Erf']);
 
 /** The scale the kernels default to, 1/√H, computed as they do in float32. */
 export function defaultScale(headSize: number): number {
