@@ -5,6 +5,7 @@
 import type { FoundBlock, MaskPart } from './attentionBlocks';
 import type { GraphIndex } from './graph';
 import type { GraphEditor } from './graphEditor';
+import { kvGroupsOf } from './kvGroups';
 import { ElemType, makeAttrInt } from './model';
 import type { AttentionTap, MaskTap } from './tapPlan';
 
@@ -13,6 +14,7 @@ export function tapBlock(editor: GraphEditor, index: GraphIndex, block: FoundBlo
   const output = editor.fresh(`probs_${block.queryStream}_L${block.layer}_${block.kind}`);
   editor.append('Cast', [block.probs], [makeAttrInt('to', ElemType.FLOAT)], output);
   editor.addOutput(output, ElemType.FLOAT);
+  const groups = kvGroupsOf(index, block);
   return {
     output,
     node: block.node.name || `${block.node.opType}#${blockIndex}`,
@@ -23,6 +25,7 @@ export function tapBlock(editor: GraphEditor, index: GraphIndex, block: FoundBlo
     layout: block.layout,
     ...(block.heads !== undefined ? { heads: block.heads } : {}),
     ...((block.heads ?? block.expectedHeads) !== undefined ? { expectedHeads: block.heads ?? block.expectedHeads } : {}),
+    ...(groups ? { kvHeads: groups.kvHeads, kvHeadOf: groups.kvHeadOf } : {}),
     mask: tapMask(editor, index, block),
     expectedMaskKind: block.maskKind,
   };

@@ -5,10 +5,10 @@
  */
 import { UserFacingError } from '../../shared/errors';
 import { type FoundBlock, type MaskPart, newBlock } from './attentionBlocks';
-import { EXPORT_HINT, type FusedRewriter, refuseFused } from './fusedKernels';
-import type { GraphIndex } from './graph';
+import { checkKnownAttributes, EXPORT_HINT, type FusedRewriter, refuseFused } from './fusedKernels';
+import { GraphIndex } from './graph';
 import type { GraphEditor } from './graphEditor';
-import { attrFloat, attrInt, attrInts, describeNode, ElemType, type GraphProto, graphOf, makeAttrInt, makeAttrInts, type NodeProto, withAttribute } from './model';
+import { attrFloat, attrInt, attrInts, describeNode, ElemType, type GraphProto, graphOf, makeAttrInt, makeAttrInts, type NodeProto, valueInfoDims, withAttribute } from './model';
 import { walkToStream } from './streamWalk';
 
 /** com.microsoft kernels that hide the probabilities and that we do not rewrite. */
@@ -168,31 +168,76 @@ function contribAttentionReplacement(editor: GraphEditor, index: GraphIndex, nod
   return nodes;
 }
 
+/** Attributes of ai.onnx Attention (opsets 23 and 24) the tap knows: none changes what output 3 means. */
+const STANDARD_ATTRIBUTES = ['is_causal', 'kv_num_heads', 'q_num_heads', 'qk_matmul_output_mode', 'scale', 'softcap', 'softmax_precision'];
+
+/** The mask parts built for each prepared ai.onnx Attention node (its causal mask, its key padding). */
+const standardMasks = new WeakMap<NodeProto, MaskPart[]>();
+
 /**
  * ai.onnx Attention (opset 23+): ask for the post-softmax probabilities through output 3
  * `qk_matmul_output`. The spec's `qk_matmul_output_mode`: 0 = Q·Kᵀ, 1 = after the mask/bias is
- * added, 2 = after softcap, 3 = after softmax. Returns the edited nodes.
+ * added, 2 = after softcap, 3 = after softmax. Returns the edited nodes. The mask the kernel applies
+ * itself is built beside it, for the tap to show: is_causal lets query i see keys j ≤ i + P (P the
+ * past length, 0 without past inputs), and opset 24's nonpad_kv_seqlen keeps keys j < nonpad[b].
  */
 export function prepareStandardAttention(editor: GraphEditor): NodeProto[] {
   const graph = graphOf(editor.model);
+  const index = new GraphIndex(graph);
   const prepared: NodeProto[] = [];
   for (const node of [...(graph.node ?? [])]) {
     if (node.opType !== 'Attention' || (node.domain ?? '') !== '') {
       continue;
     }
+    checkKnownAttributes(node, STANDARD_ATTRIBUTES);
     const outputs = [...(node.output ?? [])];
     while (outputs.length < 4) {
       outputs.push('');
+    }
+    const mode = attrInt(node, 'qk_matmul_output_mode') ?? 0;
+    if (outputs[3] && mode !== 3 && (index.consumers(outputs[3]).length > 0 || (graph.output ?? []).some((output) => output.name === outputs[3]))) {
+      refuseFused(node, `its qk_matmul_output (mode ${mode}) is used by the model, and reading the probabilities would change it`);
     }
     if (!outputs[3]) {
       outputs[3] = editor.fresh('qk_probs');
     }
     const edited = withAttribute(node, makeAttrInt('qk_matmul_output_mode', 3));
     edited.output = outputs;
-    editor.replace(node, [edited]);
+    const { nodes, parts } = standardMaskParts(editor, index, node);
+    editor.replace(node, [...nodes, edited]);
+    standardMasks.set(edited, parts);
     prepared.push(edited);
   }
   return prepared;
+}
+
+/** Nodes computing the masks ai.onnx Attention applies without a tensor for them. */
+function standardMaskParts(editor: GraphEditor, index: GraphIndex, node: NodeProto): { nodes: NodeProto[]; parts: MaskPart[] } {
+  const inputs = node.input ?? [];
+  const [query, key, , , pastKey, , nonpad] = [0, 1, 2, 3, 4, 5, 6].map((i) => inputs[i] ?? '') as [string, string, string, string, string, string, string];
+  const nodes: NodeProto[] = [];
+  const add = (step: { node: NodeProto; output: string }): string => {
+    nodes.push(step.node);
+    return step.output;
+  };
+  const seqAxis = index.rank(query) === 3 ? 1 : 2;
+  const dim = (value: string, axis: number): string => add(editor.node('Gather', [add(editor.node('Shape', [value])), editor.int64([axis], true)], [makeAttrInt('axis', 0)]));
+  const past = pastKey ? dim(pastKey, 2) : editor.int64([0], true);
+  const total = add(editor.node('Add', [past, dim(key, index.rank(key) === 3 ? 1 : 2)]));
+  const keyPositions = add(editor.node('Range', [editor.int64([0], true), total, editor.int64([1], true)]));
+  const parts: MaskPart[] = [];
+  if (attrInt(node, 'is_causal')) {
+    const queryEnd = add(editor.node('Add', [past, dim(query, seqAxis)]));
+    const queryPositions = add(editor.node('Range', [past, queryEnd, editor.int64([1], true)]));
+    const later = add(editor.node('Greater', [add(editor.unsqueeze(keyPositions, [0])), add(editor.unsqueeze(queryPositions, [1]))]));
+    parts.push({ value: add(editor.node('Not', [later])), encoding: 'where-keep-if-true' }); // [S, T]
+  }
+  if (nonpad) {
+    const lengths = add(editor.unsqueeze(add(editor.node('Cast', [nonpad], [makeAttrInt('to', ElemType.INT64)])), [1]));
+    const kept = add(editor.node('Less', [add(editor.unsqueeze(keyPositions, [0])), lengths])); // [B, T]
+    parts.push({ value: add(editor.unsqueeze(kept, [1, 2])), encoding: 'where-keep-if-true' });
+  }
+  return { nodes, parts };
 }
 
 /** The block of an ai.onnx Attention node prepared by prepareStandardAttention. */
@@ -202,6 +247,8 @@ export function describeStandardAttention(index: GraphIndex, node: NodeProto): F
   const key = inputs[1] ?? '';
   const mask = inputs[3] ?? '';
   const maskParts: MaskPart[] = mask ? [{ value: mask, encoding: index.elemType(mask) === ElemType.BOOL ? 'where-keep-if-true' : 'additive' }] : [];
+  maskParts.push(...(standardMasks.get(node) ?? []));
+  const heads = attrInt(node, 'q_num_heads') ?? standardHeads(index, query);
   return newBlock(
     {
       node,
@@ -210,10 +257,17 @@ export function describeStandardAttention(index: GraphIndex, node: NodeProto): F
       key,
       maskParts,
       internalCausal: (attrInt(node, 'is_causal') ?? 0) !== 0,
-      layout: 'BHQK', // qk_matmul_output is [B, q_num_heads, Q, K] for 3-D and 4-D inputs alike
-      ...(attrInt(node, 'q_num_heads') ? { expectedHeads: attrInt(node, 'q_num_heads') } : {}),
+      layout: 'BHQK', // qk_matmul_output is [B, q_num_heads, Q, P + K] for 3-D and 4-D inputs alike
+      ...(heads ? { expectedHeads: heads } : {}),
     },
     walkToStream(index, query),
     walkToStream(index, key),
   );
+}
+
+/** The head axis of a 4-D query where the graph states it. */
+function standardHeads(index: GraphIndex, query: string): number | undefined {
+  const info = index.valueInfo(query);
+  const dims = info ? valueInfoDims(info) : undefined;
+  return dims && dims.length === 4 && typeof dims[1] === 'number' ? dims[1] : undefined;
 }

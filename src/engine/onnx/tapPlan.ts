@@ -47,6 +47,12 @@ export interface AttentionTap {
   heads?: number;
   /** Heads as the graph's shapes show them (a Reshape to [B, T, H, d]), when they do: for size estimates only. */
   expectedHeads?: number;
+  /**
+   * Grouped-query attention (kvGroups.ts): the number of key/value heads and, per query head, the one
+   * it reads; absent when every query head has its own.
+   */
+  kvHeads?: number;
+  kvHeadOf?: number[];
   /** The mask the block applied, when one was found; null when the scores reach the softmax unmasked. */
   mask: MaskTap | null;
   /** What the analysis believes the mask is (the decoded cells are the truth). */

@@ -132,12 +132,15 @@ function readBlock(tap: AttentionTap, outputs: Record<string, HostTensor>): Atte
     if (!maskTensor) throw new Error(`the run did not return the tapped mask ${tap.mask.output}`);
     mask = decodeMask(maskTensor, tap.mask.encoding, shape);
   }
+  // The grouping holds only when the run has as many query heads as the graph said.
+  const grouped = tap.kvHeads !== undefined && tap.kvHeadOf?.length === shape.heads;
   return {
     layer: tap.layer,
     kind: tap.kind,
     queryStream: tap.queryStream,
     keyStream: tap.keyStream,
     heads: shape.heads,
+    ...(grouped ? { kvHeads: tap.kvHeads, kvHeadOf: tap.kvHeadOf?.slice() } : {}),
     queries: shape.queries,
     keys: shape.keys,
     probs,
