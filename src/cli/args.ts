@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { PRESET_NAMES, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, MAX_TOKENS_CEILING, EXPORT_FAULTS, type ExportOptions, type ExportFault, type InputSpec, parseInputSpec, BACKEND_SETTINGS, type BackendSetting } from '../engine';
 import { UserFacingError } from '../shared/errors';
+import { HUB_DTYPES, type HubDtype, isHubSpec, parseHubSpec } from '../engine';
 
 export const USAGE = `Usage: attention-lens [options] "text to explain"
        attention-lens [options] --file input.txt
@@ -14,8 +15,14 @@ Runs a Transformer on the text and prints, for every layer and head, the stronge
 attention edge (query token -> key token, weight) and the mean row entropy.
 
 Options:
-  --model MODEL             builtin:<preset> or the path of an .onnx file (default ${DEFAULT_MODEL});
-                            presets: ${PRESET_NAMES.join(', ')}
+  --model MODEL             builtin:<preset>, hf:ORG/NAME[@REVISION] (a Hugging Face Hub repository,
+                            fetched into its cache) or the path of an .onnx file (default
+                            ${DEFAULT_MODEL}); presets: ${PRESET_NAMES.join(', ')}
+  --dtype NAME              which ONNX variant of a Hub repository runs: ${HUB_DTYPES.join(', ')}
+                            (default fp32, else the first the repository has)
+  --offline                 Hub models only from the cache, never the network (as HF_HUB_OFFLINE=1);
+                            HF_ENDPOINT, HF_TOKEN and HF_HUB_CACHE/HF_HOME are read as Hugging Face's
+                            own tools read them
   --seed N                  weight seed of a built-in model with random weights (default 0)
   --weights FILE            safetensors weights for the built-in preset
   --tokenizer FILE          tokenizer.json (or its folder). ONNX default: tokenizer.json beside the
@@ -84,6 +91,10 @@ export interface RunRequest {
   maxModelMB?: number;
   maxTraceMB?: number;
   timeLimitSeconds?: number;
+  /** `--dtype`: the variant of a Hub repository. */
+  dtype?: HubDtype;
+  /** `--offline`: Hub models from the cache only. */
+  offline: boolean;
 }
 
 export interface ExportRequest {
@@ -157,12 +168,14 @@ const OPTIONS = {
   'max-model-mb': { type: 'string' },
   'max-trace-mb': { type: 'string' },
   'time-limit': { type: 'string' },
+  dtype: { type: 'string' },
+  offline: { type: 'boolean' },
   'list-models': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 /** Flags that only make sense for a run, refused with --export-onnx rather than ignored. */
-const RUN_ONLY = ['input', 'backend', 'threads', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'json', 'html', 'file', 'max-trace-mb', 'time-limit'] as const;
+const RUN_ONLY = ['input', 'backend', 'threads', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'json', 'html', 'file', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
 
 export function parseCommandLine(argv: readonly string[]): CliRequest {
   let parsed;
@@ -199,6 +212,18 @@ export function parseCommandLine(argv: readonly string[]): CliRequest {
   if (faults.length > 0) throw new UsageError('--fault plants a bug in an exported model: use it with --export-onnx FILE.');
   if (attention !== undefined) throw new UsageError('--attention chooses how an exported model writes attention: use it with --export-onnx FILE.');
 
+  const dtype = values.dtype;
+  if (dtype !== undefined && !(HUB_DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`Unknown --dtype "${dtype}". Use one of: ${HUB_DTYPES.join(', ')}.`);
+  if ((dtype !== undefined || values.offline) && !isHubSpec(model)) throw new UsageError(`--${dtype !== undefined ? 'dtype' : 'offline'} is for Hugging Face models (--model hf:ORG/NAME).`);
+  if (isHubSpec(model)) {
+    try {
+      parseHubSpec(model);
+    } catch (error) {
+      if (error instanceof UserFacingError) throw new UsageError(`${error.message} Write --model hf:ORG/NAME or hf:ORG/NAME@REVISION.`);
+      throw error;
+    }
+  }
+
   const backend = values.backend;
   if (backend !== undefined && !(BACKEND_SETTINGS as readonly string[]).includes(backend)) {
     throw new UsageError(`Unknown backend "${backend}". Use one of: ${BACKEND_SETTINGS.join(', ')}.`);
@@ -228,5 +253,7 @@ export function parseCommandLine(argv: readonly string[]): CliRequest {
     maxModelMB: positiveNumber(values['max-model-mb'], '--max-model-mb'),
     maxTraceMB: positiveNumber(values['max-trace-mb'], '--max-trace-mb'),
     timeLimitSeconds: positiveNumber(values['time-limit'], '--time-limit'),
+    ...(dtype !== undefined ? { dtype: dtype as HubDtype } : {}),
+    offline: values.offline ?? false,
   };
 }

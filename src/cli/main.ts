@@ -6,7 +6,7 @@
  * 130 cancelled.
  */
 import * as path from 'node:path';
-import { decodeUtf8, EngineClient, EngineError, type ExplainOptions, type ExportedModel, MAX_TEXT_BYTES, readRegularFile, removePartialFiles } from '../engine';
+import { decodeUtf8, type DownloadProgress, EngineClient, EngineError, type ExplainOptions, type ExportedModel, MAX_TEXT_BYTES, readRegularFile, removePartialFiles } from '../engine';
 import { CancelledError, USAGE_ERROR_CODES, UserFacingError } from '../shared/errors';
 import type { AttentionTrace } from '../shared/trace';
 import { renderTraceWords } from '../shared/traceWords';
@@ -111,7 +111,17 @@ function explainOptions(request: RunRequest): ExplainOptions {
     padTo: request.padTo,
     includeScores: request.scores,
     ...(Object.keys(limits).length > 0 ? { limits } : {}),
+    ...(request.dtype !== undefined ? { dtype: request.dtype } : {}),
+    // The rest of the Hub's settings (endpoint, token, cache) the engine reads from HF_* itself.
+    ...(request.offline ? { hub: { offline: true } } : {}),
   };
+}
+
+/** "Downloading onnx/model.onnx: 12.3 of 498.0 MB, 8.1 MB/s" for the status line. */
+function downloadStatus(progress: DownloadProgress): string {
+  const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
+  const size = progress.total !== null ? `${mb(progress.bytes)} of ${mb(progress.total)} MB` : `${mb(progress.bytes)} MB`;
+  return `Downloading ${progress.file}: ${size}, ${mb(progress.bytesPerSecond)} MB/s…`;
 }
 
 async function run(request: RunRequest, signal: AbortSignal): Promise<number> {
@@ -122,7 +132,7 @@ async function run(request: RunRequest, signal: AbortSignal): Promise<number> {
   const status = new StatusLine(process.stderr);
   let trace: AttentionTrace;
   try {
-    trace = await client.explain(text, explainOptions(request), signal, undefined, (stage) => status.show(`${stage}…`));
+    trace = await client.explain(text, explainOptions(request), signal, undefined, (stage, download) => status.show(download ? downloadStatus(download) : `${stage}…`));
   } finally {
     status.clear();
     await client.dispose();

@@ -138,7 +138,7 @@ interface Attempt {
 }
 
 /** One GET, from `have` bytes on (a Range request) or from the start, appended to the temporary file. */
-async function attempt(context: DownloadContext, url: string, file: string, temporary: string, have: number, known: RemoteFileInfo, report: (bytes: number, total: number | null) => void): Promise<Attempt> {
+async function attempt(context: DownloadContext, url: string, file: string, temporary: string, have: number, known: RemoteFileInfo, report: (bytes: number, total: number | null) => void, state: { resumable: boolean }): Promise<Attempt> {
   const { response } = await hubRequest(context.http, 'GET', url, have > 0 ? { range: `bytes=${have}-` } : {}, context.signal);
   if (response.status === 416 && have > 0) {
     await response.body?.cancel().catch(() => undefined);
@@ -151,6 +151,8 @@ async function attempt(context: DownloadContext, url: string, file: string, temp
     await response.body?.cancel().catch(() => undefined);
     throw context.statusError(response.status, response.headers, file);
   }
+  // Known before the body is read: a download cut off by a cancel is worth keeping only then.
+  if (response.status === 206 || response.headers.get('accept-ranges') === 'bytes') state.resumable = true;
   let start = 0;
   let total = known.size;
   if (response.status === 206) {
@@ -205,7 +207,7 @@ export async function downloadBlob(context: DownloadContext, url: string, file: 
   }
   const temporary = path.join(blobs, `${key}.incomplete`);
   const release = await acquireLock(context, key);
-  let resumable = false;
+  const state = { resumable: false };
   let keepPartial = false;
   try {
     const resumedFrom = await partialSize(temporary);
@@ -229,13 +231,12 @@ export async function downloadBlob(context: DownloadContext, url: string, file: 
       const free = await (context.freeBytes ?? defaultFreeBytes)(blobs);
       if (needed !== null && free !== null && free < needed + DISK_MARGIN) throw diskFull(context.cacheDir, file, needed, free);
       requests++;
-      result = await attempt(context, url, file, temporary, have, known, report);
-      resumable ||= result.ranged;
+      result = await attempt(context, url, file, temporary, have, known, report, state);
       if (!result.broken) break;
     }
     report(result.received, result.total, true);
     if (result.broken) {
-      keepPartial = resumable;
+      keepPartial = state.resumable;
       throw truncated(context.repo, file, result.received, result.total ?? known.size ?? result.received);
     }
     const digest = await sha256Of(temporary);
@@ -246,7 +247,7 @@ export async function downloadBlob(context: DownloadContext, url: string, file: 
     return { blob, bytes: result.received, resumedFrom, requests };
   } catch (error) {
     if (error instanceof CancelledError || isAbort(error, context.signal)) {
-      if (!resumable) await rm(temporary, { force: true });
+      if (!state.resumable) await rm(temporary, { force: true });
       throw new CancelledError();
     }
     if (!keepPartial) await rm(temporary, { force: true });

@@ -11,11 +11,13 @@ function mb(bytes: number): string {
   return `${(bytes / MB).toFixed(1)} MB`;
 }
 
-export function repoNotFound(repo: string, revision: string, endpoint: string): UserFacingError {
+export function repoNotFound(repo: string, revision: string, endpoint: string, status: number, tokenSent: boolean): UserFacingError {
   return new UserFacingError(
-    `The Hugging Face repository ${repo} (revision ${revision}) was not found at ${endpoint}.`,
-    `Check the name's spelling (ORG/NAME, as in the repository's address) and the revision in ${optionRef('model')}; a private repository also answers "not found" without a token (${optionRef('hfToken')}).`,
-    { code: 'hub-repo-not-found', facts: { repo, revision, endpoint, status: 404 } },
+    `The Hugging Face repository ${repo} (revision ${revision}) was not found at ${endpoint} (HTTP ${status}).`,
+    tokenSent
+      ? `Check the name's spelling (ORG/NAME, as in the repository's address) and the revision in ${optionRef('model')}, and that the token may read it.`
+      : `Check the name's spelling (ORG/NAME, as in the repository's address) and the revision in ${optionRef('model')}; a private repository answers "not found" until a token is set (${optionRef('hfToken')}).`,
+    { code: 'hub-repo-not-found', facts: { repo, revision, endpoint, status, tokenSent } },
   );
 }
 

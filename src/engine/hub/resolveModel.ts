@@ -75,8 +75,10 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item:
 
 function statusError(settings: HubSettings, ref: HubModelRef, status: number, headers: Headers, file: string): Error {
   const errorCode = headers.get('x-error-code');
+  // The Hub answers 401 RepoNotFound for a repository that does not exist or that this request may not see.
+  if ((status === 401 || status === 403) && errorCode === 'RepoNotFound') return repoNotFound(ref.repo, ref.revision, settings.endpoint, status, settings.token !== null);
   if (status === 401 || status === 403) return unauthorized(ref.repo, status, errorCode === 'GatedRepo', settings.token !== null, settings.endpoint);
-  if (status === 404 && (errorCode === 'RepoNotFound' || errorCode === 'RevisionNotFound')) return repoNotFound(ref.repo, ref.revision, settings.endpoint);
+  if (status === 404 && (errorCode === 'RepoNotFound' || errorCode === 'RevisionNotFound')) return repoNotFound(ref.repo, ref.revision, settings.endpoint, status, settings.token !== null);
   return httpFailure(settings.endpoint, ref.repo, file, status);
 }
 
@@ -170,7 +172,7 @@ export async function resolveHubModel(settings: HubSettings, ref: HubModelRef, o
     await prober.probe(allCandidates());
     const present = prober.present();
     const found = [...present].sort();
-    if (found.length === 0) throw repoNotFound(ref.repo, ref.revision, settings.endpoint);
+    if (found.length === 0) throw repoNotFound(ref.repo, ref.revision, settings.endpoint, 404, settings.token !== null);
     if (ENCODER_DECODER_FILES.some((file) => present.has(file))) throw encoderDecoderRepo(ref.repo, found.filter((file) => file.endsWith('.onnx')));
     throw noOnnx(ref.repo, found, modelCandidates(dtype), dtype);
   }
