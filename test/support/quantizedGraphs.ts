@@ -13,7 +13,8 @@
  *   - 'int4' (what the onnxruntime-genai builder writes, MatMul4BitsQuantizer): com.microsoft
  *     MatMulNBits(x, B, scales[, zero_points]) with K, N, bits = 4, block_size; asymmetric (packed uint8
  *     zero points) or symmetric (no zero_points input: the kernel's default 8); genai's packed QKV
- *     (one projection to [Q | K | V], then Split) with `packedQkv`;
+ *     (one projection to [Q | K | V], then Split; with GroupQueryAttention the packed tensor is its query)
+ *     with `packedQkv`;
  *   - 'qdq' (static QDQ): QuantizeLinear → DequantizeLinear on the activation, DequantizeLinear of an
  *     int8 weight, then a float MatMul.
  *
@@ -37,8 +38,13 @@ export interface QuantizedDecoderOptions {
   perChannel?: boolean;
   /** int4: no zero_points input (symmetric, the kernel's default zero point 8). */
   symmetric?: boolean;
-  /** int4: one MatMulNBits to [Q | K | V], then Split (the genai builder's packed attention). */
+  /** int4: one MatMulNBits to [Q | K | V], then Split (with GroupQueryAttention: the packed tensor is its query). */
   packedQkv?: boolean;
+  /**
+   * 'group-query': each attention is one com.microsoft GroupQueryAttention (kv_num_heads = heads / 2,
+   * no rotary), as the genai builder writes it around its MatMulNBits projections; default 'softmax'.
+   */
+  attention?: 'softmax' | 'group-query';
   /** No 1/√d on the scores (a model that forgot it: the tapper must say so). */
   unscaled?: boolean;
   /** int4 block size (a power of 2, at least 16); default 16. */
@@ -70,7 +76,7 @@ function random(seed: number): () => number {
   };
 }
 
-function tensor(name: string, dataType: number, dims: number[], data: Float32Array | Int8Array | Uint8Array | BigInt64Array): onnx.TensorProto {
+function tensor(name: string, dataType: number, dims: number[], data: Float32Array | Int8Array | Int32Array | Uint8Array | BigInt64Array): onnx.TensorProto {
   return new onnx.TensorProto({ name, dataType, dims, rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) });
 }
 
@@ -107,7 +113,7 @@ class Graphs {
   }
 
   /** An initializer in both graphs (or one). */
-  weight(hint: string, dataType: number, dims: number[], data: Float32Array | Int8Array | Uint8Array | BigInt64Array, only?: 'quantized' | 'float'): string {
+  weight(hint: string, dataType: number, dims: number[], data: Float32Array | Int8Array | Int32Array | Uint8Array | BigInt64Array, only?: 'quantized' | 'float'): string {
     const name = this.name(hint);
     if (only !== 'float') this.quantizedWeights.push(tensor(name, dataType, dims, data));
     if (only !== 'quantized') this.floatWeights.push(tensor(name, dataType, dims, data));
@@ -174,6 +180,7 @@ class DecoderWriter {
   private readonly next: () => number;
   /** DynamicQuantizeLinear outputs per activation, shared as quantize_dynamic shares them. */
   private readonly dynamic = new Map<string, string[]>();
+  private lengths: { seqlens: string; total: string } | null = null;
 
   constructor(private readonly options: QuantizedDecoderOptions) {
     this.next = random(options.seed ?? 5);
@@ -256,10 +263,20 @@ class DecoderWriter {
     let q: string;
     let k: string;
     let v: string;
-    if (this.options.packedQkv) {
+    const grouped = this.options.attention === 'group-query';
+    const kvWidth = grouped ? d / 2 : d;
+    if (this.options.packedQkv && grouped) {
+      // The genai builder hands the packed [Q | K | V] to GroupQueryAttention as its query, key and value absent.
+      [q, k, v] = [this.project(x, d, d + 2 * kvWidth), '', ''];
+    } else if (this.options.packedQkv) {
       [q, k, v] = g.node('Split', [this.project(x, d, 3 * d), g.ints([d, d, d])], 3, { axis: -1 });
     } else {
-      [q, k, v] = [this.project(x, d, d), this.project(x, d, d), this.project(x, d, d)];
+      [q, k, v] = [this.project(x, d, d), this.project(x, d, kvWidth), this.project(x, d, kvWidth)];
+    }
+    if (grouped) {
+      const { seqlens, total } = this.lengths as { seqlens: string; total: string };
+      const context = g.node('GroupQueryAttention', [q, k, v, '', '', seqlens, total], 3, { num_heads: heads, kv_num_heads: heads / 2 }, undefined, 'com.microsoft')[0];
+      return this.project(context, d, d);
     }
     const keysT = g.op('Transpose', [this.heads(k, heads, width)], { perm: [0, 1, 3, 2] });
     const product = g.op('MatMul', [this.heads(q, heads, width), keysT]);
@@ -294,7 +311,13 @@ class DecoderWriter {
     const positions = this.positions(ids);
     const tokens = g.op('Gather', [g.floats('embedding', [vocab, d], this.values(vocab * d, 1)), ids], { axis: 0 });
     let x = g.op('Add', [tokens, g.op('Gather', [g.floats('positions', [64, d], this.values(64 * d, 0.5)), positions], { axis: 0 })]);
-    const bias = this.causalBias(positions);
+    const bias = options.attention === 'group-query' ? '' : this.causalBias(positions);
+    if (options.attention === 'group-query') {
+      // seqlens_k = S − 1 [1] and total_sequence_length = S, int32, from the ids (the genai builder reads attention_mask).
+      const total = g.op('Cast', [g.op('Gather', [g.op('Shape', [ids]), g.weight('axis', ElemType.INT64, [], BigInt64Array.of(1n))], { axis: 0 })], { to: ElemType.INT32 });
+      const last = g.op('Sub', [total, g.weight('one32', ElemType.INT32, [], Int32Array.of(1))]);
+      this.lengths = { seqlens: g.op('Unsqueeze', [last, g.ints([0])]), total };
+    }
     for (let layer = 0; layer < layers; layer++) {
       x = g.op('Add', [x, this.attention(this.layerNorm(x, d), d, heads, bias)]);
       const hidden = g.op('Relu', [this.project(this.layerNorm(x, d), d, dFF)]);
@@ -314,7 +337,8 @@ class DecoderWriter {
           output: [{ name: logits, type: { tensorType: { elemType: ElemType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimParam: 'sequence' }, { dimValue: vocab }] } } } }],
         },
       }).finish());
-    return { model: model(g.quantized, g.quantizedWeights, options.projection === 'int4'), dequantized: model(g.float, g.floatWeights, false), heads, layers };
+    const grouped = options.attention === 'group-query';
+    return { model: model(g.quantized, g.quantizedWeights, grouped || options.projection === 'int4'), dequantized: model(g.float, g.floatWeights, grouped), heads, layers };
   }
 }
 
