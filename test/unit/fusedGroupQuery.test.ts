@@ -240,6 +240,7 @@ describe('com.microsoft GroupQueryAttention rewritten into plain operators', () 
       [{ localWindow: 0 }, /local_window_size is 0/],
       [{ smoothSoftmax: 1, headSink: true }, /both smooth_softmax and a head_sink/],
       [{ heads: 4, kvHeads: 3 }, /num_heads \(4\) is not a positive multiple of its kv_num_heads \(3\)/],
+      [{ attentionBias: [1, 1, 5, 1] }, /attention_bias has one column for all keys/],
     ];
     for (const [options, message] of refused) {
       assert.throws(
@@ -346,6 +347,37 @@ describe('ai.onnx Attention (opset 23/24): probabilities, masks and KV grouping'
       });
     }
   }
+
+  it('opset 24 nonpad_kv_seqlen: keys past each row\'s length are shown masked and get 0', async () => {
+    const c: StandardCase = { ...STANDARD_BASE, opset: 24, keys: 5 };
+    const model = standardAttentionModel(c);
+    const node = model.graph?.node?.[0];
+    if (!node?.input || !model.graph?.input) throw new Error('no Attention node');
+    node.input = ['Q', 'K', 'V', '', '', '', 'nonpad'];
+    model.graph.input.push({ name: 'nonpad', type: { tensorType: { elemType: ElemType.INT64, shape: { dim: [{ dimValue: 2 }] } } } });
+    const next = random(4);
+    const draw = (n: number): number[] => Array.from({ length: n }, () => next());
+    const feeds = {
+      Q: standardInput(c, draw(2 * 4 * 3 * 8), 4, 3),
+      K: standardInput(c, draw(2 * 2 * 5 * 8), 2, 5),
+      V: standardInput(c, draw(2 * 2 * 5 * 8), 2, 5),
+      nonpad: new ort.Tensor('int64', BigInt64Array.from([5n, 3n]), [2]),
+    };
+    const { model: edited, plan } = analyzeAndTap(model);
+    const tap = plan.attention[0] as AttentionTap;
+    assert.equal(tap.expectedMaskKind, 'padding');
+    const { probs, blocked } = tapped(tap, await run(edited, feeds));
+    for (let b = 0; b < 2; b++) {
+      for (let row = 0; row < 4 * 3; row++) {
+        for (let j = 0; j < 5; j++) {
+          const p = probs[(b * 12 + row) * 5 + j] as number;
+          assert.equal(blocked(b, row % 3, j), j >= (b === 0 ? 5 : 3), `b${b} k${j} shown masked`);
+          if (j >= (b === 0 ? 5 : 3)) assert.equal(p, 0);
+          else assert.ok(p > 0);
+        }
+      }
+    }
+  });
 
   it('refuses an attribute it does not know, naming it', () => {
     assert.throws(() => analyzeAndTap(standardAttentionModel({ ...STANDARD_BASE, extra: { future_mode: 1 } })), /Attention "sdpa_layer_0".*attribute future_mode/);

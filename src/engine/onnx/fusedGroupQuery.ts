@@ -24,7 +24,7 @@ import { checkKnownAttributes, type FusedRewriter, refuseFused } from './fusedKe
 import { Emitter, LOWEST_FLOAT, logSumExpLast, placePresent, presentIndex, repeatKv, rotary, staticLastDim } from './fusedGroupQueryOps';
 import type { GraphIndex } from './graph';
 import type { GraphEditor } from './graphEditor';
-import { attrFloat, attrInt, ElemType, makeAttrInt, type NodeProto } from './model';
+import { attrFloat, attrInt, ElemType, makeAttrInt, type NodeProto, valueInfoDims } from './model';
 
 const GQA_ATTRIBUTES = ['num_heads', 'kv_num_heads', 'scale', 'softcap', 'local_window_size', 'do_rotary', 'rotary_interleaved', 'smooth_softmax', 'qk_output'];
 
@@ -73,6 +73,11 @@ function readShape(index: GraphIndex, node: NodeProto): GqaShape {
   }
   if (attrInt(node, 'smooth_softmax') && inputs[11]) {
     refuse('it has both smooth_softmax and a head_sink input, which onnxruntime rejects');
+  }
+  const biasInfo = inputs[10] ? index.valueInfo(inputs[10]) : undefined;
+  const biasDims = biasInfo ? valueInfoDims(biasInfo) : undefined;
+  if (biasDims && biasDims.length === 4 && biasDims[3] === 1) {
+    refuse('its attention_bias has one column for all keys, which the CPU kernel reads as consecutive values rather than a broadcast');
   }
   const type = index.elemType(query as string) ?? ElemType.FLOAT;
   if (type !== ElemType.FLOAT && type !== ElemType.FLOAT16) {
