@@ -11,6 +11,7 @@ export { describeWriteError, type FileContent, removePartialFiles, writeFileAtom
 export type { ExportedModel, ExportOptions } from './exportModel';
 export { DEFAULT_LIMITS, MAX_TEXT_BYTES, type ResourceLimits } from './limits';
 export { type DownloadProgress } from './hub/download';
+export { type HubDownloadPlan, planHubDownload } from './hub/plan';
 export { DEFAULT_ENDPOINT, defaultHubCache, HUB_DTYPES, type HubDtype, type HubOptions, hubSettings } from './hub/settings';
 export { formatHubRef, type HubModelRef, isHubSpec, parseHubSpec } from './hub/spec';
 export { EXPORT_FAULTS, type ExportFault } from './onnx/exportFaults';

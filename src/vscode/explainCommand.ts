@@ -8,10 +8,11 @@ import { CancelledError, UserFacingError } from '../shared/errors';
 import { renderTraceWords } from '../shared/traceWords';
 import { VSCODE_OPTION_WORDS, vscodeWords } from './words';
 import type { AttentionTrace } from '../shared/trace';
-import { type EngineClient, type ExplainOptions, inductionProbe } from '../engine';
+import { type EngineClient, type ExplainOptions, inductionProbe, isHubSpec } from '../engine';
+import { confirmDownload, downloadText, type HubTokenStore, untrustedHubError, withHubOptions } from './hubModels';
 import type { AttentionViews, TraceOrigin } from './attentionViews';
 import type { ModelPicker } from './modelPicker';
-import { readExplainOptions } from './settings';
+import { readExplainOptions, SECTION } from './settings';
 import { workspaceFilesUsed } from './trust';
 import type { ModelStatusBar } from './statusBar';
 
@@ -61,6 +62,8 @@ export class ExplainController implements vscode.Disposable {
     private readonly models: ModelPicker,
     private readonly statusBar: ModelStatusBar,
     private readonly log: vscode.LogOutputChannel,
+    /** The Hugging Face token (SecretStorage), for private and gated Hub models. */
+    private readonly hubTokens?: HubTokenStore,
   ) {}
 
   async explainSelection(): Promise<void> {
@@ -121,6 +124,11 @@ export class ExplainController implements vscode.Disposable {
     try {
       options = readExplainOptions(model);
       this.checkTrust(options);
+      if (isHubSpec(model)) {
+        options = withHubOptions(options, vscode.workspace.getConfiguration(SECTION), await this.hubTokens?.get());
+        // A big download is confirmed first, with its size; declining ends the run quietly.
+        if (!await confirmDownload(options) || runId !== this.runId) return;
+      }
     } catch (error) {
       this.report(runId, error as Error);
       return;
@@ -135,7 +143,7 @@ export class ExplainController implements vscode.Disposable {
       const running = this.engine.explain(request.text, options, controller.signal, (partial) => {
         // A big model shows its first block while the rest is computed.
         if (runId === this.runId) this.views.showTrace(runId, renderTraceWords(partial, VSCODE_OPTION_WORDS), request.origin);
-      }, (text) => stage.report(text));
+      }, (text, download) => stage.report(download ? downloadText(download) : text));
       const trace = await this.withDelayedProgress(running, model, controller, stage);
       if (runId !== this.runId) return;
       renderTraceWords(trace, VSCODE_OPTION_WORDS);
@@ -154,7 +162,8 @@ export class ExplainController implements vscode.Disposable {
         + `trace→posted ${(postedAt - traceAt).toFixed(1)} ms, command→posted ${(postedAt - commandStart).toFixed(1)} ms `
         + `(command at ${commandAt}, posted at ${commandAt + Math.round(postedAt - commandStart)})`);
       const backendNotice = trace.notices.find((notice) => notice.code === 'backend')?.message;
-      this.statusBar.update(model, trace.backend, backendNotice, trace.adapter);
+      // A Hub model shows its name with the revision it ran at.
+      this.statusBar.update(isHubSpec(model) ? `hf:${trace.model.name}` : model, trace.backend, backendNotice, trace.adapter);
       this.finishedEmitter.fire({ runId, trace });
     } catch (error) {
       if (runId !== this.runId) return;
@@ -167,6 +176,7 @@ export class ExplainController implements vscode.Disposable {
   /** In a restricted workspace, files from the workspace are not loaded (trust.ts). */
   private checkTrust(options: ExplainOptions): void {
     if (vscode.workspace.isTrusted) return;
+    if (options.model && isHubSpec(options.model)) throw untrustedHubError(options.model);
     const folders = (vscode.workspace.workspaceFolders ?? []).filter((folder) => folder.uri.scheme === 'file').map((folder) => folder.uri.fsPath);
     const refused = workspaceFilesUsed(options, folders);
     if (refused.length > 0) {

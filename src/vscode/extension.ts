@@ -11,6 +11,7 @@ import { AttentionViews } from './attentionViews';
 import { EditorTieIn } from './editorTieIn';
 import { ExplainController } from './explainCommand';
 import { ModelPicker } from './modelPicker';
+import { HubTokenStore } from './hubModels';
 import { Exporter } from './exports';
 import { ProblemsReporter } from './problems';
 import { ModelStatusBar } from './statusBar';
@@ -41,7 +42,8 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   const views = new AttentionViews(context.extensionUri);
   const models = new ModelPicker(context.workspaceState);
   const statusBar = new ModelStatusBar();
-  const controller = new ExplainController(engine, views, models, statusBar, log);
+  const hubTokens = new HubTokenStore(context.secrets);
+  const controller = new ExplainController(engine, views, models, statusBar, log, hubTokens);
   const tieIn = new EditorTieIn(views);
   const problems = new ProblemsReporter(views);
   const exporter = new Exporter(context.extensionUri);
@@ -89,6 +91,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     }),
     vscode.commands.registerCommand('attentionLens.explainSelection', () => controller.explainSelection()),
     vscode.commands.registerCommand('attentionLens.selectModel', () => models.pick()),
+    vscode.commands.registerCommand('attentionLens.setHubToken', () => hubTokens.promptAndStore()),
     vscode.commands.registerCommand('attentionLens.showPanel', () => views.sideView.reveal()),
     vscode.commands.registerCommand('attentionLens.openInEditor', () => views.openPanel()),
     vscode.commands.registerCommand('attentionLens.showOutput', () => log.show(true)),

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { PRESETS, type PresetName, SHIPPED_WEIGHTS } from '../engine';
+import { pickHubModel } from './hubModels';
 import { configuredModel } from './settings';
 
 const SELECTED_KEY = 'attentionLens.selectedModel';
@@ -15,6 +16,7 @@ const MAX_RECENT = 5;
 interface ModelItem extends vscode.QuickPickItem {
   model?: string;
   browse?: boolean;
+  hub?: boolean;
 }
 
 function describePreset(name: PresetName): string {
@@ -71,13 +73,14 @@ export class ModelPicker {
     ];
     const recent = this.recent;
     if (recent.length > 0) {
-      items.push({ label: 'Recent ONNX models', kind: vscode.QuickPickItemKind.Separator });
-      items.push(...recent.map((file) => ({ label: path.basename(file), description: file, detail: current === file ? 'current' : undefined, model: file })));
+      items.push({ label: 'Recent models', kind: vscode.QuickPickItemKind.Separator });
+      items.push(...recent.map((file) => ({ label: file.startsWith('hf:') ? file.slice(3) : path.basename(file), description: file.startsWith('hf:') ? 'Hugging Face' : file, detail: current === file ? 'current' : undefined, model: file })));
     }
-    items.push({ label: '', kind: vscode.QuickPickItemKind.Separator }, { label: '$(folder-opened) Browse for ONNX file...', browse: true });
+    items.push({ label: '', kind: vscode.QuickPickItemKind.Separator }, { label: '$(folder-opened) Browse for ONNX file...', browse: true }, { label: '$(cloud-download) Hugging Face model...', description: 'an ONNX repository by name', hub: true });
     const chosen = await vscode.window.showQuickPick(items, { title: 'Attention Lens: Select Model', placeHolder: `Current: ${current}`, matchOnDescription: true });
     if (!chosen) return undefined;
     let model = chosen.model;
+    if (chosen.hub) model = await pickHubModel(recent);
     if (chosen.browse) {
       const files = await vscode.window.showOpenDialog({
         title: 'Choose an ONNX model',

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { DEFAULT_THRESHOLDS, type DiagnosticThresholds } from '../shared/analysis';
 import { UserFacingError } from '../shared/errors';
-import { type ExplainOptions, type InputSpec, parseInputSpec, DEFAULT_PRESET, isBuiltinSpec, type BackendSetting } from '../engine';
+import { type ExplainOptions, type InputSpec, parseInputSpec, DEFAULT_PRESET, isBuiltinSpec, isHubSpec, type BackendSetting } from '../engine';
 import { COLOR_MAPS, type ColorMapName, DEFAULT_VIEWS, type DefaultView } from '../shared/protocol';
 
 export const SECTION = 'attentionLens';
@@ -81,7 +81,7 @@ export function readExplainOptions(modelOverride?: string): ExplainOptions {
   const maxModelMB = config.get<number>('limits.maxModelSizeMB', 4096);
   const maxTraceMB = config.get<number>('limits.maxTraceMB', 2048);
   return {
-    model: isBuiltinSpec(model) ? model : resolvePath(model),
+    model: isBuiltinSpec(model) || isHubSpec(model) ? model : resolvePath(model),
     thresholds: readThresholds(thresholds),
     limits: { maxModelMB, maxTraceMB },
     backend: config.get<BackendSetting>('backend', 'auto'),

@@ -28,7 +28,7 @@ export class ModelStatusBar implements vscode.Disposable {
       this.backend = backend;
       this.adapter = adapter;
     }
-    const shown = model.startsWith('builtin:') ? model.slice('builtin:'.length) : path.basename(model);
+    const shown = model.startsWith('builtin:') ? model.slice('builtin:'.length) : model.startsWith('hf:') ? model.slice('hf:'.length) : path.basename(model);
     this.item.text = `$(eye) ${shown}${this.backend ? ` · ${this.backend}` : ''}`;
     this.item.tooltip = new vscode.MarkdownString(
       `**Attention Lens**\n\nModel: \`${model}\`${this.backend ? `\n\nBackend of the last run: ${this.backend}${this.adapter ? ` on ${this.adapter}` : ''}` : ''}${detail ? `\n\n${detail}` : ''}\n\nClick to select a model.`,

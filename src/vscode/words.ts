@@ -20,8 +20,8 @@ export const VSCODE_OPTION_WORDS: OptionWords = {
   timeLimit: 'the setting "attentionLens.runTimeLimitSeconds"',
   dtype: 'the setting "attentionLens.hub.dtype"',
   offline: 'the setting "attentionLens.hub.offline"',
-  hfToken: 'the environment variable HF_TOKEN, set before VS Code starts (an access token from your Hugging Face account settings)',
-  hubEndpoint: 'the environment variable HF_ENDPOINT',
+  hfToken: 'the command "Attention Lens: Set Hugging Face Token" (an access token from your Hugging Face account settings)',
+  hubEndpoint: 'the setting "attentionLens.hub.endpoint"',
 };
 
 /** An engine message or notice in VS Code's words. */

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { planHubDownload } from '../../src/engine/hub/plan';
 import { resolveHubModel, type ResolveOptions } from '../../src/engine/hub/resolveModel';
 import { defaultHubCache, hubSettings, type HubOptions } from '../../src/engine/hub/settings';
 import { parseHubSpec } from '../../src/engine/hub/spec';
@@ -141,6 +142,22 @@ describe('downloading into the Hugging Face cache', () => {
     assert.equal(offline.modelPath, local.modelPath);
     assert.equal(offline.offline, true);
     console.log(`  cached open: online (HEADs only) ${onlineMs.toFixed(0)} ms, offline ${offlineMs.toFixed(1)} ms`);
+  });
+
+  it('a plan tells what a run would download, with HEAD requests only (VS Code confirms big ones)', async () => {
+    const cache = tempFolder('al-hub-');
+    const hub = { endpoint: server.endpoint, cacheDir: cache };
+    const start = server.requests.length;
+    const plan = await planHubDownload({ model: 'hf:lens-test/bert-toy', hub });
+    assert.equal(plan?.name, 'lens-test/bert-toy@main');
+    assert.equal(plan?.modelFile, 'onnx/model.onnx');
+    assert.ok(plan && plan.bytes >= BERT_TOY.length, JSON.stringify(plan));
+    assert.ok(requestsSince(start).every((request) => request.method === 'HEAD'));
+    assert.deepEqual(listTree(cache), [], 'a plan writes nothing');
+    await resolve('hf:lens-test/bert-toy', cache);
+    assert.equal((await planHubDownload({ model: 'hf:lens-test/bert-toy', hub }))?.bytes, 0);
+    assert.equal(await planHubDownload({ model: 'hf:lens-test/bert-toy', hub: { ...hub, offline: true } }), null);
+    assert.equal(await planHubDownload({ model: 'builtin:tiny-decoder' }), null);
   });
 
   it('--dtype picks the variant; a missing one lists what the repository holds', async () => {
