@@ -207,6 +207,7 @@ test('tracing the fused export gives the plain export\'s and the reference\'s at
     // What the graph says of KV groups and the mask, the fused kernel's rewrite says as the plain operators do.
     const expected = plain.blocks[index];
     assert.deepEqual([block.kvHeads, block.kvHeadOf], [expected.kvHeads, expected.kvHeadOf], `block ${index}: KV heads`);
+    assert.deepEqual([block.kvHeads, block.kvHeadOf], [2, [0, 0, 1, 1]], `block ${index}: query heads 0-1 read KV head 0, 2-3 KV head 1`);
     assert.deepEqual([block.maskKind, block.mask], [expected.maskKind, expected.mask], `block ${index}: the causal band of the window`);
   }
 });
