@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ExplainEngine } from '../../src/engine/explain';
+import { EngineClient } from '../../src/engine/worker/engineClient';
 import { UserFacingError } from '../../src/shared/errors';
 import { type HubServer, startHubServer } from '../support/hubServer';
 import { testRepos } from '../support/hubRepos';
@@ -62,6 +63,26 @@ describe('running a Hub model', () => {
     assert.deepEqual(offline.streams[0].tokens.map((token) => token.id), tokens.map((token) => token.id));
     assert.ok(offline.notices.some((notice) => notice.code === 'hub-model' && /offline/.test(notice.message)));
     console.log(`  first run (download + load + forward) ${firstMs.toFixed(0)} ms; offline run from the cache ${offlineMs.toFixed(0)} ms`);
+  });
+
+  it('through the engine worker: download figures arrive, and the time limit counts from the last of them', async () => {
+    const cache = tempFolder('al-hubrun-');
+    const client = new EngineClient(path.join(root, 'dist/engineWorker.js'), { timeLimitMs: 6000, cacheFolder: null });
+    server.fault('lens-test/bert-toy', 'onnx/model.onnx', { throttle: 384 });
+    const figures: number[] = [];
+    try {
+      const began = performance.now();
+      const trace = await client.explain(TEXT, { model: 'hf:lens-test/bert-toy', backend: 'wasm', threads: 1, hub: { endpoint: server.endpoint, cacheDir: cache } }, undefined, undefined, (_stage, download) => {
+        if (download?.file === 'onnx/model.onnx') figures.push(download.bytes);
+      });
+      const ms = performance.now() - began;
+      assert.ok(ms > 6000, `the download alone took ${ms.toFixed(0)} ms, more than the limit`);
+      assert.equal(trace.model.name, 'lens-test/bert-toy@main');
+      assert.ok(figures.length > 5 && figures.at(-1)! > 200_000, String(figures.length));
+    } finally {
+      server.fault('lens-test/bert-toy', 'onnx/model.onnx', undefined);
+      await client.dispose();
+    }
   });
 
   it('a model whose weights are in external data runs from the cache\'s linked snapshot', async () => {

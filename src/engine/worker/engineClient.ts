@@ -29,7 +29,7 @@ export interface EngineClientOptions {
   cancelGraceMs?: number;
   /**
    * Wall-clock limit of one run, in ms, counted from when the engine starts on it (not while it
-   * waits behind another run). A run over it is cancelled (cooperatively, then by terminating the
+   * waits behind another run; while a Hub model downloads, from its latest progress). A run over it is cancelled (cooperatively, then by terminating the
    * worker) and rejects with a UserFacingError (code 'time-limit') that points to the time-limit option. The
    * runs queued behind it carry on. Default, 0 or Infinity: no limit.
    */
@@ -199,6 +199,12 @@ export class EngineClient {
       return;
     }
     if (message.type === 'progress') {
+      // A download's time is the network's, not the run's: the time limit counts from its last figures.
+      if (message.download && pending.timeLimitTimer && !pending.timedOut) {
+        clearTimeout(pending.timeLimitTimer);
+        pending.timeLimitTimer = undefined;
+        this.startTimeLimit(pending);
+      }
       pending.onProgress?.(message.stage, message.download);
       return;
     }
