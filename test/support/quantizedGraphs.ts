@@ -45,6 +45,8 @@ export interface QuantizedDecoderOptions {
    * no rotary), as the genai builder writes it around its MatMulNBits projections; default 'softmax'.
    */
   attention?: 'softmax' | 'group-query';
+  /** Q, K and V projections without biases (Llama, Mistral); default with. */
+  noQkvBias?: boolean;
   /** No 1/√d on the scores (a model that forgot it: the tapper must say so). */
   unscaled?: boolean;
   /** int4 block size (a power of 2, at least 16); default 16. */
@@ -271,7 +273,8 @@ class DecoderWriter {
     } else if (this.options.packedQkv) {
       [q, k, v] = g.node('Split', [this.project(x, d, 3 * d), g.ints([d, d, d])], 3, { axis: -1 });
     } else {
-      [q, k, v] = [this.project(x, d, d), this.project(x, d, kvWidth), this.project(x, d, kvWidth)];
+      const bias = !this.options.noQkvBias;
+      [q, k, v] = [this.project(x, d, d, bias), this.project(x, d, kvWidth, bias), this.project(x, d, kvWidth, bias)];
     }
     if (grouped) {
       const { seqlens, total } = this.lengths as { seqlens: string; total: string };
