@@ -3,13 +3,20 @@
  * generated here: a small WordPiece tokenizer.json whose ids fit ort_bert_toy_op12's 99-row
  * embedding, laid out as transformers.js (onnx/…) and optimum (model.onnx at the root) publish them.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { decodeModel, encodeModel } from '../../src/engine/onnx/model';
 import { externalizeInitializers } from '../../src/engine/onnx/externalData';
 import type { HubRepoSpec } from './hubServer';
 
-const root = path.resolve(__dirname, '../..');
+/** The repository's root, found upwards (these helpers also run bundled, from out/test/integration/). */
+function findRoot(): string {
+  let folder = __dirname;
+  while (!existsSync(path.join(folder, 'src', 'engine', 'hub')) && path.dirname(folder) !== folder) folder = path.dirname(folder);
+  return folder;
+}
+
+const root = findRoot();
 export const FIXTURES = path.resolve(root, '../shared/fixtures/onnx');
 export const BERT_TOY = readFileSync(path.join(FIXTURES, 'ort_bert_toy_op12.onnx'));
 export const DISTILBERT = readFileSync(path.join(FIXTURES, 'optimum_tiny-distilbert_pt1.10_op11.onnx'));
