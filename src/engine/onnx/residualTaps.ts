@@ -33,7 +33,8 @@ const SKIP_NORMS = new Set(['SkipLayerNormalization', 'SkipSimplifiedLayerNormal
  * least one MatMul-like op, into the other (the sub-layer output). The stage is the attention
  * block inside that sub-layer (self or cross), or feed-forward when there is none. Steps are
  * chained by dependence: a step's predecessor is the latest step its stream operand depends on;
- * a step without one starts a stream, whose operand is tapped as "embedding + positions".
+ * a step without one starts a stream, whose operand is tapped as "embedding + positions", or as
+ * "embedding" when it is a bare token-embedding lookup (rotary models add no positions).
  */
 export function findResidualSteps(index: GraphIndex, blocks: FoundBlock[], notes: TraceNotice[]): ResidualStep[] {
   const scoreNodes = new Set<NodeProto>();
@@ -113,7 +114,7 @@ export function findResidualSteps(index: GraphIndex, blocks: FoundBlock[], notes
         stream,
         layer: null,
         stage: 'embedding',
-        label: `${stream} embedding + positions`,
+        label: `${stream} ${embeddingLabel(index, candidate.stream)}`,
         position: index.valuePosition(candidate.stream),
       });
     }
@@ -171,4 +172,12 @@ export function tapResidual(editor: GraphEditor, index: GraphIndex, step: Residu
   }
   editor.addOutput(output, ElemType.FLOAT);
   return { output, label: step.label, stream: step.stream, layer: step.layer, stage: step.stage };
+}
+
+/** "embedding" when the stream starts at a bare token-embedding lookup (Gather), else "embedding + positions". */
+function embeddingLabel(index: GraphIndex, value: string): string {
+  let node = index.producer(value);
+  // Scaling, casts and dropout-free identities sit between the Add and the first sub-layer in some exports.
+  while (node && ['Mul', 'Cast', 'Identity', 'Div'].includes(node.opType ?? '')) node = index.producer(node.input?.[0] ?? '');
+  return node?.opType === 'Gather' ? 'embedding' : 'embedding + positions';
 }
