@@ -9,14 +9,18 @@
  *               length is made symbolic, the same edit in both models
  *   whisper     ../shared/fixtures/onnx/ort_whisper_hf_decoder_layer_mha_self_cross_past.onnx, one
  *               new token after 511 cached ones, cross-attention over 1500 encoder frames (Whisper's)
- *   qwen2-gqa   the qwen2-shape preset exported with com.microsoft GroupQueryAttention, 512 tokens
- *               (when that export is available; it needs ~8 GB and a minute to build)
+ *   tiny-modern-gqa  the tiny-modern preset exported with com.microsoft GroupQueryAttention
+ *               (`--attention fused`: rotary, 2 KV heads, window 32), 512 tokens
+ *   qwen2-gqa   the same export of qwen2-shape (24 layers, 14 query / 2 KV heads), 512 tokens; only
+ *               when named with --only (it needs ~8 GB and minutes to build and run)
  *
- * Run alone: `node --import tsx bench/fusedKernels.ts [--only mha-block,whisper,qwen2-gqa]`.
+ * Run alone: `node --import tsx bench/fusedKernels.ts [--only mha-block,whisper,tiny-modern-gqa,qwen2-gqa]`;
+ * results go to bench/results/fused-<date>-<host>.json with the machine's facts.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { exportBuiltinModel } from '../src/engine/exportModel';
 import { rewriteFusedKernels } from '../src/engine/onnx/fusedKernels';
 import { FUSED_REWRITERS } from '../src/engine/onnx/fusedRegistry';
 import { GraphEditor } from '../src/engine/onnx/graphEditor';
@@ -24,6 +28,7 @@ import { cloneForEdit, decodeModel, encodeModel, graphOf, type ModelProto } from
 import { createSession, type HostTensor } from '../src/engine/onnx/runtime';
 import { analyzeAndTap } from '../src/engine/onnx/tapper';
 import { tapOutputNames } from '../src/engine/onnx/traceFromRun';
+import { machineFacts } from './machine';
 
 const root = path.resolve(__dirname, '..');
 const fixture = (name: string): string => path.join(root, '..', 'shared', 'fixtures', 'onnx', name);
@@ -33,6 +38,8 @@ export interface FusedWorkload {
   description: string;
   model: ModelProto;
   feeds: Record<string, HostTensor>;
+  /** External data the model refers to (the qwen2-shape export's weights). */
+  externalData?: Array<{ path: string; data: Uint8Array }>;
 }
 
 export interface FusedKernelFigures {
@@ -117,6 +124,18 @@ function whisperLayer(past: number, frames: number): FusedWorkload {
   };
 }
 
+async function groupQueryExport(preset: string, tokens: number): Promise<FusedWorkload> {
+  const exported = await exportBuiltinModel({ model: `builtin:${preset}`, attention: 'fused' });
+  const ids = BigInt64Array.from({ length: tokens }, (_, index) => BigInt(4 + ((index * 37) % 256)));
+  return {
+    name: `${preset === 'qwen2-shape' ? 'qwen2' : preset}-gqa`,
+    description: `${preset} exported with com.microsoft GroupQueryAttention (--attention fused), ${tokens} tokens`,
+    model: decodeModel(exported.model),
+    feeds: { input_ids: { type: 'int64', data: ids, dims: [1, tokens] } },
+    ...(exported.externalData ? { externalData: [{ path: exported.externalData.location, data: exported.externalData.data }] } : {}),
+  };
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -136,10 +155,11 @@ function rewrittenOnly(model: ModelProto): ModelProto {
 export async function benchFusedWorkload(workload: FusedWorkload, threads: number, rounds = 5, runsPerRound = 5): Promise<FusedKernelFigures> {
   const outputs = (graphOf(workload.model).output ?? []).map((output) => output.name ?? '');
   const tapped = analyzeAndTap(workload.model);
+  const options = { backend: 'wasm' as const, threads, ...(workload.externalData ? { externalData: workload.externalData } : {}) };
   const sessions = {
-    fused: await createSession(encodeModel(workload.model), { backend: 'wasm', threads }),
-    rewritten: await createSession(encodeModel(rewrittenOnly(workload.model)), { backend: 'wasm', threads }),
-    tapped: await createSession(encodeModel(tapped.model), { backend: 'wasm', threads }),
+    fused: await createSession(encodeModel(workload.model), options),
+    rewritten: await createSession(encodeModel(rewrittenOnly(workload.model)), options),
+    tapped: await createSession(encodeModel(tapped.model), options),
   };
   const fetches = { fused: outputs, rewritten: outputs, tapped: [...outputs, ...tapOutputNames(tapped.plan)] };
   const times: Record<keyof typeof sessions, number[]> = { fused: [], rewritten: [], tapped: [] };
@@ -174,18 +194,23 @@ export async function benchFusedWorkload(workload: FusedWorkload, threads: numbe
   };
 }
 
-export function fusedWorkloads(only: readonly string[] | null): FusedWorkload[] {
-  const all: Array<[string, () => FusedWorkload]> = [
+export async function fusedWorkloads(only: readonly string[] | null): Promise<FusedWorkload[]> {
+  const all: Array<[string, () => FusedWorkload | Promise<FusedWorkload>]> = [
     ['mha-block', () => mhaBlock(512)],
     ['whisper', () => whisperLayer(511, 1500)],
+    ['tiny-modern-gqa', () => groupQueryExport('tiny-modern', 512)],
+    ['qwen2-gqa', () => groupQueryExport('qwen2-shape', 512)],
   ];
-  return all.filter(([name]) => !only || only.includes(name)).map(([, make]) => make());
+  const chosen = all.filter(([name]) => (only ? only.includes(name) : name !== 'qwen2-gqa'));
+  const workloads: FusedWorkload[] = [];
+  for (const [, make] of chosen) workloads.push(await make());
+  return workloads;
 }
 
 export async function runFusedKernelBench(only: readonly string[] | null): Promise<FusedKernelFigures[]> {
   const threads = os.cpus().length;
   const figures: FusedKernelFigures[] = [];
-  for (const workload of fusedWorkloads(only)) {
+  for (const workload of await fusedWorkloads(only)) {
     const result = await benchFusedWorkload(workload, threads);
     figures.push(result);
     console.log(`fused ${result.workload}: fused ${result.fusedMs.toFixed(2)} ms, rewritten ${result.rewrittenMs.toFixed(2)} ms `
@@ -198,7 +223,13 @@ export async function runFusedKernelBench(only: readonly string[] | null): Promi
 if (require.main === module) {
   const at = process.argv.indexOf('--only');
   const only = at >= 0 ? (process.argv[at + 1] ?? '').split(',') : null;
-  runFusedKernelBench(only).catch((error: unknown) => {
+  runFusedKernelBench(only).then((figures) => {
+    const directory = path.join(root, 'bench/results');
+    mkdirSync(directory, { recursive: true });
+    const file = path.join(directory, `fused-${new Date().toISOString().slice(0, 10)}-${os.hostname()}.json`);
+    writeFileSync(file, `${JSON.stringify({ machine: machineFacts(), fusedKernels: figures }, null, 2)}\n`);
+    console.log(`results written to ${path.relative(root, file)}`);
+  }).catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : String(error));
     process.exitCode = 1;
   });

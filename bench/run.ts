@@ -8,6 +8,7 @@
  *   matmul       GFLOP/s of the reference kernel, 128x512 · (512x512)ᵀ, one core
  *   onnx         paper-base exported to ONNX, 128 tokens: ms per forward on WASM (all cores) with
  *                and without the attention/residual taps (target: taps cost < 5%), native if present
+ *   fused        fused attention kernels against their rewrite into plain operators (bench/fusedKernels.ts)
  *   scale        gpt2-shape on 1024 tokens through the worker: first block, whole trace, host stall, memory
  *   webgpu       paper-base and gpt2-shape at 512 tokens, WebGPU against WASM, on a real GPU (bench/webgpu.ts)
  *   webview      heatmap and overview drawing in headless Chromium (bench/webview.ts)
@@ -25,6 +26,7 @@ import { machineFacts } from './machine';
 import { runVscodeBench } from './vscode';
 import { runWebGpuBench } from './webgpu';
 import { runWebviewBench } from './webview';
+import { runFusedKernelBench } from './fusedKernels';
 import { exportBuiltinModel } from '../src/engine/exportModel';
 import { decodeModel, encodeModel } from '../src/engine/onnx/model';
 import { createSession, loadNativeRuntime, type HostTensor } from '../src/engine/onnx/runtime';
@@ -248,6 +250,7 @@ async function main(): Promise<void> {
 
   results.onnx = await benchOnnx(forward['paper-base'].medianMs);
   results.onnxPaired = await benchPaired();
+  results.fusedKernels = await runFusedKernelBench(null);
   results.scale = await benchScale();
   results.webgpu = await runWebGpuBench();
   // The panel in headless Chromium, and the whole path in the real VS Code (bench/webview.ts,
