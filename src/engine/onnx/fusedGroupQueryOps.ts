@@ -6,7 +6,7 @@
  */
 import type { GraphIndex } from './graph';
 import type { GraphEditor } from './graphEditor';
-import { type AttributeProto, ElemType, makeAttrInt, makeAttrInts, type NodeProto, valueInfoDims } from './model';
+import { type AttributeProto, attrInt, ElemType, makeAttrInt, makeAttrInts, type NodeProto, valueInfoDims } from './model';
 
 /** The lowest float32: a score set to it gets exactly 0 after the softmax, as a kernel that skips the cell. */
 export const LOWEST_FLOAT = -3.4028234663852886e38;
@@ -76,6 +76,26 @@ export function staticLastDim(index: GraphIndex, value: string): number | undefi
   const last = dims?.[dims.length - 1];
   if (typeof last === 'number' && last > 0) return last;
   const producer = index.producer(value);
+  // Quantized projections: MatMulNBits names its output width; quantize_dynamic's MatMulInteger is
+  // followed by a Cast and a Mul by the scales.
+  if (producer?.opType === 'MatMulNBits' || producer?.opType === 'MatMulBnb4') {
+    const width = attrInt(producer, 'N');
+    if (width && width > 1) return width;
+  }
+  if (producer?.opType === 'MatMulInteger') {
+    const weights = index.constant(producer.input?.[1] ?? '');
+    const weightLast = weights?.dims[weights.dims.length - 1];
+    if (typeof weightLast === 'number' && weightLast > 1) return weightLast;
+  }
+  if (producer?.opType === 'Cast' || producer?.opType === 'DequantizeLinear') return staticLastDim(index, producer.input?.[0] ?? '');
+  if (producer?.opType === 'Mul') {
+    for (const input of producer.input ?? []) {
+      if (!index.constant(input)) {
+        const inner = staticLastDim(index, input);
+        if (inner) return inner;
+      }
+    }
+  }
   if (producer?.opType === 'MatMul' || producer?.opType === 'Add') {
     for (const input of producer.input ?? []) {
       const constant = index.constant(input);
