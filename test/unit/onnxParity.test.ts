@@ -49,6 +49,7 @@ function compare(reference: AttentionTrace, onnx: AttentionTrace): void {
     for (let i = 0; i < expected.probs.length; i++) worst = Math.max(worst, Math.abs(actual.probs[i] - expected.probs[i]));
     assert.ok(worst <= 1e-5, `${where}: max |Δp| = ${worst}`);
     assert.deepEqual(effectiveMask(actual), effectiveMask(expected), `${where}: mask cells`);
+    assert.equal(actual.slidingWindow, expected.slidingWindow, `${where}: sliding window read from the mask`);
   });
   assert.deepEqual(onnx.residual.map((s) => s.label), reference.residual.map((s) => s.label), 'residual steps');
   reference.residual.forEach((expected, index) => {

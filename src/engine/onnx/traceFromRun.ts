@@ -134,6 +134,7 @@ function readBlock(tap: AttentionTap, outputs: Record<string, HostTensor>): Atte
   }
   // The grouping holds only when the run has as many query heads as the graph said.
   const grouped = tap.kvHeads !== undefined && tap.kvHeadOf?.length === shape.heads;
+  const window = mask && tap.expectedMaskKind.startsWith('causal') ? slidingWindowOf(mask, shape.queries, shape.keys) : null;
   return {
     layer: tap.layer,
     kind: tap.kind,
@@ -146,7 +147,38 @@ function readBlock(tap: AttentionTap, outputs: Record<string, HostTensor>): Atte
     probs,
     maskKind: tap.mask ? tap.expectedMaskKind : 'none',
     mask,
+    ...(window !== null ? { slidingWindow: window } : {}),
   };
+}
+
+/**
+ * The sliding window a causal mask applies, read from the cells the model really blocked: every
+ * query row allows exactly its last W keys (itself included; queries sit at the end of the keys,
+ * after any past), and some row has keys before its window. Null for any other pattern (a plain
+ * causal mask, padding, a custom mask), so a window is never claimed that the model did not apply.
+ */
+export function slidingWindowOf(mask: Uint8Array, queries: number, keys: number): number | null {
+  const past = keys - queries;
+  if (past < 0) return null;
+  let window: number | null = null;
+  let widestUncut = 0;
+  for (let q = 0; q < queries; q++) {
+    const last = q + past;
+    let first = last;
+    while (first > 0 && mask[q * keys + first - 1] === 1) first--;
+    for (let k = 0; k < keys; k++) {
+      if ((mask[q * keys + k] === 1) !== (k >= first && k <= last)) return null;
+    }
+    const width = last - first + 1;
+    if (first === 0) {
+      widestUncut = Math.max(widestUncut, width);
+    } else {
+      if (window !== null && window !== width) return null;
+      window = width;
+    }
+  }
+  // Rows whose window has not filled yet allow all their keys: never more than the window.
+  return window !== null && widestUncut <= window ? window : null;
 }
 
 function readResidual(tap: ResidualTap, outputs: Record<string, HostTensor>): ResidualStep {
