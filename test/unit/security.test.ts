@@ -74,6 +74,10 @@ test('no bundle or media file names a remote address (every URL found is listed 
     ['https://web.dev/cross-origin-isolation-guide/', "text of an onnxruntime-web warning about threads"],
     ['https://github.com/belladoreai/llama-tokenizer-js.', "a source comment of @huggingface/tokenizers, kept in development builds"],
   ]);
+  // The one address the extension may contact: the Hugging Face Hub's default endpoint, only for an
+  // hf: model the user names (HF_ENDPOINT and the hub.endpoint setting replace it; offline never does).
+  // The pattern also takes the comma of the default-value text around it.
+  for (const hub of ['https://huggingface.co', 'https://huggingface.co,']) allowed.set(hub, 'the default Hugging Face endpoint, fetched only for an hf: model');
   const files = [
     ...readdirSync(path.join(root, 'dist')).filter((name) => /\.(js|mjs|css|html)$/.test(name)).map((name) => path.join('dist', name)),
     // Every media file, the trained model's folder included (its weights are read as text too: a URL
