@@ -48,7 +48,8 @@ function padTokens(tokenizer: TextTokenizer, tokens: Token[], text: string, padT
   return [...tokens, ...padding];
 }
 
-function decoderStream(tokenizer: TextTokenizer, kind: ModelKind, selection: string, selectionTokens: Token[], decoderText: string | undefined, maxTokens: number): { stream: TokenStream; truncation: Truncation | null } {
+function decoderStream(tokenizer: TextTokenizer, kind: ModelKind, selection: string, selectionTokens: Token[], options: StreamOptions): { stream: TokenStream; truncation: Truncation | null } {
+  const { decoderText, maxTokens } = options;
   if (kind !== 'encoder-decoder') {
     const { kept, truncation } = truncate(selectionTokens, 'decoder', maxTokens);
     return { stream: { name: 'decoder', text: selection, origin: 'selection', tokens: kept }, truncation };
@@ -60,7 +61,11 @@ function decoderStream(tokenizer: TextTokenizer, kind: ModelKind, selection: str
     const { kept, truncation } = truncate(decoderTokens, 'decoder', maxTokens);
     return { stream: { name: 'decoder', text: decoderText, origin: 'custom', tokens: kept }, truncation };
   }
-  const start = tokenizer.startToken;
+  // A model's own config (transformers' decoder_start_token_id: <pad> for T5 and Marian, </s> for
+  // BART) knows its start token better than the vocabulary's names do.
+  const start = options.decoderStartId !== undefined
+    ? { id: options.decoderStartId, piece: tokenizer.pieceOf?.(options.decoderStartId) ?? `[${options.decoderStartId}]` }
+    : tokenizer.startToken;
   if (!start) {
     throw new UserFacingError('This model\'s tokenizer has no start token to shift the decoder input with.', 'Give the decoder input text explicitly.');
   }
@@ -93,6 +98,8 @@ export interface StreamOptions {
    * the pad token, else the start token, else id 0), the filler marked as padding.
    */
   fillTo?: number;
+  /** The id an encoder-decoder's shifted decoder input starts with; default the tokenizer's start token. */
+  decoderStartId?: number;
 }
 
 /** A tokenizer that turns text into no tokens leaves the model nothing to attend over. */
@@ -123,7 +130,7 @@ export function planStreams(tokenizer: TextTokenizer, kind: ModelKind, text: str
   }
   let decoderPadding: boolean[] | undefined;
   if (kind !== 'encoder') {
-    const plan = decoderStream(tokenizer, kind, text, selectionTokens, options.decoderText, options.maxTokens);
+    const plan = decoderStream(tokenizer, kind, text, selectionTokens, options);
     if (kind === 'decoder' && options.fillTo !== undefined && plan.stream.tokens.length < options.fillTo) {
       const kept = plan.stream.tokens.length;
       const filler = tokenizer.padToken ?? tokenizer.startToken ?? { id: 0, piece: '<pad>' };

@@ -54,7 +54,7 @@ export function smallBertTokenizer(size = 64): object {
 export const TOKENIZER_CONFIG = { tokenizer_class: 'BertTokenizer', do_lower_case: true, cls_token: '[CLS]', sep_token: '[SEP]', pad_token: '[PAD]', unk_token: '[UNK]', mask_token: '[MASK]' };
 export const BERT_TOY_CONFIG = { model_type: 'bert', num_hidden_layers: 5, num_attention_heads: 4, hidden_size: 20, vocab_size: 99 };
 
-function json(value: object): string {
+export function json(value: object): string {
   return JSON.stringify(value, null, 1);
 }
 
@@ -87,7 +87,8 @@ export function testRepos(): HubRepoSpec[] {
     { repo: 'lens-test/distilbert-optimum', files: [{ path: 'model.onnx', content: DISTILBERT, lfs: true }, { path: 'config.json', content: json({ model_type: 'distilbert' }) }] },
     { repo: 'lens-test/bert-external', files: [{ path: 'onnx/model.onnx', content: external.model, lfs: true }, { path: 'onnx/model.onnx_data', content: external.data, lfs: true }, ...sideFiles()] },
     { repo: 'lens-test/tokenizer-only', files: sideFiles() },
-    { repo: 'lens-test/t5-like', files: [{ path: 'onnx/encoder_model.onnx', content: BERT_TOY, lfs: true }, { path: 'onnx/decoder_model_merged.onnx', content: BERT_TOY, lfs: true }, ...sideFiles()] },
+    // An encoder whose decoder exists only in another dtype: nothing to join it with.
+    { repo: 'lens-test/t5-like', files: [{ path: 'onnx/encoder_model.onnx', content: BERT_TOY, lfs: true }, { path: 'onnx/decoder_model_merged_quantized.onnx', content: BERT_TOY, lfs: true }, ...sideFiles()] },
     { repo: 'lens-test/big-vocab', files: [{ path: 'onnx/model.onnx', content: BERT_TOY, lfs: true }, ...sideFiles(smallBertTokenizer(300))] },
     { repo: 'lens-test/private', privateToken: 'hf_testSecretToken123', files: [{ path: 'onnx/model.onnx', content: BERT_TOY, lfs: true }, ...sideFiles()] },
     { repo: 'lens-test/gated', privateToken: 'hf_testSecretToken123', gated: true, files: [{ path: 'onnx/model.onnx', content: BERT_TOY, lfs: true }, ...sideFiles()] },

@@ -244,12 +244,13 @@ describe('faults, each with a code and nothing half-written in the cache', () =>
     assert.deepEqual(readFileSync(local.modelPath), BERT_TOY);
   });
 
-  it('no ONNX file: lists what was found and what would work; an encoder-decoder export is named as such', async () => {
+  it('no ONNX file: lists what was found and what would work; an encoder without its decoder is named as such', async () => {
     const cache = tempFolder('al-hub-');
     const error = await rejectsWith(resolve('hf:lens-test/tokenizer-only', cache), 'hub-no-onnx', /found: config\.json, tokenizer\.json, tokenizer_config\.json/);
     assert.match(error.message, /looked for onnx\/model\.onnx, model\.onnx, onnx\/model_quantized\.onnx/);
     assert.match(error.hint, /transformers\.js repositories/);
-    await rejectsWith(resolve('hf:lens-test/t5-like', cache), 'hub-encoder-decoder', /onnx\/decoder_model_merged\.onnx, onnx\/encoder_model\.onnx/);
+    const split = await rejectsWith(resolve('hf:lens-test/t5-like', cache), 'hub-encoder-without-decoder', /holds an encoder \(onnx\/encoder_model\.onnx\) but no decoder_model\.onnx/);
+    assert.match(split.message, /found: onnx\/decoder_model_merged_quantized\.onnx, onnx\/encoder_model\.onnx/);
   });
 
   it('server unreachable, and offline with nothing cached', async () => {

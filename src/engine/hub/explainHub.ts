@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { type CancellationCheck, UserFacingError } from '../../shared/errors';
 import { type AttentionTrace, notice } from '../../shared/trace';
 import { DEFAULT_LIMITS } from '../limits';
-import { decodeModel, externalDataFiles } from '../onnx/model';
+import { joinEncoderDecoder } from '../onnx/joinEncoderDecoder';
+import { decodeModel, encodeModel, externalDataFiles, type ModelProto } from '../onnx/model';
 import { explainOnnx, type OnnxModelCache } from '../onnx/explainOnnx';
 import type { ExplainOptions } from '../options';
 import { readRegularFile } from '../safeRead';
@@ -26,27 +27,41 @@ export type HubProgress = (stage: string, download?: DownloadProgress) => void;
 
 const MB = 2 ** 20;
 
-/** The external data the model names, read from the snapshot (each name must be a file the repository holds beside it). */
-async function readExternalData(local: LocalHubModel, bytes: Uint8Array, maxBytes: number): Promise<Array<{ path: string; data: Uint8Array }>> {
-  if (local.externalData.length === 0) return [];
-  const folder = path.posix.dirname(local.modelFile);
+/** The external data a model file names, read from the snapshot (each name must be a file the repository holds beside it). */
+async function readExternalData(local: LocalHubModel, modelFile: string, model: ModelProto, budget: { used: number; max: number }): Promise<Array<{ path: string; data: Uint8Array }>> {
+  const folder = path.posix.dirname(modelFile);
   const files: Array<{ path: string; data: Uint8Array }> = [];
-  let used = bytes.byteLength;
-  for (const location of externalDataFiles(decodeModel(bytes, path.posix.basename(local.modelFile)))) {
+  for (const location of externalDataFiles(model)) {
     const file = path.posix.normalize(folder === '.' ? location : `${folder}/${location}`);
     const found = local.externalData.find((candidate) => candidate.file === file);
     if (!found) {
       throw new UserFacingError(
-        `${local.modelFile} of ${local.ref.repo} refers to external data "${location}", which the repository does not hold beside it.`,
+        `${modelFile} of ${local.ref.repo} refers to external data "${location}", which the repository does not hold beside it.`,
         'The export is incomplete: choose another variant or repository.',
-        { code: 'external-data-missing', facts: { repo: local.ref.repo, file: local.modelFile, location } },
+        { code: 'external-data-missing', facts: { repo: local.ref.repo, file: modelFile, location } },
       );
     }
-    const data = await readRegularFile(found.path, { maxBytes: maxBytes - used, what: `the external data ${location}`, limitOption: 'maxModelMB' });
-    used += data.byteLength;
+    const data = await readRegularFile(found.path, { maxBytes: budget.max - budget.used, what: `the external data ${location}`, limitOption: 'maxModelMB' });
+    budget.used += data.byteLength;
     files.push({ path: location, data });
   }
   return files;
+}
+
+/** The model's bytes and external data; a split export's encoder and decoder joined into one graph first. */
+async function readHubModel(local: LocalHubModel, maxModelMB: number): Promise<{ bytes: Uint8Array; externalData: Array<{ path: string; data: Uint8Array }> }> {
+  const budget = { used: 0, max: maxModelMB * MB };
+  const read = async (file: string, where: string): Promise<{ model: ModelProto; bytes: Uint8Array; externalData: Array<{ path: string; data: Uint8Array }> }> => {
+    const bytes = await readRegularFile(where, { maxBytes: budget.max - budget.used, what: 'the ONNX model', option: 'model', limitOption: 'maxModelMB' });
+    budget.used += bytes.byteLength;
+    const model = decodeModel(bytes, path.posix.basename(file));
+    return { model, bytes, externalData: await readExternalData(local, file, model, budget) };
+  };
+  const main = await read(local.modelFile, local.modelPath);
+  if (!local.decoderFile || !local.decoderPath) return main;
+  const decoder = await read(local.decoderFile, local.decoderPath);
+  const joined = joinEncoderDecoder(main.model, decoder.model, { encoderFile: local.modelFile, decoderFile: local.decoderFile });
+  return { bytes: encodeModel(joined), externalData: [...main.externalData, ...decoder.externalData] };
 }
 
 export async function explainHub(
@@ -77,30 +92,39 @@ export async function explainHub(
   }
   const fetchMs = performance.now() - fetchStart;
   cancel.throwIfCancelled();
-  const bytes = await readRegularFile(local.modelPath, { maxBytes: maxModelMB * MB, what: 'the ONNX model', option: 'model', limitOption: 'maxModelMB' });
-  const externalData = await readExternalData(local, bytes, maxModelMB * MB);
-  const source = { path: local.modelPath, bytes, externalData, digest: `hf:${ref.repo}@${local.commit}/${local.modelFile}` };
+  const { bytes, externalData } = await readHubModel(local, maxModelMB);
+  const files = local.decoderFile ? `${local.modelFile} + ${local.decoderFile}` : local.modelFile;
   const tokenizer = options.tokenizer ?? local.tokenizerPath ?? undefined;
   const config = await readModelConfig(local.configPath);
+  const source = {
+    path: local.modelPath, bytes, externalData, digest: `hf:${ref.repo}@${local.commit}/${files}`,
+    ...(config && config.decoderStartId !== null ? { decoderStartId: config.decoderStartId } : {}),
+  };
   const name = `${ref.repo}@${ref.revision}`;
   const trace = await explainOnnx(cache, source, text, { ...options, tokenizer }, cancel,
     onPartial && ((partial) => onPartial({ ...partial, model: { ...partial.model, name } })), onProgress);
 
   trace.model.name = name;
-  trace.model.weights = `${local.modelFile}${local.dtype ? ` (${local.dtype})` : ''}${config?.modelType ? `, ${config.modelType}` : ''}, commit ${local.commit}`;
+  trace.model.weights = `${files}${local.dtype ? ` (${local.dtype})` : ''}${config?.modelType ? `, ${config.modelType}` : ''}, commit ${local.commit}`;
   if (trace.model.dModel === null && config?.hiddenSize) trace.model.dModel = config.hiddenSize;
   if (local.tokenizerPath && options.tokenizer === undefined) trace.model.tokenizer = 'tokenizer.json (the repository\'s)';
   trace.timings.unshift({ stage: local.downloadedBytes > 0 ? 'download' : 'find in cache', ms: fetchMs });
   const where = local.downloadedBytes > 0
     ? `downloaded ${(local.downloadedBytes / MB).toFixed(1)} MB into the Hugging Face cache`
     : local.offline ? 'from the Hugging Face cache, offline' : 'from the Hugging Face cache (up to date)';
-  trace.notices.unshift(notice('hub-model', `${name}: ${local.modelFile} at commit ${local.commit}, ${where}.`));
+  trace.notices.unshift(notice('hub-model', `${name}: ${files}${local.decoderFile ? ' (joined into one graph)' : ''} at commit ${local.commit}, ${where}.`));
   if (local.fallbackReason) {
     trace.notices.unshift(notice('hub-offline-fallback', `The Hub could not be reached (${local.fallbackReason}): the cached copy of ${name} ran, which may be older than the Hub's.`));
   }
-  const layers = trace.model.encoderLayers + trace.model.decoderLayers;
-  if (config?.layers && layers > 0 && config.layers !== layers) {
-    trace.notices.push(notice('hub-config-layers', `config.json says ${config.layers} layers; the graph's attention was found in ${layers}.`));
+  const split = trace.model.kind === 'encoder-decoder';
+  // For an encoder-decoder, config.json counts each stack on its own (T5's num_layers is the encoder's).
+  const counted: Array<[number | null | undefined, number, string]> = split
+    ? [[config?.layers, trace.model.encoderLayers, 'encoder '], [config?.decoderLayers ?? config?.layers, trace.model.decoderLayers, 'decoder ']]
+    : [[config?.layers, trace.model.encoderLayers + trace.model.decoderLayers, '']];
+  for (const [said, found, stack] of counted) {
+    if (said && found > 0 && said !== found) {
+      trace.notices.push(notice('hub-config-layers', `config.json says ${said} ${stack}layers; the graph's attention was found in ${found}.`));
+    }
   }
   if (!local.tokenizerPath && options.tokenizer === undefined) {
     trace.notices.push(notice('hub-no-tokenizer', `${ref.repo} holds no tokenizer.json.`));

@@ -71,11 +71,11 @@ export function noOnnx(repo: string, found: readonly string[], wanted: readonly 
   );
 }
 
-export function encoderDecoderRepo(repo: string, found: readonly string[]): UserFacingError {
+export function encoderWithoutDecoder(repo: string, found: readonly string[]): UserFacingError {
   return new UserFacingError(
-    `${repo} is an encoder-decoder export (${found.join(', ')}), whose two models Attention Lens cannot join into one run yet.`,
-    'Choose an encoder-only or decoder-only export (onnx/model.onnx), or download the files and export the model as one ONNX graph.',
-    { code: 'hub-encoder-decoder', facts: { repo, found: found.join(',') } },
+    `${repo} holds an encoder (${found.filter((file) => file.includes('encoder_model')).join(', ')}) but no decoder_model.onnx or decoder_model_merged.onnx of the same folder and dtype to join it with; found: ${found.join(', ')}.`,
+    `Pick a dtype (${optionRef('dtype')}) whose encoder and decoder are both there, or choose another export of the model.`,
+    { code: 'hub-encoder-without-decoder', facts: { repo, found: found.join(',') } },
   );
 }
 

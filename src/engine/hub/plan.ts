@@ -11,7 +11,7 @@ import { isHubSpec, parseHubSpec } from './spec';
 export interface HubDownloadPlan {
   /** "ORG/NAME@REVISION". */
   name: string;
-  /** The variant that would run. */
+  /** The variant that would run ("encoder + decoder" for a split export). */
   modelFile: string;
   /** Bytes that are not in the cache yet (0: all cached). */
   bytes: number;
@@ -24,5 +24,5 @@ export async function planHubDownload(options: ExplainOptions, signal?: AbortSig
   if (settings.offline) return null;
   const ref = parseHubSpec(options.model);
   const plan = await resolveHubModel(settings, ref, { dtype: options.dtype ?? null, maxModelMB: options.limits?.maxModelMB ?? DEFAULT_LIMITS.maxModelMB, signal, planOnly: true });
-  return { name: `${ref.repo}@${ref.revision}`, modelFile: plan.modelFile, bytes: plan.downloadedBytes };
+  return { name: `${ref.repo}@${ref.revision}`, modelFile: plan.decoderFile ? `${plan.modelFile} + ${plan.decoderFile}` : plan.modelFile, bytes: plan.downloadedBytes };
 }

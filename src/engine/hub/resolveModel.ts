@@ -8,21 +8,24 @@ import { CancelledError, type CancellationCheck } from '../../shared/errors';
 import { blobExists, blobName, cachedCommit, cachedFile, linkIntoSnapshot, snapshotListing, writeRef } from './cacheLayout';
 import { type DownloadProgress, downloadBlob } from './download';
 import { fileInfo, type HubHttp, hubRequest, type RemoteFileInfo } from './http';
-import { httpFailure, modelTooBig, noOnnx, encoderDecoderRepo, offlineNotCached, repoNotFound, unauthorized } from './hubErrors';
+import { encoderWithoutDecoder, httpFailure, modelTooBig, noOnnx, offlineNotCached, repoNotFound, unauthorized } from './hubErrors';
 import type { HubDtype, HubSettings } from './settings';
-import { COMMIT_SHA, type HubModelRef, resolveUrl } from './spec';
-import { allCandidates, chooseModel, dtypeOf, ENCODER_DECODER_FILES, externalDataCandidates, modelCandidates, SIDE_FILES } from './variants';
+import { type HubModelRef, resolveUrl } from './spec';
+import { allCandidates, chooseModel, dtypeOf, externalDataCandidates, type ModelChoice, modelCandidates, SIDE_FILES, splitCandidates } from './variants';
 
 /** A Hub model's files, on disk in the cache. */
 export interface LocalHubModel {
   ref: HubModelRef;
   /** The commit the revision pointed to (the revision itself when the server gave none). */
   commit: string;
-  /** The model's repository path ("onnx/model_quantized.onnx") and its file in the snapshot. */
+  /** The model's repository path ("onnx/model_quantized.onnx") and its file in the snapshot; the encoder of a split export. */
   modelFile: string;
   modelPath: string;
+  /** The decoder to join to the encoder `modelFile` (a split encoder-decoder export); null otherwise. */
+  decoderFile: string | null;
+  decoderPath: string | null;
   dtype: HubDtype | null;
-  /** External data files in the snapshot, by repository path. */
+  /** External data files in the snapshot (of the model and of its decoder), by repository path. */
   externalData: Array<{ file: string; path: string }>;
   tokenizerPath: string | null;
   tokenizerConfigPath: string | null;
@@ -124,23 +127,37 @@ async function fromCache(settings: HubSettings, ref: HubModelRef, options: Resol
   if (commit === null) throw notCached(`no snapshot of revision ${ref.revision}`);
   const listing = await snapshotListing(settings.cacheDir, ref.repo, commit);
   const present = new Set(listing);
-  const modelFile = chooseModel(present, options.dtype ?? null);
-  if (modelFile === null) {
+  const choice = chooseModel(present, options.dtype ?? null);
+  if (choice === null) {
     if (!listing.some((file) => file.endsWith('.onnx'))) throw notCached(listing.length === 0 ? 'its snapshot is empty' : `its snapshot holds only ${listing.join(', ')}`);
-    if (ENCODER_DECODER_FILES.some((file) => present.has(file))) throw encoderDecoderRepo(ref.repo, listing.filter((file) => file.endsWith('.onnx')));
-    throw noOnnx(ref.repo, listing, modelCandidates(options.dtype ?? null), options.dtype ?? null);
+    throw noModel(ref, listing, options.dtype ?? null);
   }
   const local = async (file: string): Promise<string | null> => cachedFile(settings.cacheDir, ref.repo, commit, file);
   const externalData: LocalHubModel['externalData'] = [];
-  for (const file of externalDataCandidates(modelFile)) {
+  for (const file of choiceFiles(choice).flatMap(externalDataCandidates)) {
     const found = await local(file);
     if (found) externalData.push({ file, path: found });
   }
   return {
-    ref, commit, modelFile, modelPath: (await local(modelFile))!, dtype: dtypeOf(modelFile), externalData,
+    ref, commit, modelFile: choice.modelFile, modelPath: (await local(choice.modelFile))!,
+    decoderFile: choice.decoderFile, decoderPath: choice.decoderFile ? await local(choice.decoderFile) : null,
+    dtype: dtypeOf(choice.modelFile), externalData,
     tokenizerPath: await local('tokenizer.json'), tokenizerConfigPath: await local('tokenizer_config.json'), configPath: await local('config.json'),
     offline: true, fallbackReason, downloadedBytes: 0, downloads: [],
   };
+}
+
+/** The model files of a choice: the model, and the decoder joined to it. */
+function choiceFiles(choice: ModelChoice): string[] {
+  return choice.decoderFile ? [choice.modelFile, choice.decoderFile] : [choice.modelFile];
+}
+
+/** Nothing to run among `found`: an encoder without its decoder, or no model at all. */
+function noModel(ref: HubModelRef, found: readonly string[], dtype: HubDtype | null): Error {
+  const onnxFiles = found.filter((file) => file.endsWith('.onnx'));
+  const encoders = splitCandidates(dtype).filter((file) => file.includes('encoder_model'));
+  if (onnxFiles.some((file) => encoders.includes(file))) return encoderWithoutDecoder(ref.repo, onnxFiles);
+  return noOnnx(ref.repo, found, [...modelCandidates(dtype), ...splitCandidates(dtype)], dtype);
 }
 
 /**
@@ -167,21 +184,24 @@ export async function resolveHubModel(settings: HubSettings, ref: HubModelRef, o
     }
     throw error;
   }
-  const modelFile = chooseModel(prober.present(), dtype);
-  if (modelFile === null) {
-    await prober.probe(allCandidates());
-    const present = prober.present();
-    const found = [...present].sort();
-    if (found.length === 0) throw repoNotFound(ref.repo, ref.revision, settings.endpoint, 404, settings.token !== null);
-    if (ENCODER_DECODER_FILES.some((file) => present.has(file))) throw encoderDecoderRepo(ref.repo, found.filter((file) => file.endsWith('.onnx')));
-    throw noOnnx(ref.repo, found, modelCandidates(dtype), dtype);
+  let choice = chooseModel(prober.present(), dtype);
+  if (choice === null) {
+    await prober.probe(splitCandidates(dtype));
+    choice = chooseModel(prober.present(), dtype);
   }
-  await prober.probe(externalDataCandidates(modelFile));
+  if (choice === null) {
+    await prober.probe(allCandidates());
+    const found = [...prober.present()].sort();
+    if (found.length === 0) throw repoNotFound(ref.repo, ref.revision, settings.endpoint, 404, settings.token !== null);
+    throw noModel(ref, found, dtype);
+  }
+  const modelFiles = choiceFiles(choice);
+  await prober.probe(modelFiles.flatMap(externalDataCandidates));
   const present = prober.present();
-  const commit = prober.commit() ?? (COMMIT_SHA.test(ref.revision) ? ref.revision : ref.revision);
-  const externalFiles = externalDataCandidates(modelFile).filter((file) => present.has(file));
-  const wanted = [modelFile, ...externalFiles, ...SIDE_FILES.filter((file) => present.has(file))];
-  checkSize(ref, modelFile, [modelFile, ...externalFiles].map((file) => prober.probes.get(file)!.info.size), options.maxModelMB);
+  const commit = prober.commit() ?? ref.revision;
+  const externalFiles = modelFiles.flatMap(externalDataCandidates).filter((file) => present.has(file));
+  const wanted = [...modelFiles, ...externalFiles, ...SIDE_FILES.filter((file) => present.has(file))];
+  checkSize(ref, modelFiles.join(' + '), [...modelFiles, ...externalFiles].map((file) => prober.probes.get(file)!.info.size), options.maxModelMB);
 
   const missing: string[] = [];
   for (const file of wanted) if (!await cachedFile(settings.cacheDir, ref.repo, commit, file)) missing.push(file);
@@ -191,7 +211,7 @@ export async function resolveHubModel(settings: HubSettings, ref: HubModelRef, o
     if (!(info.etag !== null && await blobExists(settings.cacheDir, ref.repo, blobName(info.etag, '')))) toFetch += info.size ?? 0;
   }
   const result: LocalHubModel = {
-    ref, commit, modelFile, modelPath: '', dtype: dtypeOf(modelFile), externalData: [], tokenizerPath: null, tokenizerConfigPath: null, configPath: null,
+    ref, commit, modelFile: choice.modelFile, modelPath: '', decoderFile: choice.decoderFile, decoderPath: null, dtype: dtypeOf(choice.modelFile), externalData: [], tokenizerPath: null, tokenizerConfigPath: null, configPath: null,
     offline: false, fallbackReason: null, downloadedBytes: toFetch, downloads: [],
   };
   if (options.planOnly) return result;
@@ -212,7 +232,8 @@ export async function resolveHubModel(settings: HubSettings, ref: HubModelRef, o
   }
   await writeRef(settings.cacheDir, ref, commit);
   const local = async (file: string): Promise<string | null> => present.has(file) ? cachedFile(settings.cacheDir, ref.repo, commit, file) : null;
-  result.modelPath = (await local(modelFile))!;
+  result.modelPath = (await local(choice.modelFile))!;
+  result.decoderPath = choice.decoderFile ? await local(choice.decoderFile) : null;
   for (const file of externalFiles) result.externalData.push({ file, path: (await local(file))! });
   result.tokenizerPath = await local('tokenizer.json');
   result.tokenizerConfigPath = await local('tokenizer_config.json');

@@ -72,7 +72,7 @@ function positionTokens(count: number, ids?: readonly number[]): Token[] {
   });
 }
 
-function textStreams(model: LoadedOnnxModel, text: string, options: ExplainOptions): StreamPlan {
+function textStreams(model: LoadedOnnxModel, text: string, options: ExplainOptions, decoderStartId: number | undefined): StreamPlan {
   if (!model.tokenizer) {
     throw new UserFacingError(
       `No tokenizer for ${path.basename(model.path)}.`,
@@ -95,6 +95,7 @@ function textStreams(model: LoadedOnnxModel, text: string, options: ExplainOptio
   const plan = planStreams(model.tokenizer, model.kind, text, {
     maxTokens,
     decoderText: options.decoderText,
+    decoderStartId,
     padTo: padTo === undefined ? undefined : Math.max(padTo, 0),
     fillTo,
   });
@@ -175,7 +176,7 @@ export async function explainOnnx(
     return (role === 'ids' || role === 'decoder-ids') && !(input.name in explicit);
   });
   const tokenizeStart = performance.now();
-  const plan: StreamPlan = textFeeds ? textStreams(model, text, options) : { streams: [], truncation: [], notices: [notice('tensor-inputs', 'Inputs were given as tensors: tokens are positions.')] };
+  const plan: StreamPlan = textFeeds ? textStreams(model, text, options, source.decoderStartId) : { streams: [], truncation: [], notices: [notice('tensor-inputs', 'Inputs were given as tensors: tokens are positions.')] };
   timings.push({ stage: 'tokenize', ms: performance.now() - tokenizeStart });
 
   const first = plan.streams.find((stream) => stream.name === model.firstStream);

@@ -11,7 +11,8 @@ import { createByteTokenizer } from '../tokenizers/bytes';
 import { loadHuggingFaceTokenizer } from '../tokenizers/huggingface';
 import { getTokenizer } from '../tokenizers/index';
 import type { TextTokenizer } from '../tokenizers/types';
-import type { ModelKind, StreamName } from '../../shared/trace';
+import { type ModelKind, notice, type StreamName } from '../../shared/trace';
+import { inlineNoCacheBranch, USE_CACHE_INPUT } from './cacheBranch';
 import { type ModelInput, modelInputs } from './inputs';
 import { decodeModel, encodeModel, externalDataFiles, type ModelProto } from './model';
 import type { BackendSetting } from '../options';
@@ -233,6 +234,8 @@ export interface OnnxModelSource {
   bytes?: Uint8Array;
   /** With `bytes`: the external data they refer to, by the names the model uses. */
   externalData?: Array<{ path: string; data: Uint8Array }>;
+  /** The id an encoder-decoder's shifted decoder input starts with, when the model's config names one. */
+  decoderStartId?: number;
 }
 
 /** Reads a model file, refusing what is not a regular file or is over the ceiling before reading it. */
@@ -258,7 +261,8 @@ export async function loadOnnxModel(modelSource: OnnxModelSource, options: OnnxL
   const modelPath = modelSource.path;
   const maxBytes = (options.maxModelMB ?? DEFAULT_MAX_MODEL_MB) * 2 ** 20;
   const bytes = modelSource.bytes ?? await readModelFile(modelPath, maxBytes);
-  const model = decodeModel(bytes, path.basename(modelPath));
+  // A merged decoder's attention sits in both branches of an If: the branch without past runs.
+  const { model, inlined } = inlineNoCacheBranch(decodeModel(bytes, path.basename(modelPath)));
   const externalData = modelSource.bytes && modelSource.externalData
     ? modelSource.externalData
     : await readExternalData(model, modelPath, { usedBytes: bytes.byteLength, maxBytes });
@@ -283,6 +287,9 @@ export async function loadOnnxModel(modelSource: OnnxModelSource, options: OnnxL
   const tapStart = performance.now();
   const tapped = analyzeAndTap(model);
   const tapMs = performance.now() - tapStart;
+  if (inlined > 0) {
+    tapped.plan.notes.push(notice('cache-branch', `The model holds its decoder twice, with and without past key/values, behind ${inlined === 1 ? 'an If' : `${inlined} If nodes`} on ${USE_CACHE_INPUT}; the branch without past ran, on the whole input at once.`));
+  }
   options.cancel?.throwIfCancelled();
 
   const weightsMB = (bytes.byteLength + [...new Set(externalData.map((file) => file.data))].reduce((sum, data) => sum + data.byteLength, 0)) / 2 ** 20;

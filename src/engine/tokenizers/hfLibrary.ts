@@ -30,6 +30,7 @@ export interface HfTokenizer {
   /** `addSpecialTokens` false skips the post-processor's [CLS]/[SEP]. */
   encode(text: string, addSpecialTokens: boolean): HfEncoding;
   tokenToId(piece: string): number | undefined;
+  idToToken(id: number): string | undefined;
   /** Largest id of the vocabulary, added tokens included, plus one. */
   vocabSize(): number;
   addedTokens(): HfAddedToken[];
@@ -39,6 +40,7 @@ export interface HfTokenizer {
 interface LibraryTokenizer {
   encode(text: string, options: { add_special_tokens: boolean }): unknown;
   token_to_id(token: string): number | undefined;
+  id_to_token(id: number): string | undefined;
   get_vocab(withAddedTokens: boolean): Map<string, number>;
   get_added_tokens_decoder(): Map<number, HfAddedToken>;
 }
@@ -73,6 +75,7 @@ export function createHfTokenizer(tokenizerJson: object, tokenizerConfig: object
   return {
     encode: (text, addSpecialTokens) => toEncoding(tokenizer.encode(text, { add_special_tokens: addSpecialTokens })),
     tokenToId: (piece) => tokenizer.token_to_id(piece),
+    idToToken: (id) => tokenizer.id_to_token(id),
     vocabSize: () => {
       let largest = -1;
       for (const id of tokenizer.get_vocab(true).values()) {

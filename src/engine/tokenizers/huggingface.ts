@@ -156,6 +156,10 @@ class HuggingFaceTokenizer implements TextTokenizer {
     }
   }
 
+  pieceOf(id: number): string | undefined {
+    return this.tokenizer.idToToken(id);
+  }
+
   encode(text: string): Token[] {
     const plain = this.tokenizer.encode(text, false);
     const full = this.tokenizer.encode(text, true);

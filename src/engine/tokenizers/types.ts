@@ -15,6 +15,8 @@ export interface TextTokenizer {
   encode(text: string): Token[];
   /** The token put in front of a decoder input that is shifted right (e.g. "<s>"), if the vocabulary has one. */
   readonly startToken?: { id: number; piece: string };
+  /** The piece an id stands for, where the tokenizer can say (an id a model config names). */
+  pieceOf?(id: number): string | undefined;
   /** The filler token used to pad a sequence to a fixed length, if the vocabulary has one. */
   readonly padToken?: { id: number; piece: string };
 }
