@@ -74,6 +74,9 @@ export class Stepper {
     this.layerSelect.disabled = shown.groups.length <= 1;
     this.blockSelect.disabled = (group?.blockIndices.length ?? 0) <= 1;
     this.headSelect.disabled = !block;
+    // The model's own name for the block (its module in the graph), for users who know the code.
+    this.blockSelect.title = block?.source ? `In the model: ${block.source}` : '';
+    this.layerSelect.title = this.blockSelect.title;
 
     const step = shown.step;
     this.stepLabel.textContent = step ? step.label : 'No steps';

@@ -114,6 +114,11 @@ export interface AttentionBlock {
   kvHeadOf?: number[];
   /** Each query sees at most this many most recent keys (a sliding window), when the block has one. */
   slidingWindow?: number;
+  /**
+   * The model's own name for this attention, from its graph (the module path of an exporter's node
+   * names: "model.layers.3.self_attn"); absent when the graph does not name it.
+   */
+  source?: string;
   queries: number;
   keys: number;
   /** [heads, queries, keys], rows sum to 1. */

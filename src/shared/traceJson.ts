@@ -36,6 +36,11 @@ export interface TraceJsonBlock {
   scores?: Array<number | null>;
   maskKind: string;
   mask: number[] | null;
+  /** Grouped-query attention: key/value heads, and the one each query head reads. */
+  kvHeads?: number;
+  kvHeadOf?: number[];
+  slidingWindow?: number;
+  source?: string;
 }
 
 /** HeadStats as written: a broken head's NaN statistics are null. */
@@ -90,6 +95,10 @@ export function blockToJson(block: AttentionBlock): TraceJsonBlock {
     ...(block.scores ? { scores: floats(block.scores) } : {}),
     maskKind: block.maskKind,
     mask: block.mask ? Array.from(block.mask) : null,
+    ...(block.kvHeads !== undefined ? { kvHeads: block.kvHeads } : {}),
+    ...(block.kvHeadOf ? { kvHeadOf: block.kvHeadOf.slice() } : {}),
+    ...(block.slidingWindow !== undefined ? { slidingWindow: block.slidingWindow } : {}),
+    ...(block.source !== undefined ? { source: block.source } : {}),
   };
 }
 

@@ -9,6 +9,14 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CODE_SERVER_VERSION, paths } from './versions';
 
+/**
+ * The runner's environment without Hugging Face's variables: the extension hosts would otherwise
+ * download into (or read from) the developer's real cache or endpoint instead of the private HOME.
+ */
+function withoutHubVariables(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !/^(HF_|HUGGING_FACE_)/.test(name)));
+}
+
 export interface CodeServer {
   url: string;
   port: number;
@@ -92,7 +100,7 @@ export async function startCodeServer(options: { verbose?: boolean } = {}): Prom
     '--config', configFile,
   ];
   const child = spawn(installed.node, args, {
-    env: { ...process.env, HOME: path.join(stateDir, dirs.home), TMPDIR: path.join(stateDir, dirs.tmp), NODE_OPTIONS: '' },
+    env: { ...withoutHubVariables(process.env), HOME: path.join(stateDir, dirs.home), TMPDIR: path.join(stateDir, dirs.tmp), NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Own process group, so stop() can end code-server and every process it started.
     detached: true,

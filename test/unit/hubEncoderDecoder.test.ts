@@ -75,6 +75,11 @@ describe('encoder-decoder repositories from the Hub', () => {
     // decoder_start_token_id 0 is [PAD]: the selection shifted right behind it.
     assert.deepEqual(decoder.tokens.map((token) => token.id), [0, ...encoder.tokens.map((token) => token.id)]);
     assert.equal(decoder.tokens[0].piece, '[PAD]');
+    // The model's own names for its attention, read from the node names (the joined decoder's included).
+    assert.deepEqual(trace.blocks.map((block) => block.source).sort(), [
+      'decoder.layers.0.cross_attention', 'decoder.layers.0.self_attention', 'decoder.layers.1.cross_attention', 'decoder.layers.1.self_attention',
+      'encoder.layers.0.self_attention', 'encoder.layers.1.self_attention',
+    ]);
     assert.match(trace.model.weights ?? '', /^onnx\/encoder_model\.onnx \+ onnx\/decoder_model\.onnx \(fp32\), marian, commit /);
     assert.ok(trace.notices.some((notice) => notice.code === 'hub-model' && /joined into one graph/.test(notice.message)));
     assert.ok(!trace.notices.some((notice) => notice.code === 'hub-config-layers'), 'config.json\'s 2 encoder layers agree');

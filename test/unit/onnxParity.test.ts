@@ -44,6 +44,7 @@ function compare(reference: AttentionTrace, onnx: AttentionTrace): void {
     const where = `block ${index} (${expected.kind} L${expected.layer})`;
     assert.equal(actual.kind, expected.kind, `${where}: kind`);
     assert.equal(actual.layer, expected.layer, `${where}: layer`);
+    assert.equal(actual.source, expected.source, `${where}: the model's name for it`);
     assert.deepEqual([actual.heads, actual.queries, actual.keys], [expected.heads, expected.queries, expected.keys], `${where}: shape`);
     let worst = 0;
     for (let i = 0; i < expected.probs.length; i++) worst = Math.max(worst, Math.abs(actual.probs[i] - expected.probs[i]));

@@ -4,7 +4,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
-import { slidingWindowOf } from '../../src/engine/onnx/traceFromRun';
+import { moduleName, slidingWindowOf } from '../../src/engine/onnx/traceFromRun';
 
 /** Row q allows key k when allowed(q, k). */
 function maskOf(queries: number, keys: number, allowed: (q: number, k: number) => boolean): Uint8Array {
@@ -27,4 +27,12 @@ test('a plain causal mask, a window as long as the text, padding or a custom mas
   assert.equal(slidingWindowOf(maskOf(6, 6, (q, k) => k <= q && (q < 2 || k >= q - 1)), 6, 6), 2, 'rows before it fills are whole');
   assert.equal(slidingWindowOf(maskOf(6, 6, (q, k) => k <= q && (q < 3 || k >= q - 1)), 6, 6), null, 'a whole row wider than the band');
   assert.equal(slidingWindowOf(maskOf(4, 4, () => true), 4, 4), null, 'bidirectional');
+});
+
+test('a block\'s source: the module path exporters write into node names, or nothing', () => {
+  assert.equal(moduleName('/model/layers.3/self_attn/Softmax'), 'model.layers.3.self_attn');
+  assert.equal(moduleName('/bert/encoder/layer.0/attention/self/Softmax'), 'bert.encoder.layer.0.attention.self');
+  assert.equal(moduleName('Softmax_decoder.layers.0.self_attention.softmax'), 'decoder.layers.0.self_attention');
+  assert.equal(moduleName('decoder_model::/model/decoder/layers.1/encoder_attn/Softmax'), 'model.decoder.layers.1.encoder_attn');
+  for (const bare of ['Softmax_12', 'Softmax', '/Softmax', 'Attention_0']) assert.equal(moduleName(bare), null, bare);
 });

@@ -17,6 +17,8 @@ import { graphOf, type ModelProto } from './model';
 import { pruneToOutputs } from './prune';
 
 const DECODER_PREFIX = 'decoder/';
+/** Node names keep the decoder's own after this prefix (traceFromRun's moduleName reads them). */
+export const DECODER_NODE_PREFIX = 'decoder_model::';
 const ENCODER_OUTPUT_NAMES = ['last_hidden_state', 'encoder_hidden_states', 'hidden_states', 'encoder_outputs'];
 const DECODER_MEMORY_NAMES = ['encoder_hidden_states', 'encoder_outputs', 'encoder_output'];
 const DECODER_MEMORY_MASK_NAMES = ['encoder_attention_mask', 'encoder_mask'];
@@ -106,7 +108,7 @@ export function joinEncoderDecoder(encoder: ModelProto, decoderFile: ModelProto,
     docString: `${names.encoderFile} and ${names.decoderFile}, joined by Attention Lens`,
     graph: onnx.GraphProto.create({
       name: `${encoderGraph.name ?? 'encoder'}+${decoderGraph.name ?? 'decoder'}`,
-      node: [...(encoderGraph.node ?? []), ...(decoderGraph.node ?? []).map((node) => renameNode({ ...node, name: `${DECODER_PREFIX}${node.name ?? ''}` }, rename))],
+      node: [...(encoderGraph.node ?? []), ...(decoderGraph.node ?? []).map((node) => renameNode({ ...node, name: `${DECODER_NODE_PREFIX}${node.name ?? ''}` }, rename))],
       initializer: [...(encoderGraph.initializer ?? []), ...(decoderGraph.initializer ?? []).map((tensor) => onnx.TensorProto.create({ ...tensor, name: rename(tensor.name ?? '') }))],
       input: [...(encoderGraph.input ?? []), ...renamedInputs],
       output: [{ ...logits, name: logits.name }],

@@ -135,6 +135,7 @@ function readBlock(tap: AttentionTap, outputs: Record<string, HostTensor>): Atte
   // The grouping holds only when the run has as many query heads as the graph said.
   const grouped = tap.kvHeads !== undefined && tap.kvHeadOf?.length === shape.heads;
   const window = mask && tap.expectedMaskKind.startsWith('causal') ? slidingWindowOf(mask, shape.queries, shape.keys) : null;
+  const source = moduleName(tap.node);
   return {
     layer: tap.layer,
     kind: tap.kind,
@@ -148,7 +149,25 @@ function readBlock(tap: AttentionTap, outputs: Record<string, HostTensor>): Atte
     maskKind: tap.mask ? tap.expectedMaskKind : 'none',
     mask,
     ...(window !== null ? { slidingWindow: window } : {}),
+    ...(source !== null ? { source } : {}),
   };
+}
+
+/**
+ * The module an attention node belongs to, from the names exporters give nodes: PyTorch's
+ * "/model/layers.3/self_attn/Softmax" → "model.layers.3.self_attn"; the built-in export's
+ * "Softmax_decoder.layers.0.self_attention.softmax" → "decoder.layers.0.self_attention". Null for
+ * a name that says nothing about where it sits ("Softmax_12", "Attention_0").
+ */
+export function moduleName(nodeName: string): string | null {
+  // A joined encoder-decoder's decoder nodes carry "decoder_model::" before their own names.
+  const node = nodeName.replace(/^[\w.-]*::/, '');
+  if (node.includes('/')) {
+    const parts = node.split('/').filter((part) => part.length > 0);
+    return parts.length > 1 ? parts.slice(0, -1).join('.') : null;
+  }
+  const path = node.replace(/^[A-Za-z]+_(?=[A-Za-z])/, '').replace(/\.(softmax|probs|attention_probs)$/i, '');
+  return /(^|\.)[A-Za-z_]*\.?\d+\./.test(`${path}.`) && path.includes('.') ? path : null;
 }
 
 /**

@@ -18,7 +18,7 @@ export interface ForwardContext {
 
 export function recordAttention(
   context: ForwardContext,
-  where: { layer: number; kind: BlockKind; queryStream: StreamName; keyStream: StreamName; heads: number; kvHeadOf?: readonly number[] },
+  where: { layer: number; kind: BlockKind; queryStream: StreamName; keyStream: StreamName; heads: number; kvHeadOf?: readonly number[]; source?: string },
   mask: AttentionMask,
   result: MultiHeadResult,
 ): void {

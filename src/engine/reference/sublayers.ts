@@ -37,7 +37,9 @@ export function attentionSublayer(
     return { output: result.output, extra: result };
   });
   const keyStream: StreamName = memory ? 'encoder' : site.stream;
-  recordAttention(site.context, { layer: site.layer, kind, queryStream: site.stream, keyStream, heads: attention.heads, kvHeadOf: attention.kvHeadOf }, mask, attended.extra);
+  // Named as the weights are (README "Weights"), which is also what the ONNX export's nodes say.
+  const source = `${site.stream}.layers.${site.layer}.${memory ? 'cross' : 'self'}_attention`;
+  recordAttention(site.context, { layer: site.layer, kind, queryStream: site.stream, keyStream, heads: attention.heads, kvHeadOf: attention.kvHeadOf, source }, mask, attended.extra);
   recordResidual(site.context, site.stream, site.layer, memory ? 'cross-attention' : 'self-attention', attended.sum);
   site.context.cancel.throwIfCancelled();
   return attended.next;
