@@ -1,0 +1,111 @@
+/**
+ * @file The `attention_lens` metadata of a trace file, parsed and checked against the tensors the
+ * header lists: every block names its attention (F32 or F16 [heads, queries, keys]), its mask (U8
+ * [queries, keys]) and so on with the right dtype and shape, its streams exist, and what the panel
+ * indexes by (layer, heads, KV grouping) is whole numbers in range. A file that passes can be drawn
+ * without a check further down failing on it.
+ */
+import type { TensorEntry } from './header';
+import { traceFileError } from './header';
+import { type BlockMeta, HEAD_STAT_COLUMNS, type TraceFileMeta } from './format';
+
+const NON_FINITE: Readonly<Record<string, number>> = { NaN: Number.NaN, Infinity: Number.POSITIVE_INFINITY, '-Infinity': Number.NEGATIVE_INFINITY };
+const BLOCK_KINDS = new Set(['self', 'encoder-self', 'decoder-self', 'cross']);
+const STREAMS = new Set(['encoder', 'decoder']);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+
+/** JSON.parse that turns { "$number": "NaN" } back into NaN. */
+function parseMetaJson(text: string): unknown {
+  return JSON.parse(text, (_key, value: unknown) => {
+    if (isRecord(value) && Object.keys(value).length === 1 && typeof value.$number === 'string' && value.$number in NON_FINITE) return NON_FINITE[value.$number];
+    return value;
+  });
+}
+
+/** Checks a named tensor's presence, dtype and shape. */
+type TensorCheck = (name: unknown, dtypes: readonly string[], shape: readonly number[], what: string) => void;
+
+function tensorChecker(tensors: ReadonlyMap<string, TensorEntry>, file: string): TensorCheck {
+  return (name, dtypes, shape, what) => {
+    const entry = typeof name === 'string' ? tensors.get(name) : undefined;
+    if (!entry) throw traceFileError('trace-file-bad-metadata', file, `${what} names tensor ${JSON.stringify(name)}, which the file does not hold`);
+    if (!dtypes.includes(entry.dtype)) throw traceFileError('trace-file-bad-tensor', file, `tensor "${entry.name}" (${what}) is ${entry.dtype}; expected ${dtypes.join(' or ')}`, { tensor: entry.name });
+    if (entry.shape.length !== shape.length || entry.shape.some((dim, axis) => dim !== shape[axis])) {
+      throw traceFileError('trace-file-bad-tensor', file, `tensor "${entry.name}" (${what}) has shape [${entry.shape.join(', ')}]; the metadata says [${shape.join(', ')}]`, { tensor: entry.name });
+    }
+  };
+}
+
+function checkBlock(value: unknown, index: number, streams: ReadonlySet<string>, check: TensorCheck, file: string): BlockMeta {
+  const bad = (what: string): Error => traceFileError('trace-file-bad-metadata', file, `block ${index} ${what}`);
+  if (!isRecord(value)) throw bad('is not an object');
+  const { layer, kind, queryStream, keyStream, heads, queries, keys, maskKind, kvHeads, kvHeadOf, slidingWindow, tensors } = value;
+  if (!isCount(layer)) throw bad(`has layer ${JSON.stringify(layer)}`);
+  if (typeof kind !== 'string' || !BLOCK_KINDS.has(kind)) throw bad(`has kind ${JSON.stringify(kind)}; expected one of ${[...BLOCK_KINDS].join(', ')}`);
+  for (const stream of [queryStream, keyStream]) if (typeof stream !== 'string' || !streams.has(stream)) throw bad(`reads stream ${JSON.stringify(stream)}, which the file has no tokens for`);
+  if (!isCount(heads) || heads < 1 || !isCount(queries) || !isCount(keys)) throw bad(`has heads ${JSON.stringify(heads)}, queries ${JSON.stringify(queries)}, keys ${JSON.stringify(keys)}`);
+  if (typeof maskKind !== 'string') throw bad('has no maskKind');
+  if (kvHeads !== undefined || kvHeadOf !== undefined) {
+    const groups = kvHeads as number;
+    if (!isCount(kvHeads) || groups < 1 || !Array.isArray(kvHeadOf) || kvHeadOf.length !== heads || !kvHeadOf.every((kv) => isCount(kv) && kv < groups)) {
+      throw bad(`has kvHeads ${JSON.stringify(kvHeads)} and kvHeadOf ${JSON.stringify(kvHeadOf)}, which do not fit ${heads} heads`);
+    }
+  }
+  if (slidingWindow !== undefined && (!isCount(slidingWindow) || slidingWindow < 1)) throw bad(`has slidingWindow ${JSON.stringify(slidingWindow)}`);
+  if (!isRecord(tensors)) throw bad('names no tensors');
+  check(tensors.attention, ['F32', 'F16'], [heads, queries, keys], `block ${index}'s attention`);
+  if (tensors.scores !== undefined) check(tensors.scores, ['F32'], [heads, queries, keys], `block ${index}'s scores`);
+  if (tensors.mask !== undefined) check(tensors.mask, ['U8'], [queries, keys], `block ${index}'s mask`);
+  if (tensors.headStats !== undefined) check(tensors.headStats, ['F64'], [heads, HEAD_STAT_COLUMNS.length], `block ${index}'s head statistics`);
+  return value as unknown as BlockMeta;
+}
+
+/** Parses the metadata and checks it against the tensors; faults name the block or field. */
+export function parseTraceMeta(text: string, tensors: ReadonlyMap<string, TensorEntry>, file: string): TraceFileMeta {
+  let meta: unknown;
+  try {
+    meta = parseMetaJson(text);
+  } catch {
+    throw traceFileError('trace-file-bad-metadata', file, 'its attention_lens metadata is not JSON');
+  }
+  const bad = (what: string): Error => traceFileError('trace-file-bad-metadata', file, what);
+  if (!isRecord(meta)) throw bad('its attention_lens metadata is not a JSON object');
+  const { model, streams, blocks, residual, analysis } = meta;
+  if (!isRecord(model) || typeof model.name !== 'string') throw bad('its metadata names no model');
+  if (!Array.isArray(streams) || !streams.every((stream) => isRecord(stream) && typeof stream.name === 'string' && STREAMS.has(stream.name) && typeof stream.text === 'string' && Array.isArray(stream.tokens))) {
+    throw bad('its token streams are not { name: "encoder" | "decoder", text, tokens } each');
+  }
+  const names = new Set(streams.map((stream) => (stream as { name: string }).name));
+  if (names.size !== streams.length) throw bad('it has a token stream twice');
+  if (!Array.isArray(blocks)) throw bad('its metadata lists no blocks');
+  const check = tensorChecker(tensors, file);
+  blocks.forEach((block, index) => checkBlock(block, index, names, check, file));
+  if (!Array.isArray(residual)) throw bad('its metadata lists no residual steps');
+  residual.forEach((step, index) => {
+    if (!isRecord(step) || typeof step.stream !== 'string' || !names.has(step.stream)) throw bad(`residual step ${index} reads no stream of the file`);
+    const length = tensors.get(String(step.tensor))?.shape[0] ?? 0;
+    check(step.tensor, ['F32'], [length], `residual step ${index}`);
+  });
+  if (analysis !== undefined) {
+    if (!isRecord(analysis) || !Array.isArray(analysis.rollout) || !Array.isArray(analysis.diagnostics) || !isRecord(analysis.thresholds)) throw bad('its analysis is not { rollout, diagnostics, thresholds }');
+    if (analysis.headStatsColumns !== undefined && JSON.stringify(analysis.headStatsColumns) !== JSON.stringify(HEAD_STAT_COLUMNS)) {
+      throw bad(`its head statistics have columns ${JSON.stringify(analysis.headStatsColumns)}; this version reads ${JSON.stringify(HEAD_STAT_COLUMNS)}`);
+    }
+    analysis.rollout.forEach((entry, index) => {
+      if (!isRecord(entry) || !isCount(entry.tokens)) throw bad(`rollout ${index} has no token count`);
+      check(entry.tensor, ['F32'], [entry.tokens, entry.tokens], `rollout ${index}`);
+    });
+  }
+  // What a file from another writer (the Python script) may leave out, filled as an empty run would have it.
+  return {
+    ...meta,
+    timings: Array.isArray(meta.timings) ? meta.timings : [],
+    truncation: Array.isArray(meta.truncation) ? meta.truncation : [],
+    notices: Array.isArray(meta.notices) ? meta.notices : [],
+  } as unknown as TraceFileMeta;
+}
