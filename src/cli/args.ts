@@ -7,9 +7,11 @@ import { parseArgs } from 'node:util';
 import { PRESET_NAMES, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, MAX_TOKENS_CEILING, EXPORT_FAULTS, type ExportOptions, type ExportFault, type InputSpec, parseInputSpec, BACKEND_SETTINGS, type BackendSetting } from '../engine';
 import { UserFacingError } from '../shared/errors';
 import { HUB_DTYPES, type HubDtype, isHubSpec, parseHubSpec } from '../engine';
+import { JSON_REFUSE_MB, JSON_WARN_MB } from './jsonSize';
 
 export const USAGE = `Usage: attention-lens [options] "text to explain"
        attention-lens [options] --file input.txt
+       attention-lens --open trace.attn.safetensors [--json FILE] [--html FILE] [--save FILE [--half]]
 
 Runs a Transformer on the text and prints, for every layer and head, the strongest
 attention edge (query token -> key token, weight) and the mean row entropy.
@@ -44,7 +46,15 @@ Options:
                             (default: the text shifted right behind <s>)
   --pad-to N                pad the encoder input with <pad> to N tokens (shows the padding mask)
   --scores                  also keep pre-softmax scores (in --json output)
-  --json FILE               write the whole trace as JSON (README "Trace JSON"); - for stdout
+  --json FILE               write the whole trace as JSON (README "Trace JSON"); - for stdout.
+                            For small traces: past ${JSON_WARN_MB} MB it warns, past ${JSON_REFUSE_MB} MB it refuses
+                            (most JSON readers cannot read it back); use --save
+  --save FILE               write the whole trace as a safetensors trace file (README "Trace
+                            files"; name it *.attn.safetensors), read back with --open, in VS Code
+                            or with numpy
+  --half                    with --save: attention as 16-bit floats (half the size)
+  --open FILE               read a saved trace file instead of running a model, and print its
+                            summary (with --json, --html, --save: write it in that form)
   --html FILE               write a self-contained HTML report (opens offline in any browser)
   --file FILE               read the text from a file instead of the command line
   --max-model-mb N          largest model (with its external data) or weights file loaded (default 4096)
@@ -88,6 +98,9 @@ export interface RunRequest {
   scores: boolean;
   json?: string;
   html?: string;
+  /** `--save`: the trace file to write, and `--half`: its attention as F16. */
+  save?: string;
+  half: boolean;
   maxModelMB?: number;
   maxTraceMB?: number;
   timeLimitSeconds?: number;
@@ -109,7 +122,17 @@ export interface ExportRequest {
   attention?: ExportAttention;
 }
 
-export type CliRequest = { kind: 'help' } | { kind: 'list-models' } | RunRequest | ExportRequest;
+/** `--open FILE`: a saved trace, printed and written in other forms; no model runs. */
+export interface OpenRequest {
+  kind: 'open';
+  file: string;
+  json?: string;
+  html?: string;
+  save?: string;
+  half: boolean;
+}
+
+export type CliRequest = { kind: 'help' } | { kind: 'list-models' } | RunRequest | ExportRequest | OpenRequest;
 
 /** A whole number flag within [low, high]. */
 function wholeNumber(value: string | undefined, flag: string, low: number, high: number): number | undefined {
@@ -164,6 +187,9 @@ const OPTIONS = {
   scores: { type: 'boolean' },
   json: { type: 'string' },
   html: { type: 'string' },
+  save: { type: 'string' },
+  half: { type: 'boolean' },
+  open: { type: 'string' },
   file: { type: 'string' },
   'max-model-mb': { type: 'string' },
   'max-trace-mb': { type: 'string' },
@@ -175,7 +201,33 @@ const OPTIONS = {
 } as const;
 
 /** Flags that only make sense for a run, refused with --export-onnx rather than ignored. */
-const RUN_ONLY = ['input', 'backend', 'threads', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'json', 'html', 'file', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
+const RUN_ONLY = ['input', 'backend', 'threads', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'json', 'html', 'save', 'half', 'open', 'file', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
+
+/** Flags that make or run a model, refused with --open (a saved trace runs nothing). */
+const MODEL_FLAGS = ['model', 'seed', 'weights', 'tokenizer', 'input', 'backend', 'threads', 'export-onnx', 'fault', 'attention', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'file', 'max-model-mb', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
+
+/** An output file flag's value: a name (`-` only where stdout is allowed). */
+function outputFile(value: string | undefined, flag: string, stdout: boolean): string | undefined {
+  if (value === undefined) return undefined;
+  if (value.trim() === '' || (!stdout && value === '-')) throw new UsageError(`${flag} needs a file name${stdout ? ' (or - for stdout)' : ''}.`);
+  return value;
+}
+
+function parseOpen(values: Record<string, unknown>, positionals: readonly string[]): OpenRequest {
+  const misplaced = MODEL_FLAGS.filter((flag) => values[flag] !== undefined);
+  if (misplaced.length > 0) throw new UsageError(`--open reads a saved trace and runs no model: ${misplaced.map((flag) => `--${flag}`).join(', ')} would be ignored.`);
+  if (positionals.length > 0) throw new UsageError('--open reads a saved trace and takes no text.');
+  const file = outputFile(values.open as string, '--open', false) as string;
+  if (values.half && values.save === undefined) throw new UsageError('--half makes a trace file\'s attention 16-bit: use it with --save FILE.');
+  return {
+    kind: 'open',
+    file,
+    json: outputFile(values.json as string | undefined, '--json', true),
+    html: outputFile(values.html as string | undefined, '--html', false),
+    save: outputFile(values.save as string | undefined, '--save', false),
+    half: values.half === true,
+  };
+}
 
 export function parseCommandLine(argv: readonly string[]): CliRequest {
   let parsed;
@@ -187,6 +239,7 @@ export function parseCommandLine(argv: readonly string[]): CliRequest {
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
   if (values['list-models']) return { kind: 'list-models' };
+  if (values.open !== undefined) return parseOpen(values, positionals);
   const model = values.model ?? DEFAULT_MODEL;
   if (model.trim() === '') throw new UsageError('--model is empty; give builtin:<preset> or the path of an .onnx file.');
   const seed = wholeNumber(values.seed, '--seed', 0, 0xffffffff);
@@ -231,8 +284,10 @@ export function parseCommandLine(argv: readonly string[]): CliRequest {
   const inputs = parseInputFlags(values.input ?? [], seed ?? 0);
   if (values.file !== undefined && positionals.length > 0) throw new UsageError('Give the text either on the command line or with --file, not both.');
   if (values.file === undefined && positionals.length === 0 && Object.keys(inputs).length === 0) throw new UsageError('No text given.');
-  if (values.json !== undefined && values.json.trim() === '') throw new UsageError('--json needs a file name (or - for stdout).');
-  if (values.html !== undefined && (values.html.trim() === '' || values.html === '-')) throw new UsageError('--html needs a file name.');
+  outputFile(values.json, '--json', true);
+  outputFile(values.html, '--html', false);
+  outputFile(values.save, '--save', false);
+  if (values.half && values.save === undefined) throw new UsageError('--half makes a trace file\'s attention 16-bit: use it with --save FILE.');
   return {
     kind: 'run',
     text: values.file === undefined ? positionals.join(' ') : undefined,
@@ -250,6 +305,8 @@ export function parseCommandLine(argv: readonly string[]): CliRequest {
     scores: values.scores ?? false,
     json: values.json,
     html: values.html,
+    save: values.save,
+    half: values.half ?? false,
     maxModelMB: positiveNumber(values['max-model-mb'], '--max-model-mb'),
     maxTraceMB: positiveNumber(values['max-trace-mb'], '--max-trace-mb'),
     timeLimitSeconds: positiveNumber(values['time-limit'], '--time-limit'),

@@ -6,13 +6,17 @@
  * 130 cancelled.
  */
 import * as path from 'node:path';
-import { decodeUtf8, type DownloadProgress, EngineClient, EngineError, type ExplainOptions, type ExportedModel, MAX_TEXT_BYTES, readRegularFile, removePartialFiles } from '../engine';
+import {
+  decodeUtf8, type DownloadProgress, EngineClient, EngineError, type ExplainOptions, type ExportedModel, type LazyTrace, lazyTrace, MAX_TEXT_BYTES, readRegularFile,
+  removePartialFiles, TraceFile,
+} from '../engine';
 import { CancelledError, USAGE_ERROR_CODES, UserFacingError } from '../shared/errors';
 import type { AttentionTrace } from '../shared/trace';
 import { renderTraceWords } from '../shared/traceWords';
-import { type ExportRequest, parseCommandLine, type RunRequest, USAGE, UsageError } from './args';
-import { writeHtmlReport, writeJsonFile, writeJsonToStdout, writeModelFile, writeToStdout } from './outputs';
-import { formatModelList, formatSummary } from './summary';
+import { type ExportRequest, type OpenRequest, parseCommandLine, type RunRequest, USAGE, UsageError } from './args';
+import { checkJsonSize } from './jsonSize';
+import { writeHtmlReport, writeJsonFile, writeJsonToStdout, writeModelFile, writeToStdout, writeTraceFileOutput } from './outputs';
+import { formatLazySummary, formatModelList, formatSummary } from './summary';
 import { CLI_OPTION_WORDS, cliWords } from './words';
 
 /**
@@ -138,18 +142,49 @@ async function run(request: RunRequest, signal: AbortSignal): Promise<number> {
     await client.dispose();
   }
   if (notice) trace.notices.unshift({ code: 'invalid-utf8', message: notice });
+  const lazy = lazyTrace(trace);
+  // A trace file keeps the notices' option references, so each host that opens it words them its own way.
+  const saved = request.save !== undefined ? await writeTraceFileOutput(lazy, request.save, request.half, signal) : null;
   renderTraceWords(trace, CLI_OPTION_WORDS);
+  return writeOutputs({ ...lazy, skeleton: { ...trace, blocks: [] } }, request, () => Promise.resolve(trace), () => formatSummary(trace), signal, saved);
+}
+
+/** `--open`: a saved trace, printed as its run printed it, and written in the forms asked for. */
+async function openTrace(request: OpenRequest, signal: AbortSignal): Promise<number> {
+  const file = await TraceFile.open(request.file);
+  try {
+    const saved = request.save !== undefined ? await writeTraceFileOutput(file, request.save, request.half, signal) : null;
+    renderTraceWords(file.skeleton, CLI_OPTION_WORDS);
+    return await writeOutputs(file, request, () => file.readTrace(), () => formatLazySummary(file), signal, saved);
+  } finally {
+    await file.close();
+  }
+}
+
+/** The summary (or the JSON on stdout), then the files asked for. */
+async function writeOutputs(
+  trace: LazyTrace, request: { json?: string; html?: string; save?: string }, whole: () => Promise<AttentionTrace>, summary: () => string | Promise<string>,
+  signal: AbortSignal, saved: number | null,
+): Promise<number> {
+  // JSON is for small traces: a big one is written with a warning, a huge one refused (jsonSize.ts).
+  const checkJson = (target: string): void => {
+    const warning = checkJsonSize(trace, target);
+    if (warning) process.stderr.write(`${warning}\n`);
+  };
   if (request.json === '-') {
+    checkJson('-');
     await writeJsonToStdout(trace);
     return EXIT.ok;
   }
-  if (!(await writeToStdout([`${formatSummary(trace)}\n`]))) return EXIT.ok;
+  if (!(await writeToStdout([`${await summary()}\n`]))) return EXIT.ok;
+  if (saved !== null) await writeToStdout([`\ntrace saved to ${request.save} (${(saved / 1e6).toFixed(1)} MB)\n`]);
   if (request.json !== undefined) {
+    checkJson(request.json);
     await writeJsonFile(trace, request.json, signal);
     await writeToStdout([`\ntrace written to ${request.json}\n`]);
   }
   if (request.html !== undefined) {
-    await writeHtmlReport(trace, request.html, signal);
+    await writeHtmlReport(await whole(), request.html, signal);
     await writeToStdout([`\nreport written to ${request.html}\n`]);
   }
   return EXIT.ok;
@@ -190,7 +225,8 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onInterrupt);
   try {
-    return request.kind === 'export' ? await exportModel(request, controller.signal) : await run(request, controller.signal);
+    if (request.kind === 'export') return await exportModel(request, controller.signal);
+    return request.kind === 'open' ? await openTrace(request, controller.signal) : await run(request, controller.signal);
   } catch (error) {
     return report(error);
   } finally {

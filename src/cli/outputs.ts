@@ -1,24 +1,40 @@
 /**
- * @file The command line's outputs: the trace as JSON (to a file or stdout), the HTML report and an
- * exported model. Files are written atomically (atomicFile.ts): a full disk, a failed write, a
+ * @file The command line's outputs: the trace as JSON (to a file or stdout), as a trace file
+ * (safetensors), the HTML report and an exported model. Files are written atomically (atomicFile.ts): a full disk, a failed write, a
  * second writer or Ctrl+C never leaves a partial file under the name asked for. A stdout that
  * closes early (`| head`) ends the output quietly, as `cat` does.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type FileContent, writeFileAtomic, buildHtmlReport } from '../engine';
+import { type FileContent, writeFileAtomic, buildHtmlReport, type LazyTrace, writeTraceFile } from '../engine';
 import { UserFacingError } from '../shared/errors';
 import type { AttentionTrace } from '../shared/trace';
-import { traceJsonChunks } from '../shared/traceJson';
+import { blockToJson, traceToJson } from '../shared/traceJson';
 
 /** Writes the trace's JSON to a file; returns its size in bytes. */
-export function writeJsonFile(trace: AttentionTrace, file: string, signal: AbortSignal): Promise<number> {
+export function writeJsonFile(trace: LazyTrace, file: string, signal: AbortSignal): Promise<number> {
   return writeFileAtomic(file, jsonPieces(trace), { signal, what: 'the trace' });
 }
 
-function* jsonPieces(trace: AttentionTrace): Generator<string> {
-  yield* traceJsonChunks(trace);
-  yield '\n';
+/**
+ * The same text as traceJsonChunks (traceJson.ts), one block at a time as each is read, so a trace
+ * file's blocks are never all in memory together.
+ */
+async function* jsonPieces(trace: LazyTrace): AsyncGenerator<string> {
+  const text = JSON.stringify(traceToJson(trace.skeleton));
+  // Inside strings every quote is escaped, so the first exact match is the key itself.
+  const marker = '"blocks":[]';
+  const at = text.indexOf(marker);
+  yield `${text.slice(0, at)}"blocks":[`;
+  for (let index = 0; index < trace.blocks.length; index++) {
+    yield `${index > 0 ? ',' : ''}${JSON.stringify(blockToJson(await trace.readBlock(index)))}`;
+  }
+  yield `]${text.slice(at + marker.length)}\n`;
+}
+
+/** Writes the trace as a safetensors trace file (README "Trace files"); returns its size in bytes. */
+export function writeTraceFileOutput(trace: LazyTrace, file: string, half: boolean, signal: AbortSignal): Promise<number> {
+  return writeTraceFile(file, trace, { half, signal });
 }
 
 export async function writeHtmlReport(trace: AttentionTrace, file: string, signal: AbortSignal): Promise<number> {
@@ -46,7 +62,7 @@ export function writeModelFile(file: string, bytes: FileContent): Promise<number
  * Writes pieces to stdout, waiting when it is full. Resolves false when the reader went away
  * (EPIPE): the rest is dropped without a word, as other command-line tools do.
  */
-export function writeToStdout(pieces: Iterable<string>): Promise<boolean> {
+export function writeToStdout(pieces: Iterable<string> | AsyncIterable<string>): Promise<boolean> {
   const out = process.stdout;
   return new Promise<boolean>((resolve, reject) => {
     let settled = false;
@@ -59,30 +75,28 @@ export function writeToStdout(pieces: Iterable<string>): Promise<boolean> {
     };
     const onError = (error: NodeJS.ErrnoException): void => finish(error.code === 'EPIPE' ? false : error);
     out.on('error', onError);
-    const iterator = pieces[Symbol.iterator]();
-    const pump = (): void => {
-      try {
-        for (;;) {
-          if (settled) return;
-          const next = iterator.next();
-          if (next.done) {
-            out.write('', () => finish(true));
-            return;
-          }
-          if (!out.write(next.value)) {
-            out.once('drain', pump);
-            return;
-          }
-        }
-      } catch (error) {
-        finish(error as Error);
+    // Waits for room in the pipe, or for the error that says there will be none.
+    const drained = (): Promise<void> => new Promise<void>((resume) => {
+      const go = (): void => {
+        out.off('drain', go);
+        out.off('error', go);
+        resume();
+      };
+      out.once('drain', go);
+      out.once('error', go);
+    });
+    const pump = async (): Promise<void> => {
+      for await (const piece of pieces) {
+        if (settled) return;
+        if (!out.write(piece)) await drained();
       }
+      if (!settled) out.write('', () => finish(true));
     };
-    pump();
+    pump().catch((error: Error) => finish(error));
   });
 }
 
 /** The trace's JSON on stdout; false when the reader closed it early. */
-export function writeJsonToStdout(trace: AttentionTrace): Promise<boolean> {
+export function writeJsonToStdout(trace: LazyTrace): Promise<boolean> {
   return writeToStdout(jsonPieces(trace));
 }

@@ -2,8 +2,8 @@
  * @file What the command line prints: the summary of a trace (per layer and head the strongest
  * edge and the mean entropy, the diagnostics, the residual stream) and the list of presets.
  */
-import { summarizeHeads, PRESET_NAMES, PRESETS } from '../engine';
-import { type AttentionTrace, type Token, findStream } from '../shared/trace';
+import { type LazyTrace, summarizeHeads, PRESET_NAMES, PRESETS } from '../engine';
+import { type AttentionBlock, type AttentionTrace, type Token, findStream } from '../shared/trace';
 import { cliWords } from './words';
 
 /** A token as the summary shows it: its text, quoted, or its piece for specials. */
@@ -18,6 +18,21 @@ function fixed(value: number, digits: number): string {
 }
 
 export function formatSummary(trace: AttentionTrace): string {
+  return [...summaryHead(trace), ...trace.blocks.flatMap((block) => blockLines(trace, block)), ...summaryTail(trace)].join('\n');
+}
+
+/**
+ * The same summary from a trace whose blocks are read one at a time (a trace file): what the run
+ * that saved it printed.
+ */
+export async function formatLazySummary(trace: LazyTrace): Promise<string> {
+  const lines = summaryHead(trace.skeleton);
+  for (let index = 0; index < trace.blocks.length; index++) lines.push(...blockLines(trace.skeleton, await trace.readBlock(index)));
+  return [...lines, ...summaryTail(trace.skeleton)].join('\n');
+}
+
+/** The model, the tokens and the notices. */
+function summaryHead(trace: AttentionTrace): string[] {
   const lines: string[] = [];
   const model = trace.model;
   const stacks = [
@@ -30,18 +45,26 @@ export function formatSummary(trace: AttentionTrace): string {
     lines.push(`${stream.name} tokens (${stream.tokens.length}, ${model.tokenizer}, ${stream.origin}): ${stream.tokens.map(label).join(' ')}`);
   }
   for (const notice of trace.notices) lines.push(`note: ${cliWords(notice.message)}`);
-  for (const block of trace.blocks) {
-    const queryTokens = findStream(trace, block.queryStream).tokens;
-    const keyTokens = findStream(trace, block.keyStream).tokens;
-    lines.push('');
-    lines.push(`layer ${block.layer} ${block.kind} [${block.heads} heads x ${block.queries} queries x ${block.keys} keys], mask: ${block.maskKind}`);
-    for (const head of summarizeHeads(block)) {
-      const edge = head.strongest
-        ? `${label(queryTokens[head.strongest.query])}@${head.strongest.query} -> ${label(keyTokens[head.strongest.key])}@${head.strongest.key}  ${fixed(head.strongest.weight, 3)}`
-        : '(no row with a choice)';
-      lines.push(`  head ${String(head.head).padStart(2)}  strongest ${edge.padEnd(34)}  entropy ${fixed(head.meanEntropyBits, 2)} bits`);
-    }
+  return lines;
+}
+
+/** One block: per head its strongest edge and mean entropy. */
+function blockLines(trace: AttentionTrace, block: AttentionBlock): string[] {
+  const queryTokens = findStream(trace, block.queryStream).tokens;
+  const keyTokens = findStream(trace, block.keyStream).tokens;
+  const lines = ['', `layer ${block.layer} ${block.kind} [${block.heads} heads x ${block.queries} queries x ${block.keys} keys], mask: ${block.maskKind}`];
+  for (const head of summarizeHeads(block)) {
+    const edge = head.strongest
+      ? `${label(queryTokens[head.strongest.query])}@${head.strongest.query} -> ${label(keyTokens[head.strongest.key])}@${head.strongest.key}  ${fixed(head.strongest.weight, 3)}`
+      : '(no row with a choice)';
+    lines.push(`  head ${String(head.head).padStart(2)}  strongest ${edge.padEnd(34)}  entropy ${fixed(head.meanEntropyBits, 2)} bits`);
   }
+  return lines;
+}
+
+/** The diagnostics and the residual stream. */
+function summaryTail(trace: AttentionTrace): string[] {
+  const lines: string[] = [];
   const diagnostics = trace.analysis?.diagnostics ?? [];
   lines.push('');
   lines.push(diagnostics.length === 0 ? 'diagnostics: none' : `diagnostics (${diagnostics.length}):`);
@@ -52,7 +75,7 @@ export function formatSummary(trace: AttentionTrace): string {
     const mean = step.norms.reduce((sum, norm) => sum + norm, 0) / Math.max(1, step.norms.length);
     lines.push(`  ${step.label.padEnd(36)} ${fixed(mean, 2)}`);
   }
-  return lines.join('\n');
+  return lines;
 }
 
 /** `--list-models`: one aligned row per preset. */

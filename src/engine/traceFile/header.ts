@@ -17,7 +17,7 @@ export type TraceFileErrorCode = (typeof TRACE_FILE_ERROR_CODES)[number];
 /** Headers of real traces are kilobytes to a few MB (the tokens); safetensors itself stops at 100 MB. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
-const DAMAGED_HINT = 'The file is damaged or was not written by Attention Lens: write the trace again (the CLI\'s --save, VS Code\'s Export Trace..., or scripts/attention_lens_dump.py).';
+const DAMAGED_HINT = 'The file is damaged or was not written by Attention Lens: save the trace again (or write it again with scripts/attention_lens_dump.py).';
 
 export function traceFileError(code: TraceFileErrorCode, file: string, what: string, facts: Record<string, string | number> = {}, hint = DAMAGED_HINT): UserFacingError {
   return new UserFacingError(`${file} cannot be opened as a trace: ${what}.`, hint, { code, facts: { file, ...facts } });
@@ -49,6 +49,11 @@ export interface ParsedHeader {
 export function headerLength(first8: Uint8Array, fileBytes: number, file: string): number {
   if (fileBytes < 8 || first8.byteLength < 8) throw traceFileError('trace-file-not-safetensors', file, `it has only ${fileBytes} bytes, fewer than a safetensors header's 8-byte length`, { fileBytes });
   const length = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  // Text where the length should be (a JSON trace, a note) is no safetensors file, whatever it claims.
+  if (length > BigInt(fileBytes) && first8.every((byte) => byte >= 0x20 && byte < 0x7f)) {
+    const text = String.fromCharCode(...first8);
+    throw traceFileError('trace-file-not-safetensors', file, `it begins with text (${JSON.stringify(text)}), not with the 8-byte header length a safetensors file begins with${text.startsWith('{') ? ' (a JSON trace?)' : ''}`, { fileBytes });
+  }
   if (length > BigInt(MAX_HEADER_BYTES)) {
     throw traceFileError('trace-file-header-too-long', file, `its header claims ${length} bytes, more than safetensors allows (${MAX_HEADER_BYTES})`, { headerBytes: Number(length), fileBytes });
   }
@@ -124,7 +129,7 @@ function metadataText(metadata: unknown, file: string): string {
   const meta = values[META_KEY];
   if (schema === undefined && meta === undefined) {
     throw traceFileError('trace-file-not-a-trace', file, `it is a safetensors file without Attention Lens metadata ("${META_KEY}" in __metadata__): model weights, or another tool's tensors`, {},
-      'Open a file written by Attention Lens (the CLI\'s --save, VS Code\'s Export Trace..., or scripts/attention_lens_dump.py).');
+      'Open a trace saved by Attention Lens or written by scripts/attention_lens_dump.py.');
   }
   if (schema !== String(TRACE_FILE_SCHEMA)) {
     const written = typeof schema === 'string' ? `schema ${schema}` : 'no schema version';
