@@ -56,6 +56,8 @@ function copyDawn() {
 const builds = [
   { ...node, entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js' },
   { ...node, entryPoints: ['src/engine/worker/engineWorker.ts'], outfile: 'dist/engineWorker.js' },
+  // The engine's own process (VS Code runs the engine there, off the shared extension host).
+  { ...node, entryPoints: ['src/engine/worker/engineProcess.ts'], outfile: 'dist/engineProcess.js' },
   { ...node, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   // The WebGPU survey's child process (src/engine/onnx/webgpu.ts surveyWebGpu).
   { ...node, entryPoints: ['src/engine/onnx/gpuSurvey.ts'], outfile: 'dist/gpuSurvey.js' },

@@ -8,7 +8,7 @@ import { CancelledError, UserFacingError } from '../shared/errors';
 import { renderTraceWords } from '../shared/traceWords';
 import { VSCODE_OPTION_WORDS, vscodeWords } from './words';
 import type { AttentionTrace } from '../shared/trace';
-import { type EngineClient, type ExplainOptions, inductionProbe, isHubSpec } from '../engine';
+import { type AttentionEngine, type ExplainOptions, inductionProbe, isHubSpec } from '../engine';
 import { confirmDownload, downloadText, type HubTokenStore, untrustedHubError, withHubOptions } from './hubModels';
 import type { AttentionViews, TraceOrigin } from './attentionViews';
 import type { ModelPicker } from './modelPicker';
@@ -57,7 +57,7 @@ export class ExplainController implements vscode.Disposable {
   readonly onDidFinish = this.finishedEmitter.event;
 
   constructor(
-    private readonly engine: EngineClient,
+    private readonly engine: AttentionEngine,
     private readonly views: AttentionViews,
     private readonly models: ModelPicker,
     private readonly statusBar: ModelStatusBar,

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { UserFacingError } from '../shared/errors';
 import { vscodeWords } from './words';
 import type { AttentionTrace } from '../shared/trace';
-import { EngineClient } from '../engine';
+import { EngineProcessClient } from '../engine';
 import { AttentionViews } from './attentionViews';
 import { EditorTieIn } from './editorTieIn';
 import { ExplainController } from './explainCommand';
@@ -36,9 +36,17 @@ function describeFailure(error: unknown): string {
 
 export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   const log = vscode.window.createOutputChannel('Attention Lens', { log: true });
-  const timeLimitSeconds = vscode.workspace.getConfiguration('attentionLens').get<number>('runTimeLimitSeconds', 300);
-  // Built-in models' ONNX exports are kept in the extension's own storage, private to this user.
-  const engine = new EngineClient(context.asAbsolutePath('dist/engineWorker.js'), { timeLimitMs: timeLimitSeconds * 1000, cacheFolder: context.globalStorageUri.fsPath });
+  const configuration = vscode.workspace.getConfiguration('attentionLens');
+  const timeLimitSeconds = configuration.get<number>('runTimeLimitSeconds', 300);
+  const idleMinutes = configuration.get<number>('engine.idleStopMinutes', 10);
+  // The engine runs in a process of its own, so a model that exhausts memory or crashes ends that
+  // process, not the extension host every extension shares. Built-in models' ONNX exports are kept
+  // in the extension's own storage, private to this user.
+  const engine = new EngineProcessClient(context.asAbsolutePath('dist/engineProcess.js'), context.asAbsolutePath('dist/engineWorker.js'), {
+    timeLimitMs: timeLimitSeconds * 1000,
+    cacheFolder: context.globalStorageUri.fsPath,
+    idleStopMs: Math.max(0, idleMinutes) * 60_000,
+  });
   const views = new AttentionViews(context.extensionUri);
   const models = new ModelPicker(context.workspaceState);
   const statusBar = new ModelStatusBar();

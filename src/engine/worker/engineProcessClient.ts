@@ -1,0 +1,247 @@
+/**
+ * @file The engine in a process of its own (engineProcess.ts), for hosts that must stay small and
+ * alive whatever a model does: the VS Code extension host is shared with every other extension.
+ * Same calls as EngineClient. The process starts on first use, is restarted by the next run after
+ * it crashed or ran out of memory (that run's caller gets a message saying so), and is stopped
+ * after a while without work; its memory then goes back to the system.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import * as path from 'node:path';
+import { CancelledError, UserFacingError } from '../../shared/errors';
+import type { AttentionTrace } from '../../shared/trace';
+import { decodeTrace } from '../../shared/traceBinary';
+import type { ExportedModel, ExportOptions } from '../exportModel';
+import type { DownloadProgress } from '../hub/download';
+import type { ExplainOptions } from '../options';
+import { type EngineClientOptions, EngineError } from './engineClient';
+import type { FromEngineProcess, ProcessError, ToEngineProcess } from './processProtocol';
+
+/** What a host calls on an engine, wherever it runs (EngineClient, EngineProcessClient). */
+export interface AttentionEngine {
+  explain(text: string, options?: ExplainOptions, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void, onProgress?: (stage: string, download?: DownloadProgress) => void): Promise<AttentionTrace>;
+  exportModel(options: ExportOptions, signal?: AbortSignal): Promise<ExportedModel>;
+  dispose(): Promise<void>;
+}
+
+export interface EngineProcessOptions extends Omit<EngineClientOptions, 'resourceLimits'> {
+  /** Stop the process after this long without a run, in ms; 0: keep it. Default 10 minutes. */
+  idleStopMs?: number;
+  /** Node options for the process (tests run the TypeScript entry with `--import tsx`). */
+  execArgv?: string[];
+}
+
+const DEFAULT_IDLE_STOP_MS = 10 * 60_000;
+/** Of the process's stderr, the tail kept to explain a crash. */
+const STDERR_TAIL_BYTES = 4096;
+
+interface Pending {
+  kind: 'explain' | 'export';
+  model: string;
+  resolve(value: AttentionTrace | ExportedModel): void;
+  reject(error: Error): void;
+  onPartial?: (trace: AttentionTrace) => void;
+  onProgress?: (stage: string, download?: DownloadProgress) => void;
+  cancelled: boolean;
+  cleanup(): void;
+}
+
+function revive(error: ProcessError): Error {
+  if (error.name === 'CancelledError') return new CancelledError();
+  if (error.name === 'UserFacingError') return new UserFacingError(error.message, error.hint ?? '', { code: error.code, facts: error.facts });
+  if (error.name === 'EngineError') {
+    const revived = new EngineError(error.message, error.hint, error.internal ?? true);
+    if (error.stack) revived.stack = error.stack;
+    return revived;
+  }
+  const revived = new EngineError(`The attention engine failed: ${error.message}`, undefined, true);
+  if (error.stack) revived.stack = error.stack;
+  return revived;
+}
+
+function modelName(options: { model?: string }): string {
+  const spec = options.model;
+  if (!spec) return 'the default model';
+  return spec.startsWith('builtin:') || spec.startsWith('hf:') ? spec : path.basename(spec);
+}
+
+/** The error of a run whose engine process ended under it. */
+function processEndError(pending: Pending, code: number | null, signal: NodeJS.Signals | null, stderr: string): EngineError {
+  const rerun = 'Run it again: the next run starts a fresh engine.';
+  // V8 aborts with "JavaScript heap out of memory"; the kernel's OOM killer sends SIGKILL.
+  if (/out of memory|heap limit|Allocation failed/i.test(stderr) || signal === 'SIGKILL') {
+    const hint = 'Select less text or choose a smaller model; the next run starts a fresh engine.';
+    return new EngineError(`The attention engine ran out of memory running ${pending.model}: its process was stopped, the editor was not. ${hint}`, hint, false);
+  }
+  const how = signal ? `signal ${signal}` : `exit code ${code}`;
+  const detail = stderr.trim().split('\n').filter((line) => line.trim().length > 0).slice(-1)[0];
+  return new EngineError(`The attention engine process stopped unexpectedly while running ${pending.model} (${how}${detail ? `: ${detail}` : ''}). ${rerun}`, rerun, true);
+}
+
+export class EngineProcessClient implements AttentionEngine {
+  private child: ChildProcess | null = null;
+  private stderrTail = '';
+  private nextRequestId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private disposed = false;
+  private readonly idleStopMs: number;
+
+  /**
+   * @param processScript absolute path of dist/engineProcess.js (or the .ts entry with execArgv `--import tsx`)
+   * @param workerScript absolute path of dist/engineWorker.js, which the process runs the engine on
+   */
+  constructor(private readonly processScript: string, private readonly workerScript: string, private readonly options: EngineProcessOptions = {}) {
+    this.idleStopMs = options.idleStopMs ?? DEFAULT_IDLE_STOP_MS;
+  }
+
+  /** The engine process's id while one runs (for tests and diagnostics). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private ensureProcess(): ChildProcess {
+    if (this.child) return this.child;
+    const { idleStopMs: _idle, execArgv, ...clientOptions } = this.options;
+    // In VS Code the host's executable is Electron: ELECTRON_RUN_AS_NODE makes it a plain Node.
+    const child = fork(this.processScript, [], {
+      execArgv: execArgv ?? [],
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    this.stderrTail = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
+    });
+    child.on('message', (message: FromEngineProcess) => {
+      if (this.child === child) this.onMessage(message);
+    });
+    child.on('exit', (code, signal) => this.onExit(child, code, signal));
+    // A failed spawn (no executable) also ends in 'exit'; the error itself says why.
+    child.on('error', (error) => {
+      this.stderrTail += `\n${error.message}`;
+    });
+    const init: ToEngineProcess = { type: 'init', workerScript: this.workerScript, options: clientOptions };
+    child.send(init);
+    this.child = child;
+    return child;
+  }
+
+  private onMessage(message: FromEngineProcess): void {
+    if (message.type === 'ready') return;
+    const pending = this.pending.get(message.requestId);
+    if (!pending) return;
+    if (message.type === 'progress') {
+      pending.onProgress?.(message.stage, message.download);
+      return;
+    }
+    if (message.type === 'partial') {
+      try {
+        pending.onPartial?.(decodeTrace(message.trace));
+      } catch {
+        // A broken partial trace is not worth failing the run for: the whole trace follows.
+      }
+      return;
+    }
+    this.finish(message.requestId, pending);
+    if (message.type === 'result') {
+      try {
+        pending.resolve(decodeTrace(message.trace));
+      } catch (error) {
+        pending.reject(error as Error);
+      }
+    } else if (message.type === 'exported') {
+      pending.resolve({ model: message.model, externalData: message.externalData });
+    } else {
+      pending.reject(revive(message.error));
+    }
+  }
+
+  private finish(requestId: number, pending: Pending): void {
+    this.pending.delete(requestId);
+    pending.cleanup();
+    if (this.pending.size === 0) this.becomeIdle();
+  }
+
+  /** No work: the process may not keep a CLI alive, and stops after the idle time. */
+  private becomeIdle(): void {
+    const child = this.child;
+    if (!child) return;
+    child.unref();
+    child.channel?.unref();
+    if (this.idleStopMs > 0) {
+      this.idleTimer = setTimeout(() => {
+        if (this.child === child && this.pending.size === 0) this.stop(child);
+      }, this.idleStopMs);
+      this.idleTimer.unref();
+    }
+  }
+
+  private stop(child: ChildProcess): void {
+    if (this.child === child) this.child = null;
+    child.removeAllListeners('message');
+    child.kill();
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.child === child) this.child = null;
+    const stderr = this.stderrTail;
+    for (const [requestId, pending] of [...this.pending]) {
+      this.pending.delete(requestId);
+      pending.cleanup();
+      pending.reject(this.disposed || pending.cancelled ? new CancelledError() : processEndError(pending, code, signal, stderr));
+    }
+  }
+
+  explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void, onProgress?: (stage: string, download?: DownloadProgress) => void): Promise<AttentionTrace> {
+    return this.request('explain', options, (requestId) => ({ type: 'explain', requestId, text, options }), signal, onPartial, onProgress) as Promise<AttentionTrace>;
+  }
+
+  exportModel(options: ExportOptions, signal?: AbortSignal): Promise<ExportedModel> {
+    return this.request('export', options, (requestId) => ({ type: 'export', requestId, options }), signal) as Promise<ExportedModel>;
+  }
+
+  private request(
+    kind: Pending['kind'],
+    options: { model?: string },
+    make: (requestId: number) => ToEngineProcess,
+    signal: AbortSignal | undefined,
+    onPartial?: (trace: AttentionTrace) => void,
+    onProgress?: (stage: string, download?: DownloadProgress) => void,
+  ): Promise<AttentionTrace | ExportedModel> {
+    if (this.disposed) return Promise.reject(new Error('the engine client is disposed'));
+    if (signal?.aborted) return Promise.reject(new CancelledError());
+    clearTimeout(this.idleTimer);
+    const child = this.ensureProcess();
+    child.ref();
+    child.channel?.ref();
+    const requestId = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        const current = this.pending.get(requestId);
+        if (!current) return;
+        current.cancelled = true;
+        if (this.child?.connected) this.child.send({ type: 'cancel', requestId } satisfies ToEngineProcess);
+      };
+      const pending: Pending = {
+        kind, model: modelName(options), resolve, reject, onPartial, onProgress, cancelled: false,
+        cleanup: () => signal?.removeEventListener('abort', onAbort),
+      };
+      this.pending.set(requestId, pending);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      child.send(make(requestId));
+    });
+  }
+
+  /** Stops the process; pending requests are rejected as cancelled. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    clearTimeout(this.idleTimer);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill();
+    await exited;
+  }
+}

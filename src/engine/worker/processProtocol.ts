@@ -1,0 +1,57 @@
+/**
+ * @file Messages between a host (the VS Code extension host) and the engine process
+ * (engineProcess.ts), over Node's IPC channel with `serialization: 'advanced'`, so traces travel as
+ * bytes (encodeTrace), not as JSON text.
+ */
+import type { ExportOptions } from '../exportModel';
+import type { DownloadProgress } from '../hub/download';
+import type { ExplainOptions } from '../options';
+import type { EngineClientOptions } from './engineClient';
+
+/** The first message: where the engine's worker script is, and the options its client gets. */
+export interface ProcessInitMessage {
+  type: 'init';
+  workerScript: string;
+  options: Omit<EngineClientOptions, 'resourceLimits'>;
+}
+
+export interface ProcessExplainMessage {
+  type: 'explain';
+  requestId: number;
+  text: string;
+  options: ExplainOptions;
+}
+
+export interface ProcessExportMessage {
+  type: 'export';
+  requestId: number;
+  options: ExportOptions;
+}
+
+/** Stop a request (as its AbortSignal would). */
+export interface ProcessCancelMessage {
+  type: 'cancel';
+  requestId: number;
+}
+
+export type ToEngineProcess = ProcessInitMessage | ProcessExplainMessage | ProcessExportMessage | ProcessCancelMessage;
+
+/** An error as it crosses the process boundary: its class by name, and what each class carries. */
+export interface ProcessError {
+  /** 'UserFacingError' | 'CancelledError' | 'EngineError' | anything else for internal errors. */
+  name: string;
+  message: string;
+  hint?: string;
+  code?: string;
+  facts?: Record<string, string | number | boolean | null>;
+  internal?: boolean;
+  stack?: string;
+}
+
+export type FromEngineProcess =
+  | { type: 'ready'; pid: number }
+  | { type: 'result'; requestId: number; trace: Uint8Array }
+  | { type: 'partial'; requestId: number; trace: Uint8Array }
+  | { type: 'progress'; requestId: number; stage: string; download?: DownloadProgress }
+  | { type: 'exported'; requestId: number; model: Uint8Array; externalData: { location: string; data: Uint8Array } | null }
+  | { type: 'error'; requestId: number; error: ProcessError };

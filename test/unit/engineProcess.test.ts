@@ -1,0 +1,108 @@
+/**
+ * The engine in its own process (EngineProcessClient), as the VS Code host uses it: traces, partial
+ * traces, progress and errors cross the process boundary intact; a cancel stops a run; a process
+ * killed under a run (what the kernel's OOM killer does) gives a message, and the next run works;
+ * an idle process stops by itself. Runs the bundles dist/engineProcess.js and dist/engineWorker.js (npm test builds them first).
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { CancelledError, UserFacingError } from '../../src/shared/errors';
+import { ExplainEngine } from '../../src/engine/explain';
+import { EngineError } from '../../src/engine/worker/engineClient';
+import { EngineProcessClient } from '../../src/engine/worker/engineProcessClient';
+
+const root = path.resolve(__dirname, '../..');
+const workerScript = path.join(root, 'dist/engineWorker.js');
+assert.ok(existsSync(workerScript), 'dist/engineWorker.js is missing: run npm run build first');
+const processScript = path.join(root, 'dist/engineProcess.js');
+assert.ok(existsSync(processScript), 'dist/engineProcess.js is missing: run npm run build first');
+const start = (options: { idleStopMs?: number; timeLimitMs?: number } = {}) => new EngineProcessClient(processScript, workerScript, { cacheFolder: null, ...options });
+const clients: EngineProcessClient[] = [];
+after(() => Promise.all(clients.map((client) => client.dispose())));
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a trace computed in the engine process equals the one computed here, and the process is not this one', async () => {
+  const client = start();
+  clients.push(client);
+  const stages: string[] = [];
+  const trace = await client.explain('The cat sat on the mat.', { model: 'builtin:tiny-encdec', seed: 3 }, undefined, undefined, (stage) => stages.push(stage));
+  assert.ok(client.pid !== undefined && client.pid !== process.pid);
+  assert.equal(trace.model.kind, 'encoder-decoder');
+  assert.equal(trace.blocks.length, 6);
+  assert.ok(trace.blocks[0].probs instanceof Float32Array);
+  const here = await new ExplainEngine(null).explain('The cat sat on the mat.', { model: 'builtin:tiny-encdec', seed: 3 });
+  trace.blocks.forEach((block, index) => assert.deepEqual(block.probs, here.blocks[index].probs));
+  assert.deepEqual(trace.residual.map((step) => step.label), here.residual.map((step) => step.label));
+});
+
+test('user errors keep their code and hint; a cancel ends the run as cancelled', async () => {
+  const client = start();
+  clients.push(client);
+  await assert.rejects(client.explain('   '), (error: unknown) => error instanceof UserFacingError && /whitespace/.test(error.message) && error.hint.length > 0);
+  await assert.rejects(client.explain('x', { model: 'builtin:no-such-model' }), (error: unknown) => error instanceof UserFacingError && error.code !== undefined);
+  const controller = new AbortController();
+  const run = client.explain('a long text '.repeat(200), { model: 'builtin:paper-base' }, controller.signal);
+  setTimeout(() => controller.abort(), 300);
+  await assert.rejects(run, (error: unknown) => error instanceof CancelledError);
+  // The process survived the cancel and runs the next request.
+  const next = await client.explain('Still here.', { model: 'builtin:tiny-decoder' });
+  assert.equal(next.blocks.length, 3);
+});
+
+test('a process killed under a run gives a message that says so, and the next run starts a fresh one', async () => {
+  const client = start();
+  clients.push(client);
+  const killUnderRun = async (signal: NodeJS.Signals): Promise<unknown> => {
+    await client.explain('warm up', { model: 'builtin:tiny-decoder' });
+    const pid = client.pid!;
+    const run = client.explain('a long text '.repeat(200), { model: 'builtin:paper-base' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    process.kill(pid, signal);
+    return run.then(() => assert.fail('the run survived its process'), (error: unknown) => error);
+  };
+  // The kernel's OOM killer sends SIGKILL.
+  const killed = await killUnderRun('SIGKILL');
+  assert.ok(killed instanceof EngineError && !killed.internal, String(killed));
+  assert.match(killed.message, /ran out of memory running builtin:paper-base: its process was stopped, the editor was not/);
+  const first = client.pid;
+  const again = await client.explain('Fresh engine.', { model: 'builtin:tiny-decoder' });
+  assert.equal(again.blocks.length, 3);
+  assert.notEqual(client.pid, first);
+  const stopped = await killUnderRun('SIGTERM');
+  assert.ok(stopped instanceof EngineError && stopped.internal, String(stopped));
+  assert.match(stopped.message, /stopped unexpectedly while running builtin:paper-base \(signal SIGTERM\)\. Run it again/);
+});
+
+test('the time limit holds across the process boundary', async () => {
+  const client = start({ timeLimitMs: 300 });
+  clients.push(client);
+  await assert.rejects(client.explain('a long text '.repeat(200), { model: 'builtin:paper-base' }), (error: unknown) => error instanceof UserFacingError && error.code === 'time-limit');
+  assert.equal((await client.explain('quick', { model: 'builtin:tiny-decoder' })).blocks.length, 3);
+});
+
+test('an idle engine process stops by itself and comes back for the next run; dispose stops it', async () => {
+  const client = start({ idleStopMs: 300 });
+  clients.push(client);
+  await client.explain('idle soon', { model: 'builtin:tiny-decoder' });
+  const pid = client.pid!;
+  assert.ok(isAlive(pid));
+  const deadline = Date.now() + 10_000;
+  while (isAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(!isAlive(pid), 'the idle process stopped');
+  assert.equal(client.pid, undefined);
+  await client.explain('back again', { model: 'builtin:tiny-decoder' });
+  const second = client.pid!;
+  await client.dispose();
+  assert.ok(!isAlive(second), 'dispose stopped the process');
+  await assert.rejects(client.explain('after dispose'), /disposed/);
+});
