@@ -6,11 +6,11 @@
 
 export type ModelKind = 'encoder' | 'decoder' | 'encoder-decoder';
 
-/** Where the model came from. */
-export type ModelSource = 'builtin' | 'onnx';
+/** Where the model came from; `external`: it ran elsewhere (a trace file from scripts/attention_lens_dump.py). */
+export type ModelSource = 'builtin' | 'onnx' | 'external';
 
-/** What computed the numbers. */
-export type Backend = 'reference' | 'wasm' | 'webgpu' | 'native';
+/** What computed the numbers; `external`: another program (a trace file from scripts/attention_lens_dump.py). */
+export type Backend = 'reference' | 'wasm' | 'webgpu' | 'native' | 'external';
 
 /** Which input stream a token sequence feeds. Encoder-only models have only `encoder`,
  *  decoder-only models only `decoder`, encoder-decoder models both. */
