@@ -22,6 +22,8 @@ export interface DebianPackage {
 export const DEBIAN_PACKAGES: readonly DebianPackage[] = [
   { name: 'chromium', why: 'drives the VS Code web workbench; its SwiftShader Vulkan ICD gives the WebGPU tests an adapter', onlyToInstallServer: false },
   { name: 'libvulkan1', why: 'the Vulkan loader that Dawn (npm webgpu) opens in the WebGPU tests', onlyToInstallServer: false },
+  // Debian's, not pip's: the trace file test runs scripts/attention_lens_dump.py with /usr/bin/python3.
+  { name: 'python3-numpy', why: 'the trace file test writes a trace with scripts/attention_lens_dump.py and reads ours with numpy', onlyToInstallServer: false },
   { name: 'libkrb5-dev', why: "gssapi headers: code-server's kerberos module compiles against them", onlyToInstallServer: true },
   // node-gyp's toolchain, for code-server's native modules; a slim Debian image has none of them.
   { name: 'g++', why: "compiles code-server's native modules", onlyToInstallServer: true },

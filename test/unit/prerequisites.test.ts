@@ -103,7 +103,7 @@ test('without root or sudo: one line naming the command, before the server insta
   assert.equal(outcome.ok, false);
   if (!outcome.ok) {
     assert.doesNotMatch(outcome.message, /\n/);
-    assert.match(outcome.message, /apt-get install -y --no-install-recommends libvulkan1 libkrb5-dev g\+\+ make python3$/);
+    assert.match(outcome.message, /apt-get install -y --no-install-recommends libvulkan1 python3-numpy libkrb5-dev g\+\+ make python3$/);
   }
   assert.deepEqual(m.ran, []);
   assert.equal(m.serverInstalls(), 0);
