@@ -24,6 +24,9 @@ import type { AttentionTrace } from '../../src/shared/trace';
 const CHROMIUM_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 // Read by the Vulkan loader when Dawn starts, so it is set before the first probe.
 if (!process.env.VK_ICD_FILENAMES && existsSync(CHROMIUM_ICD)) process.env.VK_ICD_FILENAMES = CHROMIUM_ICD;
+// These tests weigh WebGPU against WASM: `auto` would pick native CPU (nativeBackend.test.ts tests
+// that), so onnxruntime-node is switched off here (read at the first session, src/engine/onnx/nativeRuntime.ts).
+process.env.ATTENTION_LENS_NATIVE_BINDING = 'none';
 
 const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures/onnx');
 const workDir = mkdtempSync(path.join(tmpdir(), 'al-webgpu-'));

@@ -13,6 +13,9 @@ import { exportBuiltinModel } from '../../src/engine/exportModel';
 import { probeWebGpu } from '../../src/engine/onnx/webgpu';
 
 process.env.VK_ICD_FILENAMES = path.join(tmpdir(), 'attention-lens-no-such-icd.json');
+// These tests weigh WebGPU against WASM: `auto` would pick native CPU (nativeBackend.test.ts tests
+// that), so onnxruntime-node is switched off here (read at the first session, src/engine/onnx/nativeRuntime.ts).
+process.env.ATTENTION_LENS_NATIVE_BINDING = 'none';
 
 const workDir = mkdtempSync(path.join(tmpdir(), 'al-webgpu-off-'));
 after(() => rmSync(workDir, { recursive: true, force: true }));

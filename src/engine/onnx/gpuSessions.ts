@@ -91,15 +91,19 @@ export const AUTO_AGREEMENT_TOLERANCE = 1e-3;
 
 /**
  * The auto trial's verdict, from one timed run of each backend (after a WebGPU warm-up) and the
- * largest difference between their outputs. Pure, so it is tested without a GPU.
+ * largest difference between their outputs. `cpu` is the CPU backend WebGPU is measured against
+ * (its time is `wasmMs` either way). Pure, so it is tested without a GPU.
  */
-export function chooseAutoBackend(trial: { wasmMs: number; webGpuMs: number; maxDifference: number }): { backend: 'webgpu' | 'wasm'; reason: string } {
-  const times = `${trial.webGpuMs.toFixed(0)} ms on WebGPU, ${trial.wasmMs.toFixed(0)} ms on WASM`;
+export function chooseAutoBackend(
+  trial: { wasmMs: number; webGpuMs: number; maxDifference: number }, cpu: 'wasm' | 'native' = 'wasm',
+): { backend: 'webgpu' | 'wasm' | 'native'; reason: string } {
+  const name = cpu === 'native' ? 'native CPU' : 'WASM';
+  const times = `${trial.webGpuMs.toFixed(0)} ms on WebGPU, ${trial.wasmMs.toFixed(0)} ms on ${name}`;
   if (!(trial.maxDifference <= AUTO_AGREEMENT_TOLERANCE)) {
-    return { backend: 'wasm', reason: `WebGPU's results differ from WASM's by up to ${trial.maxDifference.toPrecision(3)} on this model, so WASM runs it (${times}).` };
+    return { backend: cpu, reason: `WebGPU's results differ from ${name}'s by up to ${trial.maxDifference.toPrecision(3)} on this model, so ${name} runs it (${times}).` };
   }
-  if (trial.webGpuMs < trial.wasmMs) return { backend: 'webgpu', reason: `WebGPU beat WASM on this model (${times}).` };
-  return { backend: 'wasm', reason: `WASM was faster than WebGPU on this model (${times}), so WASM runs it.` };
+  if (trial.webGpuMs < trial.wasmMs) return { backend: 'webgpu', reason: `WebGPU beat ${name} on this model (${times}).` };
+  return { backend: cpu, reason: `${capitalized(name)} was faster than WebGPU on this model (${times}), so ${name} runs it.` };
 }
 
 /** The largest absolute difference between two runs' float outputs (NaN where one is NaN and not both). */
@@ -120,60 +124,92 @@ function maxOutputDifference(first: Record<string, HostTensor>, second: Record<s
   return max;
 }
 
+/** The CPU backend `auto` runs when WebGPU does not: WASM, or native when onnxruntime-node loads. */
+export interface CpuBaseline {
+  backend: 'wasm' | 'native';
+  /** How notices name it: "WASM", "native CPU (onnxruntime-node 1.30.0, 2 threads)". */
+  label: string;
+  open(): Promise<OnnxSession>;
+  /** A sentence added to the notice (why native did not run, when it did not). */
+  aside?: string;
+}
+
+function wasmBaseline(model: Uint8Array, options: SessionOptions): CpuBaseline {
+  return { backend: 'wasm', label: 'WASM', open: async () => wrapWeb(await createWebSession(model, options, 'wasm'), 'wasm', null) };
+}
+
 /**
- * `auto`: WASM unless a real GPU is there. With one, the first run is a trial: WASM runs (its result
- * is returned), then WebGPU warms up and runs again; WebGPU is kept for later runs only if it was
- * faster and its outputs agree with WASM's. Software adapters are never tried (SwiftShader is far
- * slower than WASM), unless ATTENTION_LENS_WEBGPU_TRY_SOFTWARE=1, which the tests use.
+ * `auto` once the CPU backend is known (native when onnxruntime-node loads, else WASM): that backend
+ * unless a real GPU is there. With one, the first run is a trial: the CPU backend runs (its result is
+ * returned), then WebGPU warms up and runs again; WebGPU is kept for later runs only if it was
+ * faster and its outputs agree. Software adapters are never tried (SwiftShader is far slower than
+ * WASM), unless ATTENTION_LENS_WEBGPU_TRY_SOFTWARE=1, which the tests use.
  */
-export async function createAutoSession(model: Uint8Array, options: SessionOptions): Promise<OnnxSession> {
+export async function createAutoSession(model: Uint8Array, options: SessionOptions, baseline = wasmBaseline(model, options)): Promise<OnnxSession> {
   // Dawn is loaded into the engine only when the survey (a child process) found an adapter worth trying.
   const survey = await surveyWebGpu();
   const trySoftware = process.env.ATTENTION_LENS_WEBGPU_TRY_SOFTWARE === '1';
   const worthTrying = survey.available && (!survey.adapter.software || trySoftware);
   const probe = worthTrying ? await probeWebGpu() : survey;
-  const wasm = await createWebSession(model, options, 'wasm');
+  const cpu = await baseline.open();
+  const aside = baseline.aside ? ` ${baseline.aside}` : '';
   if (!probe.available || (probe.adapter.software && !trySoftware)) {
     const why = probe.available ? `its only adapter is ${adapterLabel(probe.adapter)}` : probe.reason;
-    return wrapWeb(wasm, 'wasm', `WASM ran: WebGPU was not used because ${why}.`);
+    // A native session that fell back to WASM (it refused the model) says so itself.
+    if (cpu.fallbackNote) return cpu;
+    return withNote(cpu, `${capitalized(baseline.label)} ran: WebGPU was not used because ${why}.${aside}`);
   }
-  return new AutoSession(wasm, model, options, probe.adapter);
+  return new AutoSession(cpu, baseline, model, options, probe.adapter);
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The session with its notice set (the session objects of ortWeb.ts and nativeSessions.ts keep it in a field). */
+function withNote(session: OnnxSession, note: string): OnnxSession {
+  (session as { fallbackNote: string | null }).fallbackNote = note;
+  return session;
 }
 
 class AutoSession implements OnnxSession {
-  backend: Backend = 'wasm';
+  backend: Backend;
   adapter: string | null = null;
   fallbackNote: string | null = null;
   private gpu: OnnxSession | null = null;
   private decided = false;
 
   constructor(
-    private wasm: ort.InferenceSession | null,
+    private cpu: OnnxSession | null,
+    private readonly baseline: CpuBaseline,
     private readonly model: Uint8Array,
     private readonly options: SessionOptions,
     private readonly gpuAdapter: GpuAdapterDescription,
-  ) {}
+  ) {
+    this.backend = cpu?.backend ?? baseline.backend;
+  }
 
   get inputNames(): readonly string[] {
-    return this.wasm?.inputNames ?? this.gpu?.inputNames ?? [];
+    return this.cpu?.inputNames ?? this.gpu?.inputNames ?? [];
   }
 
   get outputNames(): readonly string[] {
-    return this.wasm?.outputNames ?? this.gpu?.outputNames ?? [];
+    return this.cpu?.outputNames ?? this.gpu?.outputNames ?? [];
   }
 
   async run(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
     if (this.decided) return this.runDecided(feeds, outputNames);
     this.decided = true;
-    const wasm = this.wasm as ort.InferenceSession;
-    const wasmStart = performance.now();
-    const result = await runWeb(wasm, ort.Tensor, feeds, outputNames);
-    const wasmMs = performance.now() - wasmStart;
-    this.backend = 'wasm';
+    const cpu = this.cpu as OnnxSession;
+    const cpuStart = performance.now();
+    const result = await cpu.run(feeds, outputNames);
+    const cpuMs = performance.now() - cpuStart;
+    this.backend = cpu.backend;
+    const aside = this.baseline.aside ? ` ${this.baseline.aside}` : '';
     try {
       const gpu = await WebGpuSession.create(this.model, this.options, this.gpuAdapter, null);
       if (gpu.backend !== 'webgpu') {
-        this.fallbackNote = gpu.fallbackNote;
+        this.fallbackNote = `${this.cpuWords(gpu.fallbackNote ?? 'WebGPU failed.')}${aside}`;
         await gpu.release();
         return result;
       }
@@ -181,38 +217,40 @@ class AutoSession implements OnnxSession {
       const gpuStart = performance.now();
       const gpuResult = await gpu.run(feeds, outputNames);
       const webGpuMs = performance.now() - gpuStart;
+      const cpuBackend = cpu.backend === 'native' ? 'native' : 'wasm';
       const verdict = gpu.backend === 'webgpu'
-        ? chooseAutoBackend({ wasmMs, webGpuMs, maxDifference: maxOutputDifference(result, gpuResult) })
-        : { backend: 'wasm' as const, reason: gpu.fallbackNote ?? 'WebGPU failed, so WASM runs this model.' };
-      this.fallbackNote = verdict.reason;
+        ? chooseAutoBackend({ wasmMs: cpuMs, webGpuMs, maxDifference: maxOutputDifference(result, gpuResult) }, cpuBackend)
+        : { backend: cpuBackend, reason: this.cpuWords(gpu.fallbackNote ?? 'WebGPU failed.') };
+      this.fallbackNote = `${verdict.reason}${aside}`;
       if (verdict.backend === 'webgpu') {
         this.gpu = gpu;
-        this.wasm = null;
-        await wasm.release();
+        this.cpu = null;
+        await cpu.release();
       } else {
         await gpu.release();
       }
     } catch (error) {
-      this.fallbackNote = `WebGPU failed (${reasonOf(error)}), so WASM runs this model.`;
+      this.fallbackNote = `WebGPU failed (${reasonOf(error)}), so ${this.baseline.label} runs this model.${aside}`;
     }
+    if (cpu.fallbackNote && this.cpu) this.fallbackNote = cpu.fallbackNote;
     return result;
   }
 
+  /** WebGpuSession's notices name WASM as what runs instead; with native as the baseline, native does. */
+  private cpuWords(note: string): string {
+    return this.baseline.backend === 'native' ? note.replace(/so WASM ran instead\.$/, `so ${this.baseline.label} runs this model.`) : note;
+  }
+
   private async runDecided(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>> {
-    if (this.gpu) {
-      const result = await this.gpu.run(feeds, outputNames);
-      this.backend = this.gpu.backend;
-      this.adapter = this.gpu.adapter;
-      if (this.gpu.fallbackNote) this.fallbackNote = this.gpu.fallbackNote;
-      return result;
-    }
-    this.wasm ??= await createWebSession(this.model, this.options, 'wasm');
-    this.backend = 'wasm';
-    this.adapter = null;
-    return runWeb(this.wasm, ort.Tensor, feeds, outputNames);
+    const session = this.gpu ?? (this.cpu ??= await this.baseline.open());
+    const result = await session.run(feeds, outputNames);
+    this.backend = session.backend;
+    this.adapter = session.adapter;
+    if (session.fallbackNote) this.fallbackNote = session.fallbackNote;
+    return result;
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.gpu?.release(), this.wasm?.release()]);
+    await Promise.all([this.gpu?.release(), this.cpu?.release()]);
   }
 }
