@@ -14,3 +14,11 @@ export function renderTraceWords(trace: AttentionTrace, words: OptionWords): Att
   }
   return trace;
 }
+
+/**
+ * A copy of the trace in the host's words, the original untouched: it keeps its option references,
+ * as a trace file saves them (so the CLI that opens it names its flags). The arrays are shared.
+ */
+export function withTraceWords(trace: AttentionTrace, words: OptionWords): AttentionTrace {
+  return renderTraceWords({ ...trace, ...(trace.analysis ? { analysis: { ...trace.analysis } } : {}) }, words);
+}

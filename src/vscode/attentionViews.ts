@@ -22,7 +22,10 @@ export interface TraceOrigin {
 
 export interface CurrentTrace {
   runId: number;
+  /** The trace as shown: notices and diagnostics in VS Code's words. */
   trace: AttentionTrace;
+  /** The same trace with its option references, as the engine wrote it: what a trace file saves. */
+  portable: AttentionTrace;
   origin: TraceOrigin | undefined;
 }
 
@@ -144,8 +147,9 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
     this.broadcast(this.status);
   }
 
-  showTrace(runId: number, trace: AttentionTrace, origin: TraceOrigin | undefined): void {
-    this.current = { runId, trace, origin };
+  /** @param portable the trace with its option references (default: `trace`), for trace files */
+  showTrace(runId: number, trace: AttentionTrace, origin: TraceOrigin | undefined, portable = trace): void {
+    this.current = { runId, trace, portable, origin };
     this.status = undefined;
     this.views.clear();
     this.broadcast({ type: 'traceLoaded', runId, trace: traceOverview(trace) });

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { CancelledError, UserFacingError } from '../shared/errors';
-import { renderTraceWords } from '../shared/traceWords';
+import { withTraceWords } from '../shared/traceWords';
 import { VSCODE_OPTION_WORDS, vscodeWords } from './words';
 import type { AttentionTrace } from '../shared/trace';
 import { type AttentionEngine, type ExplainOptions, inductionProbe, isHubSpec } from '../engine';
@@ -142,11 +142,13 @@ export class ExplainController implements vscode.Disposable {
       const stage = new StageReporter();
       const running = this.engine.explain(request.text, options, controller.signal, (partial) => {
         // A big model shows its first block while the rest is computed.
-        if (runId === this.runId) this.views.showTrace(runId, renderTraceWords(partial, VSCODE_OPTION_WORDS), request.origin);
+        if (runId === this.runId) this.views.showTrace(runId, withTraceWords(partial, VSCODE_OPTION_WORDS), request.origin, partial);
       }, (text, download) => stage.report(download ? downloadText(download) : text));
-      const trace = await this.withDelayedProgress(running, model, controller, stage);
+      let trace = await this.withDelayedProgress(running, model, controller, stage);
       if (runId !== this.runId) return;
-      renderTraceWords(trace, VSCODE_OPTION_WORDS);
+      // The views show the trace in VS Code's words; a trace file saves it as the engine wrote it.
+      const portable = trace;
+      trace = withTraceWords(portable, VSCODE_OPTION_WORDS);
       const traceAt = performance.now();
       const stages = trace.timings.map((timing) => `${timing.stage} ${timing.ms.toFixed(1)} ms`).join(', ');
       const tokens = trace.streams.map((stream) => `${stream.name} ${stream.tokens.length}`).join(', ');
@@ -154,8 +156,10 @@ export class ExplainController implements vscode.Disposable {
       for (const notice of trace.notices) this.log.info(`run ${runId}: ${notice.message}`);
       // The text may have changed while the model ran: then the offsets no longer match the editor.
       const origin = request.origin && request.origin.document.version === request.origin.version ? request.origin : undefined;
-      if (request.notice) trace.notices.unshift({ code: 'induction-probe', message: request.notice });
-      this.views.showTrace(runId, trace, origin);
+      if (request.notice) {
+        for (const notices of [trace.notices, portable.notices]) notices.unshift({ code: 'induction-probe', message: request.notice });
+      }
+      this.views.showTrace(runId, trace, origin, portable);
       const postedAt = performance.now();
       // Host side of the command → heatmap latency; Date.now anchors line it up with the webview's clock.
       this.log.info(`run ${runId}: timing command→engine ${(engineStart - commandStart).toFixed(1)} ms, engine ${(traceAt - engineStart).toFixed(1)} ms, `
