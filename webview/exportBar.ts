@@ -1,6 +1,6 @@
 /**
  * @file The Export buttons: PNG and SVG of the view on show, made here and sent to the host to save
- * (exportImage), and JSON, CSV and HTML of the whole run, which the host writes (runCommand). Which
+ * (exportImage), and JSON, CSV, HTML and a trace file of the whole run, which the host writes (runCommand). Which
  * image each tab can give: PNG of the heatmap, rollout or overview; SVG of the heatmap, rollout or
  * head view.
  */
@@ -67,6 +67,7 @@ export class ExportBar {
       button('export-json', 'JSON', 'Save the whole trace as JSON', 'attentionLens.exportJson'),
       button('export-csv', 'CSV', 'Save the attention weights as CSV', 'attentionLens.exportCsv'),
       button('export-html', 'HTML', 'Save an HTML report of this run', 'attentionLens.exportHtml'),
+      button('export-trace', 'Trace', 'Save the whole trace as a trace file (.attn.safetensors) to open again in VS Code, the CLI or Python', 'attentionLens.exportTraceFile'),
     );
     tabs.onChange((name) => this.enableFor(name));
   }

@@ -171,7 +171,8 @@ export type PanelCommand =
   | 'attentionLens.measureInduction'
   | 'attentionLens.exportJson'
   | 'attentionLens.exportCsv'
-  | 'attentionLens.exportHtml';
+  | 'attentionLens.exportHtml'
+  | 'attentionLens.exportTraceFile';
 export const PANEL_COMMANDS: readonly PanelCommand[] = [
   'attentionLens.selectModel',
   'attentionLens.explainSelection',
@@ -180,6 +181,7 @@ export const PANEL_COMMANDS: readonly PanelCommand[] = [
   'attentionLens.exportJson',
   'attentionLens.exportCsv',
   'attentionLens.exportHtml',
+  'attentionLens.exportTraceFile',
 ];
 
 /** The pointer is over a rollout row: the host highlights the input tokens it draws on. */

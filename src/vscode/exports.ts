@@ -1,17 +1,29 @@
 /**
  * @file Saving what the panel shows: the view as PNG or the heatmap as SVG (made by the webview),
- * the trace's numbers as JSON or CSV, and a self-contained HTML report, each through a save dialog
- * that starts in the workspace.
+ * the trace's numbers as JSON or CSV, a self-contained HTML report, and the whole trace as a trace
+ * file (safetensors, README "Trace files"), each through a save dialog that starts in the workspace.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { writeFileAtomic, buildHtmlReport } from '../engine';
+import { buildHtmlReport, lazyTrace, TRACE_FILE_EXTENSION, traceFilePieces, writeFileAtomic, writeTraceFile } from '../engine';
 import { renderTraceWords } from '../shared/traceWords';
-import { VSCODE_OPTION_WORDS } from './words';
+import { describeFailure, VSCODE_OPTION_WORDS } from './words';
 import type { AttentionTrace } from '../shared/trace';
 import { traceCsvChunks } from '../shared/traceCsv';
 import { traceJsonChunks } from '../shared/traceJson';
+
+/** The exports of a whole trace, by their command (the panel's export bar and the command palette). */
+export type TraceExportCommand = 'attentionLens.exportJson' | 'attentionLens.exportCsv' | 'attentionLens.exportHtml' | 'attentionLens.exportTraceFile';
+export const TRACE_EXPORT_COMMANDS: readonly TraceExportCommand[] = [
+  'attentionLens.exportJson', 'attentionLens.exportCsv', 'attentionLens.exportHtml', 'attentionLens.exportTraceFile',
+];
+
+/** A trace as shown (notices in VS Code's words) and as the engine wrote it (option references). */
+export interface ExportableTrace {
+  trace: AttentionTrace;
+  portable: AttentionTrace;
+}
 
 function defaultFolder(): vscode.Uri | undefined {
   return vscode.workspace.workspaceFolders?.[0]?.uri;
@@ -60,6 +72,37 @@ async function done(target: vscode.Uri): Promise<void> {
 export class Exporter {
   constructor(private readonly extensionUri: vscode.Uri) {}
 
+  /**
+   * Runs an export command on `shown` (or says there is nothing to export yet); a failure is shown
+   * as a message. Returns where the file went, or undefined.
+   * @param target for the trace file: where to write it without asking (the command's argument)
+   */
+  async exportTrace(command: TraceExportCommand, shown: ExportableTrace | undefined, target?: vscode.Uri): Promise<vscode.Uri | undefined> {
+    if (!shown) {
+      void vscode.window.showInformationMessage('Run "Explain Attention" first: there is nothing to export yet.');
+      return undefined;
+    }
+    try {
+      switch (command) {
+        case 'attentionLens.exportJson':
+          return await this.saveJson(shown.trace);
+        case 'attentionLens.exportCsv':
+          return await this.saveCsv(shown.trace);
+        case 'attentionLens.exportHtml':
+          return await this.saveHtml(shown.trace);
+        case 'attentionLens.exportTraceFile':
+          return await this.saveTraceFile(shown.portable, target);
+        default: {
+          const unreachable: never = command;
+          return unreachable;
+        }
+      }
+    } catch (error) {
+      void vscode.window.showErrorMessage(`Attention Lens: the export failed: ${describeFailure(error)}`);
+      return undefined;
+    }
+  }
+
   /** Writes an image the webview made; returns where, or undefined when the user cancelled. */
   async saveImage(format: 'png' | 'svg', data: string, suggestedName: string): Promise<vscode.Uri | undefined> {
     const target = await askWhere(`${suggestedName}.${format}`, format === 'png' ? { 'PNG image': ['png'] } : { 'SVG image': ['svg'] });
@@ -97,6 +140,27 @@ export class Exporter {
     });
     await write(target, html, 'the report');
     await done(target);
+    return target;
+  }
+
+  /**
+   * Writes the trace as a trace file. `trace` keeps its option references (as the CLI's --save
+   * does), so whichever host opens the file words its notices its own way.
+   * @param target where to write, without asking (a command's argument); else a save dialog asks
+   */
+  async saveTraceFile(trace: AttentionTrace, target?: vscode.Uri): Promise<vscode.Uri | undefined> {
+    const asked = target === undefined;
+    target ??= await askWhere(`${exportBaseName(trace)}${TRACE_FILE_EXTENSION}`, { 'Attention Lens trace (safetensors)': ['safetensors'] });
+    if (!target) return undefined;
+    if (target.scheme === 'file') {
+      await writeTraceFile(target.fsPath, lazyTrace(trace));
+    } else {
+      const pieces: Uint8Array[] = [];
+      for await (const piece of traceFilePieces(lazyTrace(trace))) pieces.push(piece.slice());
+      await write(target, Buffer.concat(pieces), 'the trace');
+    }
+    // Asked through a dialog: say where it went and offer to open it (in the trace editor).
+    if (asked) void done(target);
     return target;
   }
 }

@@ -3,8 +3,7 @@
  * commands, and wires them together. The work lives in the modules it connects.
  */
 import * as vscode from 'vscode';
-import { UserFacingError } from '../shared/errors';
-import { vscodeWords } from './words';
+import { describeFailure } from './words';
 import type { AttentionTrace } from '../shared/trace';
 import { EngineProcessClient } from '../engine';
 import { AttentionViews } from './attentionViews';
@@ -12,9 +11,10 @@ import { EditorTieIn } from './editorTieIn';
 import { ExplainController } from './explainCommand';
 import { ModelPicker } from './modelPicker';
 import { HubTokenStore } from './hubModels';
-import { Exporter } from './exports';
+import { Exporter, type TraceExportCommand } from './exports';
 import { ProblemsReporter } from './problems';
 import { ModelStatusBar } from './statusBar';
+import { type TraceEditorState, TraceEditorProvider } from './traceEditor';
 
 /** What the extension returns from activate(): used by the integration tests. */
 export interface AttentionLensApi {
@@ -26,12 +26,8 @@ export interface AttentionLensApi {
   nextRun(): Promise<{ trace?: AttentionTrace; error?: Error }>;
   /** The model runs use now. */
   model(): string;
-}
-
-/** A failure in VS Code's words: a user-facing error with what to do, else its message. */
-function describeFailure(error: unknown): string {
-  if (error instanceof UserFacingError) return `${vscodeWords(error.message)} ${vscodeWords(error.hint)}`;
-  return error instanceof Error ? error.message : String(error);
+  /** What each open trace file editor shows. */
+  traceEditors(): TraceEditorState[];
 }
 
 export function activate(context: vscode.ExtensionContext): AttentionLensApi {
@@ -55,21 +51,12 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   const tieIn = new EditorTieIn(views);
   const problems = new ProblemsReporter(views);
   const exporter = new Exporter(context.extensionUri);
+  const traceFiles = TraceEditorProvider.register(context.extensionUri, exporter, log);
   statusBar.update(models.model);
 
-  /** Runs an export of the current trace, or says there is none yet. */
-  const exportTrace = (save: (trace: AttentionTrace) => Promise<unknown>) => async (): Promise<void> => {
-    const trace = views.currentTrace?.trace;
-    if (!trace) {
-      void vscode.window.showInformationMessage('Run "Explain Attention" first: there is nothing to export yet.');
-      return;
-    }
-    try {
-      await save(trace);
-    } catch (error) {
-      void vscode.window.showErrorMessage(`Attention Lens: the export failed: ${describeFailure(error)}`);
-    }
-  };
+  /** An export of the current run's trace; the trace file's target may come as the argument (tests, other extensions). */
+  const exportTrace = (command: TraceExportCommand) => (target?: unknown): Promise<vscode.Uri | undefined> =>
+    exporter.exportTrace(command, views.currentTrace, target instanceof vscode.Uri ? target : undefined);
 
   const step = (unit: 'layer' | 'step', direction: 'next' | 'previous') => () => views.step(unit, direction);
   context.subscriptions.push(
@@ -81,6 +68,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     models,
     { dispose: () => void engine.dispose() },
     problems,
+    traceFiles.disposable,
     controller.onDidFinish((result) => {
       if (result.trace) problems.report(result.runId, result.trace);
     }),
@@ -104,9 +92,10 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     vscode.commands.registerCommand('attentionLens.openInEditor', () => views.openPanel()),
     vscode.commands.registerCommand('attentionLens.showOutput', () => log.show(true)),
     vscode.commands.registerCommand('attentionLens.measureInduction', () => controller.measureInduction()),
-    vscode.commands.registerCommand('attentionLens.exportJson', exportTrace((trace) => exporter.saveJson(trace))),
-    vscode.commands.registerCommand('attentionLens.exportCsv', exportTrace((trace) => exporter.saveCsv(trace))),
-    vscode.commands.registerCommand('attentionLens.exportHtml', exportTrace((trace) => exporter.saveHtml(trace))),
+    vscode.commands.registerCommand('attentionLens.exportJson', exportTrace('attentionLens.exportJson')),
+    vscode.commands.registerCommand('attentionLens.exportCsv', exportTrace('attentionLens.exportCsv')),
+    vscode.commands.registerCommand('attentionLens.exportHtml', exportTrace('attentionLens.exportHtml')),
+    vscode.commands.registerCommand('attentionLens.exportTraceFile', exportTrace('attentionLens.exportTraceFile')),
     vscode.commands.registerCommand('attentionLens.showBlock', (blockIndex: unknown, head: unknown) => {
       if (typeof blockIndex === 'number' && (head === 'mean' || typeof head === 'number')) return views.showBlock(blockIndex, head);
       return undefined;
@@ -127,6 +116,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
       });
     }),
     model: () => models.model,
+    traceEditors: () => traceFiles.provider.states(),
   };
 }
 

@@ -1,7 +1,9 @@
 /**
  * @file Workspace trust: in a restricted workspace, files from the workspace (an ONNX model, a
  * tokenizer, weights, input arrays) are not loaded, since a crafted model file is code-adjacent
- * input to a native runtime; the built-in models still run. Pure, so it is unit-tested.
+ * input to a native runtime; the built-in models still run. Trace files (traceEditor.ts) open in
+ * any workspace: they are data that only our own reader parses, checked before any tensor is read,
+ * and nothing in them runs. Pure, so it is unit-tested.
  */
 import * as path from 'node:path';
 import { type ExplainOptions, isBuiltinSpec } from '../engine';

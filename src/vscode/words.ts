@@ -2,7 +2,7 @@
  * @file How VS Code names the engine's options in messages: its settings. Pure (no `vscode`
  * import), so tests read it too.
  */
-import { type OptionWords, renderOptionRefs } from '../shared/errors';
+import { type OptionWords, renderOptionRefs, UserFacingError } from '../shared/errors';
 
 export const VSCODE_OPTION_WORDS: OptionWords = {
   model: 'the setting "attentionLens.model" (or "Attention Lens: Select Model...")',
@@ -27,4 +27,10 @@ export const VSCODE_OPTION_WORDS: OptionWords = {
 /** An engine message or notice in VS Code's words. */
 export function vscodeWords(text: string): string {
   return renderOptionRefs(text, VSCODE_OPTION_WORDS);
+}
+
+/** A failure in VS Code's words: a user-facing error with what to do, else its message (never a stack). */
+export function describeFailure(error: unknown): string {
+  if (error instanceof UserFacingError) return `${vscodeWords(error.message)} ${vscodeWords(error.hint)}`;
+  return error instanceof Error ? error.message : String(error);
 }

@@ -100,7 +100,8 @@ describe('report exports as downloads', () => {
       { type: 'focusChanged', focused: true },
     ];
     assert.deepEqual(others.filter((message) => message.type === 'runCommand').map((message) => (message as { command: string }).command).sort(),
-      ['attentionLens.explainSelection', 'attentionLens.measureInduction', 'attentionLens.selectModel', 'attentionLens.showOutput']);
+      // A trace file is written by VS Code or the CLI (--save), not by the report's page.
+      ['attentionLens.explainSelection', 'attentionLens.exportTraceFile', 'attentionLens.measureInduction', 'attentionLens.selectModel', 'attentionLens.showOutput']);
     for (const message of others) assert.equal(reportDownload(message, embedded, () => PAGE), null, JSON.stringify(message));
   });
 

@@ -1,0 +1,205 @@
+/**
+ * @file Saved traces in VS Code: "Attention Lens: Open Trace..." and a read-only custom editor for
+ * `*.attn.safetensors` (README "Trace files") that shows a trace file in the same panel a run opens
+ * in. The file is read whole (TraceFile.readTrace) under "attentionLens.limits.maxTraceMB"; a bigger
+ * one is refused with that setting's name, since the panel does not yet read blocks from the file
+ * as it needs them. A damaged file, or one of another schema, shows the reader's message in the
+ * panel and in a notification. Trace files are data that only our own reader parses (no runtime,
+ * no code), so a restricted workspace opens them too (trust.ts).
+ */
+import * as vscode from 'vscode';
+import { DEFAULT_LIMITS, TraceFile } from '../engine';
+import { UserFacingError } from '../shared/errors';
+import type { PanelCapabilities, ToWebviewMessage } from '../shared/protocol';
+import { traceOverview } from '../shared/protocol';
+import type { AttentionTrace } from '../shared/trace';
+import { withTraceWords } from '../shared/traceWords';
+import { type ExportableTrace, type Exporter, TRACE_EXPORT_COMMANDS, type TraceExportCommand } from './exports';
+import { readDisplaySettings, SECTION } from './settings';
+import { WebviewHost, type WebviewHostEvents, type WebviewHostSource } from './webviewHost';
+import { describeFailure, VSCODE_OPTION_WORDS, vscodeWords } from './words';
+
+/** The run id a trace editor's page knows its trace by: each editor has a page of its own. */
+const FILE_RUN_ID = 1;
+
+/** What the panel of a trace file offers: its exports and the log; no model runs, no editor text to highlight. */
+const TRACE_FILE_CAPABILITIES: PanelCapabilities = { commands: [...TRACE_EXPORT_COMMANDS, 'attentionLens.showOutput'], editorHighlights: false };
+
+/** A trace file as opened: its trace, or why it cannot be shown. */
+export type TraceFileContent = ({ kind: 'trace' } & ExportableTrace) | { kind: 'failed'; message: string; hint?: string };
+
+/** What a trace editor shows now, for the integration tests. */
+export interface TraceEditorState {
+  uri: string;
+  trace?: AttentionTrace;
+  /** The message shown instead of a trace. */
+  failure?: string;
+  /** The block and head the page shows, once it has drawn one. */
+  view?: { blockIndex: number; head: number | 'mean' };
+}
+
+/** Reads a trace file whole, within the trace ceiling; never throws. */
+export async function readTraceDocument(uri: vscode.Uri, maxTraceMB: number): Promise<TraceFileContent> {
+  const name = vscode.workspace.asRelativePath(uri);
+  if (uri.scheme !== 'file') {
+    return { kind: 'failed', message: `${name} is not on this machine's disk, and Attention Lens reads trace files only from disk.`, hint: 'Copy it to a local folder and open it there.' };
+  }
+  let file: TraceFile | undefined;
+  try {
+    file = await TraceFile.open(uri.fsPath);
+    const portable = await file.readTrace({ maxTraceBytes: maxTraceMB * 2 ** 20 });
+    return { kind: 'trace', portable, trace: withTraceWords(portable, VSCODE_OPTION_WORDS) };
+  } catch (error) {
+    if (error instanceof UserFacingError && error.code === 'trace-file-unreadable' && typeof error.facts.traceMB === 'number') {
+      return {
+        kind: 'failed',
+        message: `${name} is too big to open: its attention takes ${error.facts.traceMB} MB in memory, over the ${maxTraceMB} MB of the setting "attentionLens.limits.maxTraceMB".`,
+        hint: 'Raise that setting if this machine has the memory: VS Code reads a trace file whole (reading its blocks from the file as they are shown is not done yet). The CLI\'s --open prints its summary without reading it whole.',
+      };
+    }
+    // The reader's message names the file by its full path; the workspace's own name for it is shorter.
+    const shorten = (text: string): string => text.split(uri.fsPath).join(name);
+    if (error instanceof UserFacingError) return { kind: 'failed', message: shorten(vscodeWords(error.message)), hint: vscodeWords(error.hint) };
+    return { kind: 'failed', message: `${name} cannot be opened as a trace: ${shorten(describeFailure(error))}` };
+  } finally {
+    await file?.close();
+  }
+}
+
+class TraceDocument implements vscode.CustomDocument {
+  constructor(readonly uri: vscode.Uri, readonly content: TraceFileContent) {}
+
+  dispose(): void {
+    // The file was read whole and closed: nothing is held open.
+  }
+}
+
+/** One open trace editor: a webview page serving one document's trace. */
+class TraceEditor implements WebviewHostSource, vscode.Disposable {
+  readonly host: WebviewHost;
+  view: TraceEditorState['view'];
+
+  constructor(readonly document: TraceDocument, panel: vscode.WebviewPanel, extensionUri: vscode.Uri, events: (editor: TraceEditor) => WebviewHostEvents) {
+    this.host = new WebviewHost(panel.webview, extensionUri, this, events(this));
+  }
+
+  replay(): ToWebviewMessage[] {
+    const content = this.document.content;
+    return [
+      TraceEditor.configure(),
+      content.kind === 'trace'
+        ? { type: 'traceLoaded', runId: FILE_RUN_ID, trace: traceOverview(content.trace) }
+        : { type: 'runFailed', runId: FILE_RUN_ID, message: content.message, ...(content.hint ? { hint: content.hint } : {}), cancelled: false },
+    ];
+  }
+
+  trace(runId: number): AttentionTrace | undefined {
+    return runId === FILE_RUN_ID && this.document.content.kind === 'trace' ? this.document.content.trace : undefined;
+  }
+
+  static configure(): ToWebviewMessage {
+    const display = readDisplaySettings();
+    return { type: 'configure', colorMap: display.colorMap, defaultView: display.defaultHead, capabilities: TRACE_FILE_CAPABILITIES };
+  }
+
+  dispose(): void {
+    this.host.dispose();
+  }
+}
+
+export class TraceEditorProvider implements vscode.CustomReadonlyEditorProvider<TraceDocument>, vscode.Disposable {
+  static readonly viewType = 'attentionLens.traceFile';
+
+  private readonly editors = new Set<TraceEditor>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(private readonly extensionUri: vscode.Uri, private readonly exporter: Exporter, private readonly log: vscode.LogOutputChannel) {
+    this.disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
+      if (!event.affectsConfiguration('attentionLens.colorMap') && !event.affectsConfiguration('attentionLens.defaultHead')) return;
+      for (const editor of this.editors) editor.host.post(TraceEditor.configure());
+    }));
+  }
+
+  /** Registers the editor and "Open Trace..." (which takes a file's URI as its argument, or asks). */
+  static register(extensionUri: vscode.Uri, exporter: Exporter, log: vscode.LogOutputChannel): { provider: TraceEditorProvider; disposable: vscode.Disposable } {
+    const provider = new TraceEditorProvider(extensionUri, exporter, log);
+    const disposable = vscode.Disposable.from(
+      provider,
+      vscode.window.registerCustomEditorProvider(TraceEditorProvider.viewType, provider, {
+        webviewOptions: { retainContextWhenHidden: true },
+        supportsMultipleEditorsPerDocument: true,
+      }),
+      vscode.commands.registerCommand('attentionLens.openTrace', (uri?: unknown) => provider.open(uri instanceof vscode.Uri ? uri : undefined)),
+    );
+    return { provider, disposable };
+  }
+
+  /** "Open Trace...": a file from the argument or an open dialog, shown in this editor. */
+  async open(uri?: vscode.Uri): Promise<void> {
+    const target = uri ?? (await vscode.window.showOpenDialog({
+      title: 'Attention Lens: Open Trace',
+      canSelectMany: false,
+      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+      filters: { 'Attention Lens trace (safetensors)': ['safetensors'] },
+    }))?.[0];
+    // Any *.safetensors may be a trace (attention_lens_dump.py writes them); the editor says if it is not.
+    if (target) await vscode.commands.executeCommand('vscode.openWith', target, TraceEditorProvider.viewType);
+  }
+
+  async openCustomDocument(uri: vscode.Uri): Promise<TraceDocument> {
+    const maxTraceMB = vscode.workspace.getConfiguration(SECTION).get<number>('limits.maxTraceMB', DEFAULT_LIMITS.maxTraceMB);
+    const content = await readTraceDocument(uri, maxTraceMB);
+    if (content.kind === 'failed') {
+      this.log.warn(`trace file ${uri.toString(true)}: ${content.message}`);
+      void vscode.window.showErrorMessage(`Attention Lens: ${content.hint ? `${content.message} ${content.hint}` : content.message}`);
+    } else {
+      this.log.info(`trace file ${uri.toString(true)}: ${content.trace.model.name}, ${content.trace.blocks.length} blocks`);
+    }
+    return new TraceDocument(uri, content);
+  }
+
+  resolveCustomEditor(document: TraceDocument, panel: vscode.WebviewPanel): void {
+    const editor = new TraceEditor(document, panel, this.extensionUri, (self) => this.events(self));
+    this.editors.add(editor);
+    panel.onDidDispose(() => {
+      this.editors.delete(editor);
+      editor.dispose();
+    });
+  }
+
+  /** What the open trace editors show (for tests). */
+  states(): TraceEditorState[] {
+    return [...this.editors].map(({ document, view }) => ({
+      uri: document.uri.toString(),
+      ...(document.content.kind === 'trace' ? { trace: document.content.trace } : { failure: document.content.hint ? `${document.content.message} ${document.content.hint}` : document.content.message }),
+      ...(view ? { view } : {}),
+    }));
+  }
+
+  /** The page's requests: exports of this file's trace; no editor text to highlight. */
+  private events(editor: TraceEditor): WebviewHostEvents {
+    const content = editor.document.content;
+    const shown = content.kind === 'trace' ? content : undefined;
+    return {
+      onHover: () => undefined,
+      onHoverRollout: () => undefined,
+      onViewChanged: (_host, message) => {
+        if (message.runId === FILE_RUN_ID) editor.view = { blockIndex: message.blockIndex, head: message.head };
+      },
+      onExportImage: (_host, message) => void this.exporter.saveImage(message.format, message.data, message.suggestedName).catch((error: unknown) => {
+        void vscode.window.showErrorMessage(`Attention Lens: the export failed: ${describeFailure(error)}`);
+      }),
+      onCommand: (_host, command) => {
+        if ((TRACE_EXPORT_COMMANDS as readonly string[]).includes(command)) void this.exporter.exportTrace(command as TraceExportCommand, shown);
+        else void vscode.commands.executeCommand(command);
+      },
+      onFocusChanged: () => undefined,
+    };
+  }
+
+  dispose(): void {
+    for (const editor of this.editors) editor.dispose();
+    this.editors.clear();
+    while (this.disposables.length > 0) this.disposables.pop()?.dispose();
+  }
+}
