@@ -10,6 +10,7 @@ import * as path from 'node:path';
  * (MIT) is kept in scripts/licenses/.
  */
 const LICENCE_OUTSIDE_PACKAGE = {
+  'onnxruntime-node': 'scripts/licenses/onnxruntime-LICENSE.txt',
   'onnxruntime-web': 'scripts/licenses/onnxruntime-LICENSE.txt',
   'onnxruntime-common': 'scripts/licenses/onnxruntime-LICENSE.txt',
 };
