@@ -3,6 +3,7 @@
  * cannot be right for any model (`--max-tokens 0`, `--backend bogus`, `--fault` without
  * `--export-onnx`) is a usage error (exit 2) before any model is loaded.
  */
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PRESET_NAMES, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, MAX_TOKENS_CEILING, EXPORT_FAULTS, type ExportOptions, type ExportFault, type InputSpec, parseInputSpec, BACKEND_SETTINGS, type BackendSetting } from '../engine';
 import { UserFacingError } from '../shared/errors';
@@ -18,10 +19,12 @@ attention edge (query token -> key token, weight) and the mean row entropy.
 
 Options:
   --model MODEL             builtin:<preset>, hf:ORG/NAME[@REVISION] (a Hugging Face Hub repository,
-                            fetched into its cache) or the path of an .onnx file (default
-                            ${DEFAULT_MODEL}); presets: ${PRESET_NAMES.join(', ')}
-  --dtype NAME              which ONNX variant of a Hub repository runs: ${HUB_DTYPES.join(', ')}
-                            (default fp32, else the first the repository has)
+                            fetched into its cache), the path of an .onnx file, or a folder laid
+                            out as an export (onnx/model.onnx, encoder_model.onnx +
+                            decoder_model.onnx, ...) (default ${DEFAULT_MODEL});
+                            presets: ${PRESET_NAMES.join(', ')}
+  --dtype NAME              which ONNX variant of a Hub repository or folder runs:
+                            ${HUB_DTYPES.join(', ')} (default fp32, else the first there is)
   --offline                 Hub models only from the cache, never the network (as HF_HUB_OFFLINE=1);
                             HF_ENDPOINT, HF_TOKEN and HF_HUB_CACHE/HF_HOME are read as Hugging Face's
                             own tools read them
@@ -204,6 +207,15 @@ const OPTIONS = {
 const RUN_ONLY = ['input', 'backend', 'threads', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'json', 'html', 'save', 'half', 'open', 'file', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
 
 /** Flags that make or run a model, refused with --open (a saved trace runs nothing). */
+/** A folder given as --model (an export in a repository's layout). */
+function isFolder(model: string): boolean {
+  try {
+    return statSync(model).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 const MODEL_FLAGS = ['model', 'seed', 'weights', 'tokenizer', 'input', 'backend', 'threads', 'export-onnx', 'fault', 'attention', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'file', 'max-model-mb', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
 
 /** An output file flag's value: a name (`-` only where stdout is allowed). */
@@ -267,7 +279,8 @@ export function parseCommandLine(argv: readonly string[]): CliRequest {
 
   const dtype = values.dtype;
   if (dtype !== undefined && !(HUB_DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`Unknown --dtype "${dtype}". Use one of: ${HUB_DTYPES.join(', ')}.`);
-  if ((dtype !== undefined || values.offline) && !isHubSpec(model)) throw new UsageError(`--${dtype !== undefined ? 'dtype' : 'offline'} is for Hugging Face models (--model hf:ORG/NAME).`);
+  if (values.offline && !isHubSpec(model)) throw new UsageError('--offline is for Hugging Face models (--model hf:ORG/NAME).');
+  if (dtype !== undefined && !isHubSpec(model) && !isFolder(model)) throw new UsageError('--dtype is for Hugging Face models (--model hf:ORG/NAME) and folders that hold an export\'s variants.');
   if (isHubSpec(model)) {
     try {
       parseHubSpec(model);

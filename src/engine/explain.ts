@@ -13,6 +13,7 @@ import { type CancellationCheck, neverCancelled, optionRef, UserFacingError } fr
 import { OnnxModelCache, explainOnnx } from './onnx/explainOnnx';
 import type { DownloadProgress } from './hub/download';
 import { explainHub } from './hub/explainHub';
+import { explainFolder, isModelFolder } from './hub/localFolder';
 import { isHubSpec } from './hub/spec';
 import { DEFAULT_MAX_TOKENS, DEFAULT_MODEL, effectiveThreads, type ExplainOptions, validateOptions } from './options';
 import { isBuiltinSpec, kvHeadsOf, type PresetName, PRESETS } from './reference/config';
@@ -94,6 +95,7 @@ export class ExplainEngine {
     const spec = options.model ?? DEFAULT_MODEL;
     let trace: AttentionTrace;
     if (isHubSpec(spec)) trace = await explainHub(this.onnxModels, spec, text, options, cancel, onPartial, onProgress);
+    else if (!isBuiltinSpec(spec) && await isModelFolder(spec)) trace = await explainFolder(this.onnxModels, spec, text, options, cancel, onPartial, onProgress);
     else if (!isBuiltinSpec(spec)) trace = await explainOnnx(this.onnxModels, { path: spec }, text, options, cancel, onPartial, onProgress);
     else if (runsOnOnnxRuntime(parseBuiltinSpec(spec), options)) trace = await this.explainBuiltinOnOnnx(spec, text, options, cancel, onPartial, onProgress);
     else trace = await this.explainBuiltin(spec, text, options, cancel);

@@ -17,6 +17,8 @@ interface ModelItem extends vscode.QuickPickItem {
   model?: string;
   browse?: boolean;
   hub?: boolean;
+  /** With browse: choose a folder (an export in a repository's layout), not a file. */
+  folder?: boolean;
 }
 
 function describePreset(name: PresetName): string {
@@ -76,18 +78,16 @@ export class ModelPicker {
       items.push({ label: 'Recent models', kind: vscode.QuickPickItemKind.Separator });
       items.push(...recent.map((file) => ({ label: file.startsWith('hf:') ? file.slice(3) : path.basename(file), description: file.startsWith('hf:') ? 'Hugging Face' : file, detail: current === file ? 'current' : undefined, model: file })));
     }
-    items.push({ label: '', kind: vscode.QuickPickItemKind.Separator }, { label: '$(folder-opened) Browse for ONNX file...', browse: true }, { label: '$(cloud-download) Hugging Face model...', description: 'an ONNX repository by name', hub: true });
+    items.push({ label: '', kind: vscode.QuickPickItemKind.Separator }, { label: '$(folder-opened) Browse for ONNX file...', browse: true }, { label: '$(file-directory) ONNX export folder...', description: 'optimum or transformers.js layout', browse: true, folder: true }, { label: '$(cloud-download) Hugging Face model...', description: 'an ONNX repository by name', hub: true });
     const chosen = await vscode.window.showQuickPick(items, { title: 'Attention Lens: Select Model', placeHolder: `Current: ${current}`, matchOnDescription: true });
     if (!chosen) return undefined;
     let model = chosen.model;
     if (chosen.hub) model = await pickHubModel(recent);
     if (chosen.browse) {
-      const files = await vscode.window.showOpenDialog({
-        title: 'Choose an ONNX model',
-        canSelectMany: false,
-        filters: { 'ONNX models': ['onnx'], 'All files': ['*'] },
-        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
-      });
+      // A folder holds an export in a repository's layout: its variant, encoder + decoder and tokenizer are found there.
+      const files = await vscode.window.showOpenDialog(chosen.folder
+        ? { title: 'Choose a folder with an ONNX export', canSelectMany: false, canSelectFiles: false, canSelectFolders: true, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri }
+        : { title: 'Choose an ONNX model', canSelectMany: false, filters: { 'ONNX models': ['onnx'], 'All files': ['*'] }, defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri });
       if (!files || files.length === 0) return undefined;
       model = files[0].fsPath;
     }

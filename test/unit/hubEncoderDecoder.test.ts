@@ -6,7 +6,7 @@
  * the same ids: every block's attention must agree.
  */
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ExplainEngine } from '../../src/engine/explain';
@@ -112,6 +112,30 @@ describe('encoder-decoder repositories from the Hub', () => {
     const quantized = await hub('hf:lens-test/encdec-split', tempFolder('al-hub-'), { dtype: 'q8' }).then(() => null, (error: unknown) => error);
     assert.ok(quantized instanceof UserFacingError, String(quantized));
     assert.equal(quantized.code, 'hub-no-onnx');
+  });
+
+  it('a folder on disk in the same layout runs as the model: the optimum export with its merged decoder, and a cache snapshot of links', async () => {
+    const folder = tempFolder('al-export-');
+    const merged = exports.repos.find((repo) => repo.repo === 'lens-test/encdec-merged')!;
+    for (const file of merged.files) {
+      mkdirSync(path.dirname(path.join(folder, file.path)), { recursive: true });
+      writeFileSync(path.join(folder, file.path), file.content);
+    }
+    const trace = await engine.explain(TEXT, { model: folder, backend: 'wasm', threads: 1 });
+    assert.equal(trace.model.name, path.basename(folder));
+    assert.equal(trace.model.kind, 'encoder-decoder');
+    assert.equal(trace.model.tokenizer, 'tokenizer.json (the folder\'s)');
+    assert.ok(trace.notices.some((notice) => notice.code === 'folder-model' && /encoder_model\.onnx \+ decoder_model_merged\.onnx \(joined into one graph\)/.test(notice.message)));
+    assertSameAttention(trace, await reference(exports.encdec, trace));
+    // A snapshot folder of the Hugging Face cache (files are links into blobs/) opens the same way.
+    const cache = tempFolder('al-hub-');
+    await hub('hf:lens-test/encdec-split', cache);
+    const snapshots = path.join(cache, 'models--lens-test--encdec-split', 'snapshots');
+    const snapshot = path.join(snapshots, readdirSync(snapshots)[0]);
+    assertSameAttention(await engine.explain(TEXT, { model: snapshot, backend: 'wasm', threads: 1 }), trace);
+    const empty = tempFolder('al-empty-');
+    writeFileSync(path.join(empty, 'notes.txt'), 'no model here');
+    await assert.rejects(engine.explain(TEXT, { model: empty }), (error: unknown) => error instanceof UserFacingError && error.code === 'folder-no-model' && /holds no ONNX model/.test(error.message));
   });
 
   it('joinEncoderDecoder: encoder and decoder of different opsets, or files that are not a pair, are refused', () => {
