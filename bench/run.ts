@@ -9,6 +9,8 @@
  *   onnx         paper-base exported to ONNX, 128 tokens: ms per forward on WASM (all cores) with
  *                and without the attention/residual taps (target: taps cost < 5%), native if present
  *   fused        fused attention kernels against their rewrite into plain operators (bench/fusedKernels.ts)
+ *   native       native CPU (onnxruntime-node) against WASM, same threads: paper-base at 128 tokens and
+ *                gpt2-shape at 1024, and auto against the fastest (bench/native.ts)
  *   scale        gpt2-shape on 1024 tokens through the worker: first block, whole trace, host stall, memory
  *   webgpu       paper-base and gpt2-shape at 512 tokens, WebGPU against WASM, on a real GPU (bench/webgpu.ts)
  *   webview      heatmap and overview drawing in headless Chromium (bench/webview.ts)
@@ -29,7 +31,8 @@ import { runWebviewBench } from './webview';
 import { runFusedKernelBench } from './fusedKernels';
 import { exportBuiltinModel } from '../src/engine/exportModel';
 import { decodeModel, encodeModel } from '../src/engine/onnx/model';
-import { createSession, loadNativeRuntime, type HostTensor } from '../src/engine/onnx/runtime';
+import { createSession, loadNative, type HostTensor } from '../src/engine/onnx/runtime';
+import { runNativeBench } from './native';
 import { analyzeAndTap } from '../src/engine/onnx/tapper';
 import { tapOutputNames } from '../src/engine/onnx/traceFromRun';
 import { createByteTokenizer } from '../src/engine/tokenizers/bytes';
@@ -131,10 +134,10 @@ async function benchOnnx(referenceMs: number): Promise<Record<string, unknown>> 
   result.extensionOverBare = extensionMs / plainMs;
   result.targetExtensionOverBare = 1.05;
   result.autoBackend = autoBackend;
-  result.fastestRuntimePresent = loadNativeRuntime() ? 'native' : 'wasm';
+  result.fastestRuntimePresent = loadNative().runtime ? 'native' : 'wasm';
   console.log(`onnx paper-base via the extension's explain(): ${extensionMs.toFixed(1)} ms (forward + reading taps) = `
     + `${(extensionMs / plainMs).toFixed(3)}× the bare run (target ≤ 1.05); auto chose ${autoBackend}, the fastest runtime present is ${result.fastestRuntimePresent}`);
-  if (loadNativeRuntime()) {
+  if (loadNative().runtime) {
     const native = await createSession(encodeModel(tapped.model), { backend: 'native', threads });
     result.nativeTappedMs = await timeRuns(runs, () => native.run(feeds, ['logits', ...taps]));
     console.log(`onnx paper-base native (onnxruntime-node) with taps: ${(result.nativeTappedMs as number).toFixed(1)} ms`);
@@ -251,6 +254,7 @@ async function main(): Promise<void> {
   results.onnx = await benchOnnx(forward['paper-base'].medianMs);
   results.onnxPaired = await benchPaired();
   results.fusedKernels = await runFusedKernelBench(null);
+  results.native = await runNativeBench();
   results.scale = await benchScale();
   results.webgpu = await runWebGpuBench();
   // The panel in headless Chromium, and the whole path in the real VS Code (bench/webview.ts,
@@ -304,12 +308,13 @@ async function benchPaired(pairs = 6): Promise<{ ratios: number[]; median: numbe
   return { ratios, median: median(ratios) };
 }
 
-/** `--only onnx|scale|paired`: that part alone, printed and not written (a quick re-measure). */
+/** `--only onnx|scale|paired|native`: that part alone, printed and not written (a quick re-measure; native writes its own file). */
 async function only(part: string): Promise<void> {
   if (part === 'onnx') await benchOnnx(Number.NaN);
+  else if (part === 'native') await runNativeBench();
   else if (part === 'scale') await benchScale();
   else if (part === 'paired') await benchPaired();
-  else throw new Error('--only takes onnx, scale or paired');
+  else throw new Error('--only takes onnx, scale, paired or native');
   process.exit(0);
 }
 
