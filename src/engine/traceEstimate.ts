@@ -63,17 +63,55 @@ export function checkTraceEstimate(estimate: TraceEstimate, limitMB: number, cau
 /** What ONNX Runtime Web can hold: its WebAssembly memory stops at 4 GiB. */
 export const WASM_MEMORY_BYTES = 4 * 2 ** 30;
 
+/** Room WASM keeps for what is not weights or outputs: activations, the runtime itself. */
+const WASM_HEADROOM_BYTES = 512 * MB;
+
 /**
- * Refuses a run on WebAssembly whose weights, returned attention and largest block's scratch
- * (scores, probabilities, a copy in between) cannot fit in 4 GiB together; ONNX Runtime would
- * otherwise fail half-way with bad_alloc.
+ * The attention one ONNX Runtime Web run may return: what 4 GiB leave beside the weights, the
+ * largest block's work (scores, probabilities, a copy in between) and some headroom. The taps are
+ * fetched in passes of at most this much, so a trace bigger than WASM's memory still runs.
+ */
+export function wasmPassBytes(modelBytes: number, largestBlockValues: number): number {
+  // Outputs stay in WASM memory until the run ends and are then copied out: at most 1 GiB per run
+  // keeps the copies and ONNX Runtime's own buffers far from the edge.
+  return Math.min(MAX_PASS_BYTES, WASM_MEMORY_BYTES - modelBytes - largestBlockValues * 4 * 3 - WASM_HEADROOM_BYTES);
+}
+
+const MAX_PASS_BYTES = 2 ** 30;
+
+/**
+ * Refuses, before the forward pass, a run that cannot fit in ONNX Runtime Web's memory even one
+ * block at a time (the weights and the largest block's work together pass 4 GiB); ONNX Runtime
+ * would otherwise fail half-way with bad_alloc. A trace that only fits in passes is not refused.
  */
 export function checkWasmMemory(estimate: TraceEstimate, modelBytes: number, tokens: number): void {
-  const needed = modelBytes + estimate.bytes + estimate.largestBlockValues * 4 * 3;
-  if (needed <= WASM_MEMORY_BYTES) return;
+  const oneBlock = estimate.largestBlockValues * 4;
+  if (wasmPassBytes(modelBytes, estimate.largestBlockValues) >= oneBlock) return;
+  const needed = modelBytes + oneBlock * 4 + WASM_HEADROOM_BYTES;
   throw new UserFacingError(
-    `This run would need ${estimate.exact ? '' : 'at least '}${(needed / 2 ** 30).toFixed(1)} GB of WebAssembly memory (weights ${(modelBytes / 2 ** 30).toFixed(1)} GB, attention ${(estimate.bytes / 2 ** 30).toFixed(1)} GB on ${tokens} tokens), but ONNX Runtime Web holds at most 4 GB; nothing was run.`,
-    `Explain fewer tokens (${optionRef('maxTokens')}), or use the native backend (${optionRef('backend')}) where it is installed.`,
+    `This run would need ${estimate.exact ? '' : 'at least '}${(needed / 2 ** 30).toFixed(1)} GB of WebAssembly memory for its largest layer alone (weights ${(modelBytes / 2 ** 30).toFixed(1)} GB, one layer's attention ${(oneBlock / 2 ** 30).toFixed(2)} GB on ${tokens} tokens), but ONNX Runtime Web holds at most 4 GB; nothing was run.`,
+    `Explain fewer tokens (${optionRef('maxTokens')}), or use the native backend (${optionRef('backend')}).`,
     { code: 'wasm-memory', facts: { neededMB: Math.ceil(needed / MB), limitMB: WASM_MEMORY_BYTES / MB, tokens } },
   );
+}
+
+/**
+ * Consecutive taps grouped into runs that each return at most `budgetBytes` (a tap bigger than the
+ * budget runs alone); one group when everything fits.
+ */
+export function planPasses(tapBytes: readonly number[], budgetBytes: number): number[][] {
+  const passes: number[][] = [];
+  let current: number[] = [];
+  let used = 0;
+  tapBytes.forEach((bytes, index) => {
+    if (current.length > 0 && used + bytes > budgetBytes) {
+      passes.push(current);
+      current = [];
+      used = 0;
+    }
+    current.push(index);
+    used += bytes;
+  });
+  if (current.length > 0) passes.push(current);
+  return passes;
 }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { type CancellationCheck, optionRef, UserFacingError } from '../../shared/errors';
 import { DEFAULT_LIMITS } from '../limits';
 import { checkTraceEstimate, checkWasmMemory, estimateTrace } from '../traceEstimate';
+import { planTapPasses, runPasses } from './tapPasses';
 import type { ExplainOptions } from '../options';
 import { planStreams, requireText, type StreamPlan } from '../streams';
 import { type AttentionTrace, type ModelInfo, notice, type StageTiming, type StreamName, type Token, type TokenStream, type TraceNotice } from '../../shared/trace';
@@ -202,6 +203,7 @@ export async function explainOnnx(
   })), false);
   checkTraceEstimate(estimate, options.limits?.maxTraceMB ?? DEFAULT_LIMITS.maxTraceMB, { tokens: ids.length, padTo: options.padTo, includeScores: false });
   if (model.session.backend !== 'native') checkWasmMemory(estimate, model.modelBytes, ids.length);
+  const passes = planTapPasses(model, estimate, streamLength);
 
   onProgress?.(`Running ${path.basename(modelPath)} on ${ids.length} tokens`);
   const runStart = performance.now();
@@ -229,7 +231,7 @@ export async function explainOnnx(
         createdAt: new Date().toISOString(),
       });
     }
-    outputs = await model.session.run(feeds, tapOutputNames(model.plan));
+    outputs = await runPasses(model, feeds, passes, cancel, (pass) => onProgress?.(`Running ${path.basename(modelPath)} on ${ids.length} tokens (run ${pass + 1} of ${passes.groups.length}: ${passes.groups[pass].length} blocks)`));
   } catch (error) {
     if (error instanceof UserFacingError || (error instanceof Error && error.name === 'CancelledError')) throw error;
     const message = error instanceof Error ? error.message : String(error);
@@ -267,6 +269,9 @@ export async function explainOnnx(
   const info = describe(model, modelPath, blocks);
   const notices = [...plan.notices, ...model.plan.notes];
   if (model.session.fallbackNote) notices.push(notice('backend', model.session.fallbackNote));
+  if (passes.groups.length > 1) {
+    notices.push(notice('passes', `The attention (${(estimate.bytes / 2 ** 20).toFixed(0)} MB) was fetched in ${passes.groups.length} runs of the model, each returning at most ${(passes.budgetBytes / 2 ** 20).toFixed(0)} MB, because ONNX Runtime Web holds at most 4 GB; each run repeats the forward pass up to its last block.`));
+  }
   return {
     formatVersion: TRACE_FORMAT_VERSION,
     model: info,

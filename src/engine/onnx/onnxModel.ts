@@ -51,6 +51,12 @@ export interface LoadedOnnxModel {
    * show layer 0 while the whole forward pass runs. Created on first use; null for small models.
    */
   firstBlock: (() => Promise<{ session: OnnxSession; plan: TapPlan }>) | null;
+  /**
+   * A session of the tapped model cut down to `outputs` (and the nodes they need), on the backend
+   * the model runs on: one pass of a run whose taps do not fit one run (tapPasses.ts). The caller
+   * releases it.
+   */
+  passSession(outputs: readonly string[]): Promise<OnnxSession>;
 }
 
 /** Models with at least this many attention blocks get a first-block session for long inputs. */
@@ -323,5 +329,6 @@ export async function loadOnnxModel(modelSource: OnnxModelSource, options: OnnxL
     sessionMs,
     modelBytes: bytes.byteLength + [...new Set(externalData.map((file) => file.data))].reduce((sum, data) => sum + data.byteLength, 0),
     firstBlock: firstBlockRunner(tapped.model, tapped.plan, options, externalData),
+    passSession: (outputs) => createSession(encodeModel(pruneToOutputs(tapped.model, outputs)), { backend: session.backend === 'native' || session.backend === 'webgpu' ? session.backend : 'wasm', threads: options.threads, externalData }),
   };
 }
