@@ -8,10 +8,14 @@ import { KIND_ORDER } from './blockFamilies';
 export type StatsColumn = 'layer' | 'kind' | 'head' | 'entropy' | 'minEntropy' | 'meanDistance' | 'prevToken' | 'sink' | 'diagonal' | 'induction';
 export type SortDirection = 'ascending' | 'descending';
 
-export const STATS_COLUMNS: ReadonlyArray<{ key: StatsColumn; label: string; title: string; numeric: boolean }> = [
-  { key: 'layer', label: 'Layer', title: 'Layer (0-based)', numeric: false },
-  { key: 'kind', label: 'Kind', title: 'Attention block', numeric: false },
-  { key: 'head', label: 'Head', title: 'Head (0-based)', numeric: true },
+/**
+ * The columns in order. `pinned` ones stay at the left while the rest scrolls sideways (the side
+ * bar is too narrow for all of them), so every row still says which head it is.
+ */
+export const STATS_COLUMNS: ReadonlyArray<{ key: StatsColumn; label: string; title: string; numeric: boolean; pinned?: boolean }> = [
+  { key: 'layer', label: 'Layer', title: 'Layer (0-based)', numeric: false, pinned: true },
+  { key: 'kind', label: 'Kind', title: 'Attention block', numeric: false, pinned: true },
+  { key: 'head', label: 'Head', title: 'Head (0-based)', numeric: true, pinned: true },
   { key: 'entropy', label: 'Entropy', title: 'Mean row entropy, bits (0 = one key, log2 K = uniform)', numeric: true },
   { key: 'minEntropy', label: 'Min H', title: 'Smallest row entropy, bits', numeric: true },
   { key: 'meanDistance', label: 'Dist', title: 'Mean distance attended, tokens', numeric: true },

@@ -21,6 +21,8 @@ export class StatsTable {
   private readonly empty = document.createElement('p');
   private stats: readonly HeadStats[] = [];
   private layerLabel: (stats: HeadStats) => string = (s) => String(s.layer);
+  /** The columns shown: Kind only where the trace has more than one kind of block. */
+  private columns: typeof STATS_COLUMNS = STATS_COLUMNS;
   private column: StatsColumn | null = null;
   private direction: SortDirection = 'descending';
 
@@ -53,6 +55,8 @@ export class StatsTable {
     this.empty.className = 'view-hint';
     this.empty.textContent = 'This trace carries no head statistics.';
     this.element.append(actions, this.empty, scroller);
+    // The pinned columns' left offsets follow their widths (a wider layer name, a theme's font).
+    new ResizeObserver(() => this.placePinned()).observe(this.headerRow);
     this.body.addEventListener('click', (event) => {
       const row = (event.target as HTMLElement).closest<HTMLElement>('tr[data-block-index]');
       if (row) this.callbacks.open(Number(row.dataset.blockIndex), Number(row.dataset.head));
@@ -84,6 +88,8 @@ export class StatsTable {
   render(stats: readonly HeadStats[], layerLabel: (stats: HeadStats) => string): void {
     this.stats = stats;
     this.layerLabel = layerLabel;
+    const kinds = new Set(stats.map((row) => row.kind));
+    this.columns = STATS_COLUMNS.filter((column) => column.key !== 'kind' || kinds.size > 1);
     this.empty.hidden = stats.length > 0;
     this.table.hidden = stats.length === 0;
     this.renderHeader();
@@ -103,11 +109,12 @@ export class StatsTable {
   }
 
   private renderHeader(): void {
-    this.headerRow.replaceChildren(...STATS_COLUMNS.map((column) => {
+    this.headerRow.replaceChildren(...this.columns.map((column) => {
       const th = document.createElement('th');
       th.scope = 'col';
       th.dataset.column = column.key;
       if (column.numeric) th.className = 'numeric';
+      this.pin(th, column.key);
       const sorted = this.column === column.key;
       th.setAttribute('aria-sort', sorted ? this.direction : 'none');
       const button = document.createElement('button');
@@ -129,21 +136,48 @@ export class StatsTable {
       tr.dataset.head = String(s.head);
       tr.tabIndex = 0;
       tr.setAttribute('aria-label', `${this.layerLabel(s)} ${kindLabel(s.kind)} head ${s.head}: open in the heatmap`);
-      const cells: Array<[string, boolean]> = [
-        [this.layerLabel(s), false], [kindLabel(s.kind), false], [String(s.head), true],
-        [formatStat(s.entropy), true], [formatStat(s.minEntropy), true], [formatStat(s.meanDistance), true],
-        [formatStat(s.prevToken), true], [formatStat(s.sink), true], [formatStat(s.diagonal), true], [formatStat(s.induction), true],
-      ];
-      tr.append(...cells.map(([text, numeric], i) => {
+      tr.append(...this.columns.map(({ key, numeric }) => {
         const td = document.createElement('td');
-        td.textContent = text;
+        // With the Kind column on show (an encoder-decoder), "enc self L0" names the stream once: "L0".
+        const short = key === 'layer' && this.columns.some((column) => column.key === 'kind');
+        td.textContent = short ? `L${s.layer}` : cellText(s, key, this.layerLabel);
+        if (short) td.title = this.layerLabel(s);
         if (numeric) td.className = 'numeric';
-        const key = STATS_COLUMNS[i].key;
+        this.pin(td, key);
         const value = key === 'prevToken' || key === 'sink' || key === 'diagonal' || key === 'induction' ? s[key] : null;
         if (value !== null && value > 0.5) td.classList.add('strong');
         return td;
       }));
       return tr;
     }));
+    this.placePinned();
+  }
+
+  /** Marks a cell of a pinned column: `pinned pin-N` (N its place among the pinned), the last one `pinned-last`. */
+  private pin(cell: HTMLElement, key: StatsColumn): void {
+    const pinned = this.columns.filter((column) => column.pinned);
+    const index = pinned.findIndex((column) => column.key === key);
+    if (index < 0) return;
+    cell.classList.add('pinned', `pin-${index}`);
+    if (index === pinned.length - 1) cell.classList.add('pinned-last');
+  }
+
+  /** Sets --pin-N on the table: where pinned column N sticks (the widths of the pinned before it). */
+  private placePinned(): void {
+    let left = 0;
+    Array.from(this.headerRow.querySelectorAll<HTMLElement>('th.pinned')).forEach((th, index) => {
+      this.table.style.setProperty(`--pin-${index}`, `${left}px`);
+      left += th.getBoundingClientRect().width;
+    });
+  }
+}
+
+/** A cell's text for a column. */
+function cellText(s: HeadStats, key: StatsColumn, layerLabel: (stats: HeadStats) => string): string {
+  switch (key) {
+    case 'layer': return layerLabel(s);
+    case 'kind': return kindLabel(s.kind);
+    case 'head': return String(s.head);
+    default: return formatStat(s[key]);
   }
 }
