@@ -13,6 +13,7 @@ import { makeColorScale, paintCells } from './colorScale';
 import type { BlockFamily } from './blockFamilies';
 import { headBadges, uniformEntropy } from './headBadges';
 import { blockHeadsText, familyKvGroups, headLabel, headSpoken, isGrouped, kvHeadOf, overviewKvLine } from './kvGroups';
+import { CELL_COMPACT, fitCells } from './overviewLayout';
 import { downsample, downsampleMask } from './thumbnails';
 import type { PanelSession } from './session';
 import type { ShownTrace } from './shownTrace';
@@ -52,6 +53,15 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, t
   return node;
 }
 
+/** A label with its full and abbreviated text (fit() shows one; the full one is its tooltip). */
+function abbreviated(node: HTMLElement, full: string, short: string): HTMLElement {
+  node.textContent = full;
+  node.title = full;
+  node.dataset.full = full;
+  node.dataset.short = short;
+  return node;
+}
+
 export class OverviewView {
   readonly element = el('section', 'overview');
   private readonly familySelect = el('select');
@@ -67,6 +77,8 @@ export class OverviewView {
   private readonly visibleRows = new Set<number>();
   private readonly drawn = new Set<number>();
   private active = false;
+  /** Head columns and gap columns (between KV groups) of the grid on show, for fit(). */
+  private columns = { heads: 0, gaps: 0 };
   private readonly observer: IntersectionObserver;
   /**
    * Speed instrumentation (bench/webview.ts): performance.now() when the overview started filling
@@ -105,6 +117,15 @@ export class OverviewView {
       if (cell) this.callbacks.open(Number(cell.dataset.blockIndex), Number(cell.dataset.head));
     });
     this.grid.addEventListener('keydown', (event) => this.onKey(event));
+    // The thumbnails follow the width the view has (the side bar dragged, the editor view resized).
+    let lastWidth = -1;
+    new ResizeObserver(() => {
+      const width = this.scroller.clientWidth;
+      if (width !== lastWidth) {
+        lastWidth = width;
+        this.fit();
+      }
+    }).observe(this.scroller);
   }
 
   /** Builds the grid (cells empty until their data arrives). */
@@ -131,7 +152,8 @@ export class OverviewView {
     const widest = familyBlocks.find((block) => block.heads === heads);
     // Grouped-query attention: a column per query head, grouped by the KV head the heads share,
     // a gap column between groups and the group's label above its heads.
-    this.grid.style.gridTemplateColumns = `auto ${groups.map((group) => `repeat(${group.heads.length}, max-content)`).join(' 6px ')}`;
+    this.grid.style.gridTemplateColumns = `auto ${groups.map((group) => `repeat(${group.heads.length}, var(--overview-cell, 56px))`).join(' 6px ')}`;
+    this.columns = { heads: groups.reduce((sum, group) => sum + group.heads.length, 0), gaps: groups.length - 1 };
     const headsText = widest && grouped ? blockHeadsText(widest) : `${heads} heads`;
     this.grid.setAttribute('aria-label', family ? `${family.label}: ${family.blockIndices.length} layers × ${headsText}` : 'No blocks');
     const kvLine = overviewKvLine(familyBlocks, heads);
@@ -151,16 +173,16 @@ export class OverviewView {
         nodes.push(label);
       });
     }
-    nodes.push(el('div', 'overview-corner', 'layer'));
+    nodes.push(abbreviated(el('div', 'overview-corner'), 'layer', ''));
     const columns = groups.map((group) => group.heads);
     columns.forEach((list, g) => {
       if (g > 0) nodes.push(separator('header'));
-      for (const h of list) nodes.push(el('div', 'overview-head-label', `H${h}`));
+      for (const h of list) nodes.push(abbreviated(el('div', 'overview-head-label'), `H${h}`, String(h)));
     });
     const rows: HTMLElement[] = [];
     for (const blockIndex of family?.blockIndices ?? []) {
       const block = input.blocks[blockIndex];
-      const label = el('div', 'overview-layer-label', input.layerLabel(blockIndex));
+      const label = abbreviated(el('div', 'overview-layer-label'), input.layerLabel(blockIndex), `L${block.layer}`);
       label.dataset.blockIndex = String(blockIndex);
       nodes.push(label);
       rows.push(label);
@@ -181,6 +203,29 @@ export class OverviewView {
     const first = this.grid.querySelector<HTMLElement>('.overview-cell');
     if (first) first.tabIndex = 0;
     for (const row of rows) this.observer.observe(row);
+    this.fit();
+  }
+
+  /**
+   * Sizes the cells to the width the view has (fitCells): full labels while the cells stay large,
+   * abbreviated ones ("L3", "3") and badge dots below CELL_COMPACT. Nothing while hidden (width 0).
+   */
+  private fit(): void {
+    const width = this.scroller.clientWidth;
+    const corner = this.grid.querySelector<HTMLElement>('.overview-corner');
+    if (width === 0 || !corner || this.columns.heads === 0) return;
+    const measure = (compact: boolean): ReturnType<typeof fitCells> => {
+      this.grid.classList.toggle('compact', compact);
+      for (const node of Array.from(this.grid.querySelectorAll<HTMLElement>('[data-short]'))) node.textContent = (compact ? node.dataset.short : node.dataset.full) ?? '';
+      return fitCells(width, corner.getBoundingClientRect().width, this.columns.heads, this.columns.gaps, compact);
+    };
+    let fit = measure(false);
+    if (fit.cell < CELL_COMPACT) fit = measure(true);
+    this.grid.style.setProperty('--overview-cell', `${fit.cell}px`);
+    this.grid.style.setProperty('--overview-inset', `${fit.inset - 1}px`);
+    this.grid.style.setProperty('--overview-thumb', `${fit.thumb}px`);
+    this.grid.style.gap = `${fit.gap}px`;
+    this.element.dataset.cell = String(fit.cell);
   }
 
   /** One thumbnail: its canvas (drawn when the block arrives) and the head's badges. */
@@ -196,8 +241,9 @@ export class OverviewView {
     const side = Math.max(block.queries, block.keys);
     canvas.width = Math.min(block.keys, THUMB_SIDE);
     canvas.height = Math.min(block.queries, THUMB_SIDE);
-    canvas.style.width = `${Math.round((THUMB_SIDE * block.keys) / side)}px`;
-    canvas.style.height = `${Math.round((THUMB_SIDE * block.queries) / side)}px`;
+    // A share of the cell's thumbnail side (--overview-thumb, set by fit()).
+    canvas.style.width = `calc(var(--overview-thumb, ${THUMB_SIDE}px) * ${(block.keys / side).toFixed(4)})`;
+    canvas.style.height = `calc(var(--overview-thumb, ${THUMB_SIDE}px) * ${(block.queries / side).toFixed(4)})`;
     const stats = input.stats.find((s) => s.blockIndex === blockIndex && s.head === h);
     const badges = stats ? headBadges(stats, uniform, input.diagnostics, input.thresholds) : [];
     const badgeRow = el('span', 'overview-badges');
