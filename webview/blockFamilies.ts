@@ -37,3 +37,21 @@ export function blockFamilies(blocks: ReadonlyArray<Pick<BlockOverview, 'layer' 
   for (const family of list) family.blockIndices.sort((a, b) => blocks[a].layer - blocks[b].layer || a - b);
   return list;
 }
+
+/** "Enc self", "Dec self", "Cross": a family's name on the block-kind switch. */
+export function familyShortLabel(family: Pick<BlockFamily, 'kind' | 'stream'>): string {
+  if (family.kind === 'cross') return 'Cross';
+  return family.stream === 'encoder' ? 'Enc self' : 'Dec self';
+}
+
+/**
+ * The block of `family` at `layer`, else at the nearest layer (the lower on a tie): where the
+ * block-kind switch goes from a block of another family (encoder L1 → cross-attention of decoder L1).
+ */
+export function familyBlockAt(family: Pick<BlockFamily, 'blockIndices'>, blocks: ReadonlyArray<Pick<BlockOverview, 'layer'>>, layer: number): number | undefined {
+  let best: number | undefined;
+  for (const index of family.blockIndices) {
+    if (best === undefined || Math.abs(blocks[index].layer - layer) < Math.abs(blocks[best].layer - layer)) best = index;
+  }
+  return best;
+}

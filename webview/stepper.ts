@@ -4,10 +4,11 @@
  * moves themselves are PanelSession's; this draws where it is and what can move.
  */
 import { element, picker, replaceOptions } from './dom';
+import { familyBlockAt, familyShortLabel } from './blockFamilies';
 import { headLabel } from './kvGroups';
 import type { PanelSession, StepDirection, StepUnit } from './session';
 import type { ShownTrace } from './shownTrace';
-import { blockTitle } from './steps';
+import { blockShortTitle, blockTitle } from './steps';
 
 export class Stepper {
   /** The pickers' row, then the step-through's. */
@@ -16,13 +17,24 @@ export class Stepper {
   private readonly layerSelect = element('select', { id: 'layer-select', 'aria-label': 'Layer' });
   private readonly blockSelect = element('select', { id: 'block-select', 'aria-label': 'Attention block' });
   private readonly headSelect = element('select', { id: 'head-select', 'aria-label': 'Head' });
+  /** An encoder-decoder's block kinds (encoder self, decoder self, cross), one click each from any layer. */
+  private readonly kinds = element('div', { id: 'block-kinds', class: 'block-kinds', role: 'group', 'aria-label': 'Block kind' });
   private readonly stepLabel = element('div', { id: 'step-label', 'aria-live': 'polite' });
   private readonly stepCount = element('span', { class: 'step-count' });
   private readonly buttons: ReadonlyArray<[HTMLButtonElement, StepUnit, StepDirection]>;
 
   /** @param steppable whether the tab on show steps through blocks (the keys do nothing elsewhere). */
   constructor(private readonly session: PanelSession, steppable: () => boolean) {
-    this.pickers.append(picker('Layer', this.layerSelect), picker('Block', this.blockSelect), picker('Head', this.headSelect));
+    this.pickers.append(this.kinds, picker('Layer', this.layerSelect), picker('Block', this.blockSelect), picker('Head', this.headSelect));
+    this.kinds.addEventListener('click', (event) => {
+      const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-family]');
+      const shown = session.shown;
+      const family = shown?.families.find((candidate) => candidate.key === button?.dataset.family);
+      if (!shown || !family) return;
+      // The same layer number in the other family (encoder L1 → decoder L1's cross-attention).
+      const target = familyBlockAt(family, shown.trace.blocks, shown.block?.layer ?? 0);
+      if (target !== undefined && target !== shown.blockIndex) session.show({ blockIndex: target });
+    });
     const button = (id: string, text: string, label: string, unit: StepUnit, direction: StepDirection): [HTMLButtonElement, StepUnit, StepDirection] => {
       const node = element('button', { type: 'button', id, 'aria-label': label, title: label, class: 'step-button' }, text);
       node.addEventListener('click', () => session.navigate(unit, direction));
@@ -68,6 +80,8 @@ export class Stepper {
     const group = shown.groupOf(shown.blockIndex);
     replaceOptions(this.layerSelect, shown.groups.map((candidate) => [candidate.key, candidate.label]), group?.key ?? '');
     replaceOptions(this.blockSelect, (group?.blockIndices ?? []).map((index) => [String(index), blockOptionText(shown, index)]), String(shown.blockIndex));
+    this.renderBlockOptions(shown);
+    this.renderKinds(shown);
     const heads: Array<[string, string]> = [['mean', 'Mean of heads']];
     if (block) for (let h = 0; h < block.heads; h++) heads.push([String(h), headLabel(block, h)]);
     replaceOptions(this.headSelect, heads, String(shown.head));
@@ -75,8 +89,9 @@ export class Stepper {
     this.blockSelect.disabled = (group?.blockIndices.length ?? 0) <= 1;
     this.headSelect.disabled = !block;
     // The model's own name for the block (its module in the graph), for users who know the code.
-    this.blockSelect.title = block?.source ? `In the model: ${block.source}` : '';
-    this.layerSelect.title = this.blockSelect.title;
+    const source = block?.source ? `In the model: ${block.source}` : '';
+    this.blockSelect.title = [block ? blockTitle(block) : '', source].filter(Boolean).join('\n');
+    this.layerSelect.title = source;
 
     const step = shown.step;
     this.stepLabel.textContent = step ? step.label : 'No steps';
@@ -85,14 +100,43 @@ export class Stepper {
     for (const [button, unit, direction] of this.buttons) button.disabled = !this.session.canNavigate(unit, direction);
   }
 
+  /** Each option's short text, and its full name (with the leaks) as its tooltip. */
   private renderBlockOptions(shown: ShownTrace): void {
-    for (const option of Array.from(this.blockSelect.options)) option.textContent = blockOptionText(shown, Number(option.value));
+    for (const option of Array.from(this.blockSelect.options)) {
+      const index = Number(option.value);
+      option.textContent = blockOptionText(shown, index);
+      option.title = `${blockTitle(shown.trace.blocks[index])}${leaksText(shown, index, 'long')}`;
+    }
+  }
+
+  /** The block-kind switch: shown for traces with more than one family, the one on show pressed. */
+  private renderKinds(shown: ShownTrace): void {
+    const block = shown.block;
+    this.kinds.hidden = shown.families.length <= 1;
+    if (this.kinds.hidden) return;
+    const keys = shown.families.map((family) => family.key).join(',');
+    if (this.kinds.dataset.families !== keys) {
+      this.kinds.dataset.families = keys;
+      this.kinds.replaceChildren(...shown.families.map((family) => element('button', {
+        type: 'button', class: 'block-kind', id: `block-kind-${family.kind}`, 'data-family': family.key,
+        title: `${family.label}${block ? ', the same layer' : ''}`,
+      }, familyShortLabel(family))));
+    }
+    const current = shown.families.find((family) => family.blockIndices.includes(shown.blockIndex));
+    for (const button of Array.from(this.kinds.querySelectorAll<HTMLButtonElement>('button[data-family]'))) {
+      button.setAttribute('aria-pressed', String(button.dataset.family === current?.key));
+    }
   }
 }
 
-/** "Masked self-attention ⚠ 3 leaks": a block picker option (its leaks counted now if not yet). */
-function blockOptionText(shown: ShownTrace, blockIndex: number): string {
-  const block = shown.trace.blocks[blockIndex];
+/** " ⚠ 3" (short) or " ⚠ 3 leaks" (long): a block's leaks counted so far, or nothing. */
+function leaksText(shown: ShownTrace, blockIndex: number, length: 'short' | 'long'): string {
   const leaks = shown.blocks.counts(blockIndex)?.leaks.total ?? 0;
-  return `${blockTitle(block)}${leaks > 0 ? ` ⚠ ${leaks} leak${leaks === 1 ? '' : 's'}` : ''}`;
+  if (leaks === 0) return '';
+  return length === 'short' ? ` ⚠ ${leaks}` : ` ⚠ ${leaks} leak${leaks === 1 ? '' : 's'}`;
+}
+
+/** "Masked self ⚠ 3": a block picker option (its leaks counted now if not yet). */
+function blockOptionText(shown: ShownTrace, blockIndex: number): string {
+  return `${blockShortTitle(shown.trace.blocks[blockIndex])}${leaksText(shown, blockIndex, 'short')}`;
 }

@@ -63,6 +63,13 @@ export function blockTitle(block: Pick<BlockOverview, 'kind' | 'queryStream' | '
   }
 }
 
+/** "Self", "Masked self", "Cross": a block picker's option, short enough for the side bar (blockTitle is its tooltip). */
+export function blockShortTitle(block: Pick<BlockOverview, 'kind' | 'maskKind'>): string {
+  if (block.kind === 'cross') return 'Cross';
+  if (block.kind === 'decoder-self' && block.maskKind.includes('causal')) return 'Masked self';
+  return 'Self';
+}
+
 /** Streams in the order the trace computes them (the encoder first). */
 function streamOrder(trace: TraceOverview): StreamName[] {
   const names: StreamName[] = [];
