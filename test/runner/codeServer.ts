@@ -2,7 +2,7 @@
  * Starts and stops a real VS Code (code-server, from the test cache) for the integration and UI
  * tests. Everything it starts it stops by PID; all its state lives in one temporary folder.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -70,7 +70,11 @@ async function waitForHealth(url: string, child: ChildProcess, timeoutMs: number
   throw new Error(`code-server did not answer ${url}/healthz within ${timeoutMs} ms`);
 }
 
-export async function startCodeServer(options: { verbose?: boolean } = {}): Promise<CodeServer> {
+/**
+ * @param options.install .vsix files installed (`--install-extension`) into this run's private
+ *   extensions folder before the server starts
+ */
+export async function startCodeServer(options: { verbose?: boolean; install?: string[] } = {}): Promise<CodeServer> {
   const installed = paths();
   if (!existsSync(installed.marker)) {
     throw new Error(`code-server ${CODE_SERVER_VERSION} is not installed in ${installed.dir}. Run: npm run setup:vscode`);
@@ -99,8 +103,18 @@ export async function startCodeServer(options: { verbose?: boolean } = {}): Prom
     '--extensions-dir', path.join(stateDir, dirs.extensions),
     '--config', configFile,
   ];
+  const env = { ...withoutHubVariables(process.env), HOME: path.join(stateDir, dirs.home), TMPDIR: path.join(stateDir, dirs.tmp), NODE_OPTIONS: '' };
+  for (const vsix of options.install ?? []) {
+    try {
+      execFileSync(installed.node, [installed.codeServerEntry, '--user-data-dir', path.join(stateDir, dirs.userData), '--extensions-dir', path.join(stateDir, dirs.extensions), '--install-extension', vsix], { env, stdio: 'pipe', timeout: 120_000 });
+    } catch (error) {
+      rmSync(stateDir, { recursive: true, force: true });
+      const output = error as { stdout?: Buffer; stderr?: Buffer; message: string };
+      throw new Error(`code-server could not install ${vsix}: ${output.message}\n${output.stdout?.toString() ?? ''}${output.stderr?.toString() ?? ''}`);
+    }
+  }
   const child = spawn(installed.node, args, {
-    env: { ...withoutHubVariables(process.env), HOME: path.join(stateDir, dirs.home), TMPDIR: path.join(stateDir, dirs.tmp), NODE_OPTIONS: '' },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
     // Own process group, so stop() can end code-server and every process it started.
     detached: true,

@@ -16,7 +16,7 @@ export interface SuiteResult {
 export async function runExtensionHostSuite(
   browser: Browser,
   server: CodeServer,
-  options: { folder: string; extensionPath: string; testsPath: string; timeoutMs: number; onLog?: (line: string) => void },
+  options: { folder: string; extensionPath?: string; testsPath: string; timeoutMs: number; onLog?: (line: string) => void },
 ): Promise<SuiteResult> {
   const page = await browser.newPage();
   const log: string[] = [];

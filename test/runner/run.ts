@@ -4,6 +4,8 @@
  *   2. starts code-server (from the cache filled by `npm run setup:vscode`) and Debian's Chromium
  *   3. runs the mocha suite inside the real Node extension host
  *   4. runs the UI checks (test/ui/*.test.ts, mocha here, playwright driving the workbench)
+ *   5. packages the linux-x64 .vsix, installs it in a second code-server and runs test/packaged in
+ *      its extension host: a model on `native` from the installed copy (packaged.ts; linux-x64 only)
  * A missing server or browser is a failure, never a skip. Set ATTENTION_LENS_TEST_VERBOSE=1 for
  * code-server's own log; screenshots are written to .artifacts/ui/.
  */
@@ -17,6 +19,7 @@ import { launchBrowser } from './browser';
 import { buildExtensionHostSuite } from './buildSuite';
 import { type CodeServer, startCodeServer } from './codeServer';
 import { runExtensionHostSuite } from './extensionHostSuite';
+import { runPackagedCheck } from './packaged';
 import { setUiSession } from './session';
 
 const root = path.resolve(__dirname, '../..');
@@ -106,6 +109,27 @@ async function main(): Promise<number> {
     const ui = await stage('UI checks', runUiSuite);
     passed += ui.passed;
     failed += ui.failed;
+
+    // The installed .vsix gets a code-server of its own: this one is no longer needed.
+    await server.stop();
+    server = undefined;
+    const packaged = await stage('installed .vsix (package, install, run on native)', () => runPackagedCheck(root, {
+      browser: browser!,
+      folder: workspace,
+      verbose,
+      onLog: (line) => {
+        if (verbose || !KNOWN_NOISE.some((pattern) => pattern.test(line))) console.log(line);
+      },
+    }));
+    if (packaged.skipped) {
+      console.log(`installed .vsix: skipped, ${packaged.skipped}`);
+    } else {
+      const counts = countResults(packaged.log);
+      passed += counts.passed;
+      failed += counts.failed;
+      if (packaged.exitCode !== 0 && counts.failed === 0) failed += 1;
+      console.log(`installed .vsix suite exit code ${packaged.exitCode}`);
+    }
   } catch (error) {
     console.error(`The real-VS-Code tests could not run: ${(error as Error).message}`);
     failed += 1;

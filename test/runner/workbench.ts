@@ -9,15 +9,16 @@ import type { CodeServer } from './codeServer';
 export interface WorkbenchOptions {
   /** Folder to open as the workspace. */
   folder: string;
-  /** The extension's folder. */
-  extensionPath: string;
+  /** The extension's folder, loaded as the development extension; absent: only installed extensions run. */
+  extensionPath?: string;
   /** Compiled mocha suite folder (its index.js exports run()), to run inside the extension host. */
   testsPath?: string;
 }
 
 export function workbenchUrl(server: CodeServer, options: WorkbenchOptions): string {
   const remote = (absolute: string): string => `vscode-remote://127.0.0.1:${server.port}${absolute}`;
-  const payload: Array<[string, string]> = [['extensionDevelopmentPath', remote(options.extensionPath)], ['skipWelcome', 'true']];
+  const payload: Array<[string, string]> = [['skipWelcome', 'true']];
+  if (options.extensionPath) payload.push(['extensionDevelopmentPath', remote(options.extensionPath)]);
   if (options.testsPath) payload.push(['extensionTestsPath', remote(options.testsPath)]);
   return `${server.url}/?folder=${encodeURIComponent(options.folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
