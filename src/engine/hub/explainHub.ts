@@ -53,7 +53,7 @@ export async function explainHub(
   cancel.throwIfCancelled();
   const { trace, files } = await runRepositoryModel(cache, local, {
     name: `${ref.repo}@${ref.revision}`,
-    digest: `hf:${ref.repo}@${local.commit}/${local.decoderFile ? `${local.modelFile} + ${local.decoderFile}` : local.modelFile}`,
+    digest: `hf:${ref.repo}@${local.commit}`,
     origin: `commit ${local.commit}`,
     tokenizerLabel: 'tokenizer.json (the repository\'s)',
   }, text, options, maxModelMB, cancel, onPartial, onProgress);

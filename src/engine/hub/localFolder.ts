@@ -13,7 +13,7 @@ import type { OnnxModelCache } from '../onnx/explainOnnx';
 import type { ExplainOptions } from '../options';
 import type { LocalHubModel } from './resolveModel';
 import { runRepositoryModel } from './runRepository';
-import { allCandidates, chooseModel, dtypeOf, externalDataCandidates, SIDE_FILES } from './variants';
+import { allCandidates, chooseModel, choiceFiles, dtypeOf, externalDataCandidates, SIDE_FILES } from './variants';
 
 /** Deep enough for onnx/ and a nested folder or two; a repository's layout never goes further. */
 const MAX_DEPTH = 2;
@@ -76,7 +76,7 @@ export async function explainFolder(
     );
   }
   const at = (file: string | null): string | null => (file !== null ? files.get(file)?.path ?? null : null);
-  const modelFiles = choice.decoderFile ? [choice.modelFile, choice.decoderFile] : [choice.modelFile];
+  const modelFiles = choiceFiles(choice);
   const local: LocalHubModel = {
     ref: { repo: name, revision: 'local' },
     commit: 'local',

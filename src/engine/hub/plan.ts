@@ -7,6 +7,7 @@ import type { ExplainOptions } from '../options';
 import { resolveHubModel } from './resolveModel';
 import { hubSettings } from './settings';
 import { isHubSpec, parseHubSpec } from './spec';
+import { describeChoice } from './variants';
 
 export interface HubDownloadPlan {
   /** "ORG/NAME@REVISION". */
@@ -24,5 +25,5 @@ export async function planHubDownload(options: ExplainOptions, signal?: AbortSig
   if (settings.offline) return null;
   const ref = parseHubSpec(options.model);
   const plan = await resolveHubModel(settings, ref, { dtype: options.dtype ?? null, maxModelMB: options.limits?.maxModelMB ?? DEFAULT_LIMITS.maxModelMB, signal, planOnly: true });
-  return { name: `${ref.repo}@${ref.revision}`, modelFile: plan.decoderFile ? `${plan.modelFile} + ${plan.decoderFile}` : plan.modelFile, bytes: plan.downloadedBytes };
+  return { name: `${ref.repo}@${ref.revision}`, modelFile: describeChoice(plan), bytes: plan.downloadedBytes };
 }

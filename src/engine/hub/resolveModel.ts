@@ -11,7 +11,7 @@ import { fileInfo, type HubHttp, hubRequest, type RemoteFileInfo } from './http'
 import { encoderWithoutDecoder, httpFailure, modelTooBig, noOnnx, offlineNotCached, repoNotFound, unauthorized } from './hubErrors';
 import type { HubDtype, HubSettings } from './settings';
 import { type HubModelRef, resolveUrl } from './spec';
-import { allCandidates, chooseModel, dtypeOf, externalDataCandidates, type ModelChoice, modelCandidates, SIDE_FILES, splitCandidates } from './variants';
+import { allCandidates, chooseModel, choiceFiles, dtypeOf, externalDataCandidates, modelCandidates, SIDE_FILES, splitCandidates } from './variants';
 
 /** A Hub model's files, on disk in the cache. */
 export interface LocalHubModel {
@@ -145,11 +145,6 @@ async function fromCache(settings: HubSettings, ref: HubModelRef, options: Resol
     tokenizerPath: await local('tokenizer.json'), tokenizerConfigPath: await local('tokenizer_config.json'), configPath: await local('config.json'),
     offline: true, fallbackReason, downloadedBytes: 0, downloads: [],
   };
-}
-
-/** The model files of a choice: the model, and the decoder joined to it. */
-function choiceFiles(choice: ModelChoice): string[] {
-  return choice.decoderFile ? [choice.modelFile, choice.decoderFile] : [choice.modelFile];
 }
 
 /** Nothing to run among `found`: an encoder without its decoder, or no model at all. */

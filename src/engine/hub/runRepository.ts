@@ -14,6 +14,7 @@ import type { ExplainOptions } from '../options';
 import { readRegularFile } from '../safeRead';
 import { type HubModelConfig, readModelConfig } from './modelConfig';
 import type { LocalHubModel } from './resolveModel';
+import { describeChoice } from './variants';
 
 const MB = 2 ** 20;
 
@@ -58,7 +59,7 @@ export async function readHubModel(local: LocalHubModel, maxModelMB: number): Pr
 export interface RepositoryNaming {
   /** The model's name in the trace ("ORG/NAME@main", a folder's name). */
   name: string;
-  /** Identifies these exact bytes for the loaded-model cache. */
+  /** Identifies the repository's state for the loaded-model cache; the files that ran are added. */
   digest: string;
   /** Where the weights came from, after the files ("commit 0123…", "in /path"). */
   origin: string;
@@ -79,11 +80,11 @@ export async function runRepositoryModel(
   onProgress?: (stage: string) => void,
 ): Promise<{ trace: AttentionTrace; files: string; config: HubModelConfig | null }> {
   const { bytes, externalData } = await readHubModel(local, maxModelMB);
-  const files = local.decoderFile ? `${local.modelFile} + ${local.decoderFile}` : local.modelFile;
+  const files = describeChoice(local);
   const tokenizer = options.tokenizer ?? local.tokenizerPath ?? undefined;
   const config = await readModelConfig(local.configPath);
   const source = {
-    path: local.modelPath, bytes, externalData, digest: naming.digest,
+    path: local.modelPath, bytes, externalData, digest: `${naming.digest}/${files}`,
     ...(config && config.decoderStartId !== null ? { decoderStartId: config.decoderStartId } : {}),
   };
   const { name } = naming;

@@ -93,7 +93,12 @@ export function chooseModel(present: ReadonlySet<string>, dtype: HubDtype | null
   return null;
 }
 
-/** The files a choice runs ("onnx/encoder_model.onnx + onnx/decoder_model.onnx"). */
+/** The model files of a choice: the model, and the decoder joined to it. */
+export function choiceFiles(choice: ModelChoice): string[] {
+  return choice.decoderFile ? [choice.modelFile, choice.decoderFile] : [choice.modelFile];
+}
+
+/** The files a choice runs, in words ("onnx/encoder_model.onnx + onnx/decoder_model.onnx"). */
 export function describeChoice(choice: ModelChoice): string {
-  return choice.decoderFile ? `${choice.modelFile} + ${choice.decoderFile}` : choice.modelFile;
+  return choiceFiles(choice).join(' + ');
 }

@@ -13,8 +13,7 @@ import type { ExplainOptions } from '../options';
 import { planStreams, requireText, type StreamPlan } from '../streams';
 import { type AttentionTrace, type ModelInfo, notice, type StageTiming, type StreamName, type Token, type TokenStream, type TraceNotice } from '../../shared/trace';
 import { TRACE_FORMAT_VERSION } from '../../shared/trace';
-import { buildFeeds, checkExplicitNames, fixedSequenceLength, inputRole } from './inputs';
-import type { HostTensor } from './runtime';
+import { buildFeeds, checkExplicitNames, feedsFor, fixedSequenceLength, inputRole } from './inputs';
 import { type LoadedOnnxModel, loadOnnxModel, type OnnxModelSource } from './onnxModel';
 import { readTaps, tapOutputNames } from './traceFromRun';
 
@@ -139,10 +138,6 @@ function describe(model: LoadedOnnxModel, modelPath: string, blocks: AttentionTr
     weights: path.basename(modelPath),
     tokenizer: model.tokenizer ? describeTokenizer(model.tokenizer.name, model.tokenizerSource) : 'none (tensor inputs)',
   };
-}
-
-function feedsFor(session: { inputNames: readonly string[] }, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
-  return Object.fromEntries(session.inputNames.filter((name) => name in feeds).map((name) => [name, feeds[name]]));
 }
 
 /** How ONNX Runtime's allocators say they ran out (WASM: bad_alloc or an abort; native: its own words). */

@@ -377,3 +377,8 @@ export function fixedSequenceLength(inputs: readonly ModelInput[]): number | nul
   }
   return null;
 }
+
+/** The feeds a session takes: a session of a cut-down graph may have fewer inputs than the model. */
+export function feedsFor(session: { inputNames: readonly string[] }, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
+  return Object.fromEntries(session.inputNames.filter((name) => name in feeds).map((name) => [name, feeds[name]]));
+}

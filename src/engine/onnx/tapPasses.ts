@@ -9,6 +9,7 @@
 import type { StreamName } from '../../shared/trace';
 import { planPasses, type TraceEstimate, wasmPassBytes } from '../traceEstimate';
 import type { CancellationCheck } from '../../shared/errors';
+import { feedsFor } from './inputs';
 import type { LoadedOnnxModel } from './onnxModel';
 import type { HostTensor } from './runtime';
 
@@ -67,8 +68,7 @@ export async function runPasses(
     // pass gets a session of the graph cut to its own outputs, released before the next one.
     const session = await model.passSession(wanted);
     try {
-      const fed = Object.fromEntries(session.inputNames.filter((name) => name in feeds).map((name) => [name, feeds[name]]));
-      Object.assign(outputs, await session.run(fed, wanted));
+      Object.assign(outputs, await session.run(feedsFor(session, feeds), wanted));
     } finally {
       await session.release();
     }

@@ -21,7 +21,7 @@ function send(message: FromEngineProcess): void {
   if (process.connected) process.send?.(message);
 }
 
-export function toProcessError(error: unknown): ProcessError {
+function toProcessError(error: unknown): ProcessError {
   if (error instanceof UserFacingError) return { name: 'UserFacingError', message: error.message, hint: error.hint, code: error.code, facts: { ...error.facts } };
   if (error instanceof CancelledError) return { name: 'CancelledError', message: error.message };
   if (error instanceof EngineError) return { name: 'EngineError', message: error.message, hint: error.hint, internal: error.internal, stack: error.stack };

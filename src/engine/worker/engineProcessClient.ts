@@ -35,7 +35,6 @@ const DEFAULT_IDLE_STOP_MS = 10 * 60_000;
 const STDERR_TAIL_BYTES = 4096;
 
 interface Pending {
-  kind: 'explain' | 'export';
   model: string;
   resolve(value: AttentionTrace | ExportedModel): void;
   reject(error: Error): void;
@@ -195,15 +194,14 @@ export class EngineProcessClient implements AttentionEngine {
   }
 
   explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void, onProgress?: (stage: string, download?: DownloadProgress) => void): Promise<AttentionTrace> {
-    return this.request('explain', options, (requestId) => ({ type: 'explain', requestId, text, options }), signal, onPartial, onProgress) as Promise<AttentionTrace>;
+    return this.request(options, (requestId) => ({ type: 'explain', requestId, text, options }), signal, onPartial, onProgress) as Promise<AttentionTrace>;
   }
 
   exportModel(options: ExportOptions, signal?: AbortSignal): Promise<ExportedModel> {
-    return this.request('export', options, (requestId) => ({ type: 'export', requestId, options }), signal) as Promise<ExportedModel>;
+    return this.request(options, (requestId) => ({ type: 'export', requestId, options }), signal) as Promise<ExportedModel>;
   }
 
   private request(
-    kind: Pending['kind'],
     options: { model?: string },
     make: (requestId: number) => ToEngineProcess,
     signal: AbortSignal | undefined,
@@ -225,7 +223,7 @@ export class EngineProcessClient implements AttentionEngine {
         if (this.child?.connected) this.child.send({ type: 'cancel', requestId } satisfies ToEngineProcess);
       };
       const pending: Pending = {
-        kind, model: modelName(options), resolve, reject, onPartial, onProgress, cancelled: false,
+        model: modelName(options), resolve, reject, onPartial, onProgress, cancelled: false,
         cleanup: () => signal?.removeEventListener('abort', onAbort),
       };
       this.pending.set(requestId, pending);
