@@ -74,7 +74,7 @@ test('the CLI explains bad input instead of crashing', () => {
   assert.doesNotMatch(unwritable.stderr, /at .*\.js:\d+/);
   const help = runCli(['--help']);
   assert.equal(help.status, 0);
-  assert.match(help.stdout, /--model MODEL\s+builtin:<preset>, hf:ORG\/NAME\[@REVISION\] \(a Hugging Face Hub repository,\s+fetched into its cache\) or the path of an \.onnx file/);
+  assert.match(help.stdout, /--model MODEL\s+builtin:<preset>, hf:ORG\/NAME\[@REVISION\] \(a Hugging Face Hub repository,\s+fetched into its cache\), the path of an \.onnx file, or a folder laid\s+out as an export/);
 });
 
 test('the CLI exports a built-in model to ONNX and explains text with the exported file', () => {
