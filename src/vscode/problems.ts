@@ -6,7 +6,7 @@
  */
 import * as vscode from 'vscode';
 import type { DiagnosticSeverity as TraceSeverity, TraceDiagnostic } from '../shared/analysis';
-import type { AttentionTrace } from '../shared/trace';
+import type { TraceOverview } from '../shared/protocol';
 import type { AttentionViews } from './attentionViews';
 
 const EVIDENCE_SCHEME = 'attention-lens-evidence';
@@ -45,7 +45,7 @@ function parseEvidence(uri: vscode.Uri): Evidence | undefined {
 export class ProblemsReporter implements vscode.Disposable, vscode.TextDocumentContentProvider {
   private readonly collection = vscode.languages.createDiagnosticCollection('attentionLens');
   private readonly disposables: vscode.Disposable[] = [];
-  private last: { runId: number; trace: AttentionTrace } | undefined;
+  private last: { runId: number; trace: TraceOverview } | undefined;
 
   constructor(private readonly views: AttentionViews) {
     this.disposables.push(
@@ -58,7 +58,7 @@ export class ProblemsReporter implements vscode.Disposable, vscode.TextDocumentC
   }
 
   /** Reports the diagnostics of a finished run (and clears those of the previous one). */
-  report(runId: number, trace: AttentionTrace): vscode.Diagnostic[] {
+  report(runId: number, trace: TraceOverview): vscode.Diagnostic[] {
     this.collection.clear();
     this.last = { runId, trace };
     const found = trace.analysis?.diagnostics ?? [];
