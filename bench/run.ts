@@ -11,7 +11,7 @@
  *   fused        fused attention kernels against their rewrite into plain operators (bench/fusedKernels.ts)
  *   native       native CPU (onnxruntime-node) against WASM, same threads: paper-base at 128 tokens and
  *                gpt2-shape at 1024, and auto against the fastest (bench/native.ts)
- *   scale        gpt2-shape on 1024 tokens through the worker: first block, whole trace, host stall, memory
+ *   scale        gpt2-shape on 1024 tokens as VS Code runs it (bench/scale.ts): first block, whole trace, host memory and stall, engine peak
  *   webgpu       paper-base and gpt2-shape at 512 tokens, WebGPU against WASM, on a real GPU (bench/webgpu.ts)
  *   webview      heatmap and overview drawing in headless Chromium (bench/webview.ts)
  *   vscode       command → painted heatmap in the real VS Code, with stages (bench/vscode.ts)
@@ -19,12 +19,13 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ExplainEngine } from '../src/engine/explain';
 import { execFileSync } from 'node:child_process';
 import { measureMatmul } from './matmul';
 import { EngineClient } from '../src/engine/worker/engineClient';
 import { machineFacts } from './machine';
+import { benchScale } from './scale';
+import { longestStall } from './stall';
 import { runVscodeBench } from './vscode';
 import { runWebGpuBench } from './webgpu';
 import { runWebviewBench } from './webview';
@@ -40,25 +41,6 @@ import { createByteTokenizer } from '../src/engine/tokenizers/bytes';
 const root = path.resolve(__dirname, '..');
 const TEXT_128 = 'The quick brown fox jumps over the lazy dog while attention heads watch every token closely. Residual norms grow layer by layer!!'.slice(0, 128);
 
-
-/** Longest gap between 1 ms timer ticks while `work` runs: what a user would feel as a freeze. */
-async function longestStall(work: () => Promise<unknown>): Promise<{ maxGapMs: number; p99DelayMs: number }> {
-  const histogram = monitorEventLoopDelay({ resolution: 5 });
-  histogram.enable();
-  let last = performance.now();
-  let maxGap = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-  }, 1);
-  await work();
-  // Let a tick run after the work, so a stall at the very end is seen.
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  clearInterval(timer);
-  histogram.disable();
-  return { maxGapMs: maxGap, p99DelayMs: histogram.percentile(99) / 1e6 };
-}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -145,60 +127,6 @@ async function benchOnnx(referenceMs: number): Promise<Record<string, unknown>> 
   } else {
     result.native = 'onnxruntime-node not installed';
   }
-  return result;
-}
-
-/**
- * gpt2-shape (12 layers, 12 heads, d=768, vocab 50257, seeded weights, through its ONNX export) on
- * 1024 tokens, WASM with 2 threads, through the engine worker as the extension runs it: time to the
- * first heatmap's data (the first block arrives early for big models), to the whole trace, the
- * host's longest event-loop stall, and memory: the main thread's own heap (what the extension host
- * holds) and the whole process (the worker thread, with ONNX Runtime's WASM memory, lives in the
- * same process).
- */
-async function benchScale(): Promise<Record<string, unknown>> {
-  const client = new EngineClient(path.join(root, 'dist/engineWorker.js'));
-  const text = Array.from({ length: 1024 }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join('');
-  const options = { model: 'builtin:gpt2-shape', backend: 'wasm' as const, threads: 2, maxTokens: 1024 };
-  let firstMs = Number.NaN;
-  const loadStart = performance.now();
-  await client.explain(text.slice(0, 300), options, undefined, () => undefined); // export, sessions, warm-up
-  const loadMs = performance.now() - loadStart;
-  let peakRss = 0;
-  let peakHeap = 0;
-  const sampler = setInterval(() => {
-    const usage = process.memoryUsage();
-    peakRss = Math.max(peakRss, usage.rss);
-    peakHeap = Math.max(peakHeap, usage.heapUsed + usage.arrayBuffers);
-  }, 20);
-  let fullMs = 0;
-  let blocks = 0;
-  const stall = await longestStall(async () => {
-    const start = performance.now();
-    const trace = await client.explain(text, options, undefined, () => {
-      firstMs = performance.now() - start;
-    });
-    fullMs = performance.now() - start;
-    blocks = trace.blocks.length;
-  });
-  clearInterval(sampler);
-  await client.dispose();
-  const result = {
-    workload: 'gpt2-shape ONNX export, 1024 tokens, WASM 2 threads, engine worker',
-    loadMs,
-    firstHeatmapDataMs: firstMs,
-    targetFirstHeatmapMs: 5000,
-    wholeTraceMs: fullMs,
-    blocks,
-    hostMaxStallMs: stall.maxGapMs,
-    targetMaxStallMs: 50,
-    hostHeapPeakMB: peakHeap / 2 ** 20,
-    processRssPeakMB: peakRss / 2 ** 20,
-    targetHostPeakMB: 1536,
-  };
-  console.log(`scale, gpt2-shape 1024 tokens: first block in ${firstMs.toFixed(0)} ms (target < 5000), whole trace ${fullMs.toFixed(0)} ms; `
-    + `longest host stall ${stall.maxGapMs.toFixed(1)} ms (target ≤ 50); host heap peak ${(peakHeap / 2 ** 20).toFixed(0)} MB, `
-    + `process RSS peak ${(peakRss / 2 ** 20).toFixed(0)} MB (target < 1536; the worker's WASM memory counts in the RSS); load ${loadMs.toFixed(0)} ms`);
   return result;
 }
 
@@ -312,7 +240,11 @@ async function benchPaired(pairs = 6): Promise<{ ratios: number[]; median: numbe
 async function only(part: string): Promise<void> {
   if (part === 'onnx') await benchOnnx(Number.NaN);
   else if (part === 'native') await runNativeBench();
-  else if (part === 'scale') await benchScale();
+  else if (part === 'scale') {
+    const flag = (name: string): string | undefined => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+    const tokens = (flag('--tokens') ?? '1024').split(',').map(Number);
+    await benchScale(tokens, (flag('--backend') ?? 'wasm') as 'wasm' | 'native');
+  }
   else if (part === 'paired') await benchPaired();
   else throw new Error('--only takes onnx, scale, paired or native');
   process.exit(0);

@@ -9,27 +9,11 @@ import * as path from 'node:path';
 import { type FileContent, writeFileAtomic, buildHtmlReport, type LazyTrace, writeTraceFile } from '../engine';
 import { UserFacingError } from '../shared/errors';
 import type { AttentionTrace } from '../shared/trace';
-import { blockToJson, traceToJson } from '../shared/traceJson';
+import { lazyTraceJsonPieces } from '../shared/lazyTrace';
 
 /** Writes the trace's JSON to a file; returns its size in bytes. */
 export function writeJsonFile(trace: LazyTrace, file: string, signal: AbortSignal): Promise<number> {
-  return writeFileAtomic(file, jsonPieces(trace), { signal, what: 'the trace' });
-}
-
-/**
- * The same text as traceJsonChunks (traceJson.ts), one block at a time as each is read, so a trace
- * file's blocks are never all in memory together.
- */
-async function* jsonPieces(trace: LazyTrace): AsyncGenerator<string> {
-  const text = JSON.stringify(traceToJson(trace.skeleton));
-  // Inside strings every quote is escaped, so the first exact match is the key itself.
-  const marker = '"blocks":[]';
-  const at = text.indexOf(marker);
-  yield `${text.slice(0, at)}"blocks":[`;
-  for (let index = 0; index < trace.blocks.length; index++) {
-    yield `${index > 0 ? ',' : ''}${JSON.stringify(blockToJson(await trace.readBlock(index)))}`;
-  }
-  yield `]${text.slice(at + marker.length)}\n`;
+  return writeFileAtomic(file, lazyTraceJsonPieces(trace), { signal, what: 'the trace' });
 }
 
 /** Writes the trace as a safetensors trace file (README "Trace files"); returns its size in bytes. */
@@ -98,5 +82,5 @@ export function writeToStdout(pieces: Iterable<string> | AsyncIterable<string>):
 
 /** The trace's JSON on stdout; false when the reader closed it early. */
 export function writeJsonToStdout(trace: LazyTrace): Promise<boolean> {
-  return writeToStdout(jsonPieces(trace));
+  return writeToStdout(lazyTraceJsonPieces(trace));
 }

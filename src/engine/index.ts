@@ -23,7 +23,7 @@ export { DEFAULT_PRESET, isBuiltinSpec, PRESET_NAMES, PRESETS, type PresetName, 
 export { buildHtmlReport } from './report/htmlReport';
 export { decodeUtf8, readRegularFile } from './safeRead';
 export { EngineClient, type EngineClientOptions, EngineError } from './worker/engineClient';
-export { type AttentionEngine, EngineProcessClient, type EngineProcessOptions } from './worker/engineProcessClient';
+export { type AttentionEngine, EngineProcessClient, type EngineProcessOptions, type HeldTrace } from './worker/engineProcessClient';
 export { type LazyBlock, type LazyTrace, lazyTrace, TRACE_FILE_EXTENSION, TRACE_FILE_SCHEMA } from './traceFile/format';
 export { TRACE_FILE_ERROR_CODES, type TraceFileErrorCode } from './traceFile/header';
 export { type OpenTraceOptions, TraceFile } from './traceFile/reader';

@@ -8,7 +8,8 @@
  * builds the message and lists the buffers that belong to that message alone.
  */
 import { type BlockDataMessage, type RequestBlockMessage, type TraceLoadedMessage, traceOverview } from './protocol';
-import type { AttentionTrace } from './trace';
+import type { LazyTrace } from './lazyTrace';
+import type { AttentionBlock, AttentionTrace } from './trace';
 
 /**
  * A message for the panel and the buffers only it refers to, which a host whose postMessage takes
@@ -65,6 +66,21 @@ export function answerBlockRequest(traceOf: TraceOfRun, request: RequestBlockMes
   if (!trace) return { kind: 'stale-run', runId: request.runId };
   const block = trace.blocks[request.blockIndex];
   if (!block) return { kind: 'no-such-block', runId: request.runId, blockIndex: request.blockIndex, blocks: trace.blocks.length };
+  return blockReply(block, request, delivery);
+}
+
+/**
+ * answerBlockRequest for a host whose trace is read block by block (lazyTrace.ts): the VS Code
+ * extension host, where a big run's blocks stay in a temporary trace file.
+ */
+export async function answerLazyBlockRequest(traceOf: (runId: number) => LazyTrace | undefined, request: RequestBlockMessage, delivery: BlockDelivery): Promise<BlockAnswer> {
+  const trace = traceOf(request.runId);
+  if (!trace) return { kind: 'stale-run', runId: request.runId };
+  if (!trace.blocks[request.blockIndex]) return { kind: 'no-such-block', runId: request.runId, blockIndex: request.blockIndex, blocks: trace.blocks.length };
+  return blockReply(await trace.readBlock(request.blockIndex), request, delivery);
+}
+
+function blockReply(block: AttentionBlock, request: RequestBlockMessage, delivery: BlockDelivery): BlockAnswer {
   const { requestId, runId, blockIndex } = request;
   if (delivery === 'in-page') {
     return {
@@ -73,14 +89,20 @@ export function answerBlockRequest(traceOf: TraceOfRun, request: RequestBlockMes
       transfer: [],
     };
   }
-  const probs = block.probs.slice();
-  const mask = block.mask ? block.mask.slice() : null;
-  const mean = block.meanProbs ? block.meanProbs.slice() : null;
-  return {
-    kind: 'reply',
-    message: { type: 'blockData', requestId, runId, blockIndex, probs, mask, mean },
-    transfer: [probs.buffer, ...(mask ? [mask.buffer] : []), ...(mean ? [mean.buffer] : [])],
+  // A posted view sends its whole backing buffer, and a decoded trace's arrays are views into one
+  // buffer of every block: such a view is copied. An array alone in its buffer (a block read from a
+  // trace file) goes as it is. Only the copies are this message's own to move.
+  const copies: ArrayBuffer[] = [];
+  const alone = <T extends Float32Array | Uint8Array>(values: T): T => {
+    if (values.byteOffset === 0 && values.byteLength === values.buffer.byteLength) return values;
+    const copy = values.slice() as T;
+    copies.push(copy.buffer as ArrayBuffer);
+    return copy;
   };
+  const probs = alone(block.probs);
+  const mask = block.mask ? alone(block.mask) : null;
+  const mean = block.meanProbs ? alone(block.meanProbs) : null;
+  return { kind: 'reply', message: { type: 'blockData', requestId, runId, blockIndex, probs, mask, mean }, transfer: copies };
 }
 
 /**

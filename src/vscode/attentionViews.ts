@@ -4,10 +4,11 @@
  * looking at. Runs are broadcast to all of them; block data is answered from the current trace.
  */
 import * as vscode from 'vscode';
-import type { AttentionTrace } from '../shared/trace';
-import { type FromWebviewMessage, type ToWebviewMessage, traceOverview } from '../shared/protocol';
+import type { LazyTrace } from '../shared/lazyTrace';
+import type { FromWebviewMessage, ToWebviewMessage } from '../shared/protocol';
 import { AttentionPanel } from './attentionPanel';
 import { AttentionViewProvider } from './attentionView';
+import type { HostTrace } from './hostTrace';
 import { readDisplaySettings } from './settings';
 import type { WebviewHost, WebviewHostEvents, WebviewHostSource } from './webviewHost';
 
@@ -22,10 +23,8 @@ export interface TraceOrigin {
 
 export interface CurrentTrace {
   runId: number;
-  /** The trace as shown: notices and diagnostics in VS Code's words. */
-  trace: AttentionTrace;
-  /** The same trace with its option references, as the engine wrote it: what a trace file saves. */
-  portable: AttentionTrace;
+  /** The trace, read block by block (its shown and portable forms, its overview). */
+  trace: HostTrace;
   origin: TraceOrigin | undefined;
 }
 
@@ -93,13 +92,13 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
 
   replay(): ToWebviewMessage[] {
     const messages: ToWebviewMessage[] = [this.configureMessage()];
-    if (this.current) messages.push({ type: 'traceLoaded', runId: this.current.runId, trace: traceOverview(this.current.trace) });
+    if (this.current) messages.push({ type: 'traceLoaded', runId: this.current.runId, trace: this.current.trace.overview });
     if (this.status) messages.push(this.status);
     return messages;
   }
 
-  trace(runId: number): AttentionTrace | undefined {
-    return this.current?.runId === runId ? this.current.trace : undefined;
+  trace(runId: number): LazyTrace | undefined {
+    return this.current?.runId === runId ? this.current.trace.shown : undefined;
   }
 
   // ---- state ----------------------------------------------------------------------------------
@@ -147,12 +146,14 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
     this.broadcast(this.status);
   }
 
-  /** @param portable the trace with its option references (default: `trace`), for trace files */
-  showTrace(runId: number, trace: AttentionTrace, origin: TraceOrigin | undefined, portable = trace): void {
-    this.current = { runId, trace, portable, origin };
+  /** Shows `trace`, which the views now hold (and drop when a newer one replaces it). */
+  showTrace(runId: number, trace: HostTrace, origin: TraceOrigin | undefined): void {
+    const previous = this.current?.trace;
+    this.current = { runId, trace, origin };
+    if (previous && previous !== trace) previous.drop();
     this.status = undefined;
     this.views.clear();
-    this.broadcast({ type: 'traceLoaded', runId, trace: traceOverview(trace) });
+    this.broadcast({ type: 'traceLoaded', runId, trace: trace.overview });
     void vscode.commands.executeCommand('setContext', 'attentionLens.hasTrace', true);
     this.changeEmitter.fire();
   }
@@ -182,8 +183,8 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
     if (!current) return;
     for (const host of this.hosts()) {
       const view = this.views.get(host);
-      const block = view?.runId === current.runId ? current.trace.blocks[view.blockIndex] : undefined;
-      const stream = current.trace.streams.find((candidate) => candidate.name === block?.queryStream);
+      const block = view?.runId === current.runId ? current.trace.overview.blocks[view.blockIndex] : undefined;
+      const stream = current.trace.overview.streams.find((candidate) => candidate.name === block?.queryStream);
       if (!block || !stream || stream.origin === 'custom' || offset < 0 || offset > stream.text.length) continue;
       const tokenIndex = stream.tokens.findIndex((token) => token.start <= offset && offset < token.end);
       if (tokenIndex >= 0) host.post({ type: 'selectQuery', runId: current.runId, stream: stream.name, tokenIndex });
@@ -193,7 +194,7 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
   /** Opens a block and head in the webview the user works with (from a diagnostic, say). */
   async showBlock(blockIndex: number, head: number | 'mean'): Promise<void> {
     const current = this.current;
-    if (!current || !current.trace.blocks[blockIndex]) return;
+    if (!current || !current.trace.overview.blocks[blockIndex]) return;
     if (!this.anyVisible) await this.reveal();
     const message: ToWebviewMessage = { type: 'showBlock', runId: current.runId, blockIndex, head };
     const host = this.activeHost();
@@ -223,6 +224,8 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
   }
 
   dispose(): void {
+    this.current?.trace.drop();
+    this.current = undefined;
     this.panel?.dispose();
     while (this.disposables.length > 0) this.disposables.pop()?.dispose();
   }

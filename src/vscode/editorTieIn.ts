@@ -5,7 +5,8 @@
  * panel closes or the text changes.
  */
 import * as vscode from 'vscode';
-import type { AttentionBlock, AttentionTrace, StreamName, Token, TokenStream } from '../shared/trace';
+import type { TraceOverview } from '../shared/protocol';
+import type { AttentionBlock, StreamName, Token, TokenStream } from '../shared/trace';
 import type { AttentionViews, TraceOrigin } from './attentionViews';
 
 /** Opacity steps of the highlight; weights are scaled by the row's largest weight. */
@@ -30,6 +31,8 @@ export class EditorTieIn implements vscode.Disposable {
   private decorated: vscode.TextEditor[] = [];
   /** Run, block and head the highlights belong to; another view makes them stale. */
   private highlightedView: string | undefined;
+  /** Counts hovers: a block read from a trace file arrives later, and only the latest hover paints. */
+  private hoverSequence = 0;
 
   constructor(private readonly views: AttentionViews) {
     // A warm hue reads on light and dark themes alike; the alpha carries the weight.
@@ -79,33 +82,39 @@ export class EditorTieIn implements vscode.Disposable {
   }
 
   private onHover(runId: number, blockIndex: number, head: number | 'mean', query: number | null): void {
+    const hover = ++this.hoverSequence;
     const current = this.views.currentTrace;
     if (!current || current.runId !== runId || !current.origin || query === null) {
       this.clear();
       return;
     }
     const { trace, origin } = current;
-    const block = trace.blocks[blockIndex];
-    if (!block || query >= block.queries || (head !== 'mean' && head >= block.heads)) return;
-    this.highlight(trace, origin, block, head, query);
+    const meta = trace.overview.blocks[blockIndex];
+    if (!meta || query >= meta.queries || (head !== 'mean' && head >= meta.heads)) return;
+    void trace.shown.readBlock(blockIndex).then((block) => {
+      // Another hover, another run or an edit of the text came while the block was read.
+      if (hover !== this.hoverSequence || this.views.currentTrace?.runId !== runId || this.views.currentTrace.origin !== origin) return;
+      this.highlight(trace.overview, origin, block, blockIndex, head, query);
+    }, () => undefined);
   }
 
-  private highlight(trace: AttentionTrace, origin: TraceOrigin, block: AttentionBlock, head: number | 'mean', query: number): void {
+  private highlight(trace: TraceOverview, origin: TraceOrigin, block: AttentionBlock, blockIndex: number, head: number | 'mean', query: number): void {
     const keyStream = trace.streams.find((stream) => stream.name === block.keyStream);
     const queryStream = trace.streams.find((stream) => stream.name === block.queryStream);
     this.paint(origin, keyStream, headRow(block, head, query), queryStream?.origin !== 'custom' ? queryStream?.tokens[query] : undefined);
-    this.highlightedView = `${this.views.currentTrace?.runId}/${trace.blocks.indexOf(block)}/${String(head)}`;
+    this.highlightedView = `${this.views.currentTrace?.runId}/${blockIndex}/${String(head)}`;
   }
 
   /** Rollout row `query` of a stream: how much that output token draws on each input token. */
   private onHoverRollout(runId: number, streamName: StreamName, query: number | null): void {
+    this.hoverSequence++;
     const current = this.views.currentTrace;
-    const rollout = current?.trace.analysis?.rollout.find((candidate) => candidate.stream === streamName);
+    const rollout = current?.trace.overview.analysis?.rollout.find((candidate) => candidate.stream === streamName);
     if (!current || current.runId !== runId || !current.origin || query === null || !rollout || query >= rollout.tokens) {
       this.clear();
       return;
     }
-    const stream = current.trace.streams.find((candidate) => candidate.name === streamName);
+    const stream = current.trace.overview.streams.find((candidate) => candidate.name === streamName);
     const row = rollout.values.subarray(query * rollout.tokens, (query + 1) * rollout.tokens);
     this.paint(current.origin, stream, row, stream?.origin !== 'custom' ? stream?.tokens[query] : undefined);
   }

@@ -5,14 +5,13 @@
  */
 import * as vscode from 'vscode';
 import { CancelledError, UserFacingError } from '../shared/errors';
-import { withTraceWords } from '../shared/traceWords';
-import { VSCODE_OPTION_WORDS, vscodeWords } from './words';
-import type { AttentionTrace } from '../shared/trace';
-import { type AttentionEngine, type ExplainOptions, inductionProbe, isHubSpec } from '../engine';
+import { vscodeWords } from './words';
+import { type EngineProcessClient, type ExplainOptions, inductionProbe, isHubSpec } from '../engine';
+import { HostTrace } from './hostTrace';
 import { confirmDownload, downloadText, type HubTokenStore, untrustedHubError, withHubOptions } from './hubModels';
 import type { AttentionViews, TraceOrigin } from './attentionViews';
 import type { ModelPicker } from './modelPicker';
-import { readExplainOptions, SECTION } from './settings';
+import { readExplainOptions, readMemoryBudgetMB, SECTION } from './settings';
 import { workspaceFilesUsed } from './trust';
 import type { ModelStatusBar } from './statusBar';
 
@@ -52,12 +51,13 @@ export class ExplainController implements vscode.Disposable {
   private readonly editorTracking = vscode.window.onDidChangeActiveTextEditor((editor) => {
     if (editor) this.lastTextEditor = editor;
   });
-  private readonly finishedEmitter = new vscode.EventEmitter<{ runId: number; trace?: AttentionTrace; error?: Error }>();
+  private readonly finishedEmitter = new vscode.EventEmitter<{ runId: number; trace?: HostTrace; error?: Error }>();
   /** A run ended (with a trace, or an error); for tests and the status bar. */
   readonly onDidFinish = this.finishedEmitter.event;
 
   constructor(
-    private readonly engine: AttentionEngine,
+    /** The engine; a big trace stays in the temporary file its process writes (HostTrace). */
+    private readonly engine: Pick<EngineProcessClient, 'explainHeld' | 'inlineTraceBytes'>,
     private readonly views: AttentionViews,
     private readonly models: ModelPicker,
     private readonly statusBar: ModelStatusBar,
@@ -139,27 +139,30 @@ export class ExplainController implements vscode.Disposable {
     this.log.info(`run ${runId}: ${description} from ${request.source}`);
     try {
       const engineStart = performance.now();
+      // A trace over the memory budget stays in the engine's temporary trace file (HostTrace).
+      const budgetBytes = readMemoryBudgetMB() * 2 ** 20;
+      this.engine.inlineTraceBytes = budgetBytes;
       const stage = new StageReporter();
-      const running = this.engine.explain(request.text, options, controller.signal, (partial) => {
+      const running = this.engine.explainHeld(request.text, options, controller.signal, (partial) => {
         // A big model shows its first block while the rest is computed.
-        if (runId === this.runId) this.views.showTrace(runId, withTraceWords(partial, VSCODE_OPTION_WORDS), request.origin, partial);
+        if (runId === this.runId) this.views.showTrace(runId, HostTrace.inMemory(partial), request.origin);
       }, (text, download) => stage.report(download ? downloadText(download) : text));
-      let trace = await this.withDelayedProgress(running, model, controller, stage);
-      if (runId !== this.runId) return;
+      const held = await this.withDelayedProgress(running, model, controller, stage);
+      if (runId !== this.runId) {
+        void held.release();
+        return;
+      }
       // The views show the trace in VS Code's words; a trace file saves it as the engine wrote it.
-      const portable = trace;
-      trace = withTraceWords(portable, VSCODE_OPTION_WORDS);
+      const hostTrace = new HostTrace(held, budgetBytes, request.notice ? { code: 'induction-probe', message: request.notice } : undefined);
+      const trace = hostTrace.overview;
       const traceAt = performance.now();
       const stages = trace.timings.map((timing) => `${timing.stage} ${timing.ms.toFixed(1)} ms`).join(', ');
       const tokens = trace.streams.map((stream) => `${stream.name} ${stream.tokens.length}`).join(', ');
-      this.log.info(`run ${runId}: ${trace.model.name} [${trace.backend}] tokens ${tokens}; ${stages}`);
+      this.log.info(`run ${runId}: ${trace.model.name} [${trace.backend}] tokens ${tokens}; ${stages}${hostTrace.storage.file ? `; blocks read from ${hostTrace.storage.file}` : ''}`);
       for (const notice of trace.notices) this.log.info(`run ${runId}: ${notice.message}`);
       // The text may have changed while the model ran: then the offsets no longer match the editor.
       const origin = request.origin && request.origin.document.version === request.origin.version ? request.origin : undefined;
-      if (request.notice) {
-        for (const notices of [trace.notices, portable.notices]) notices.unshift({ code: 'induction-probe', message: request.notice });
-      }
-      this.views.showTrace(runId, trace, origin, portable);
+      this.views.showTrace(runId, hostTrace, origin);
       const postedAt = performance.now();
       // Host side of the command → heatmap latency; Date.now anchors line it up with the webview's clock.
       this.log.info(`run ${runId}: timing command→engine ${(engineStart - commandStart).toFixed(1)} ms, engine ${(traceAt - engineStart).toFixed(1)} ms, `
@@ -168,7 +171,7 @@ export class ExplainController implements vscode.Disposable {
       const backendNotice = trace.notices.find((notice) => notice.code === 'backend')?.message;
       // A Hub model shows its name with the revision it ran at.
       this.statusBar.update(isHubSpec(model) ? `hf:${trace.model.name}` : model, trace.backend, backendNotice, trace.adapter);
-      this.finishedEmitter.fire({ runId, trace });
+      this.finishedEmitter.fire({ runId, trace: hostTrace });
     } catch (error) {
       if (runId !== this.runId) return;
       this.report(runId, error as Error);

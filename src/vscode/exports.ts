@@ -6,12 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { buildHtmlReport, lazyTrace, TRACE_FILE_EXTENSION, traceFilePieces, writeFileAtomic, writeTraceFile } from '../engine';
-import { renderTraceWords } from '../shared/traceWords';
-import { describeFailure, VSCODE_OPTION_WORDS } from './words';
+import { buildHtmlReport, TRACE_FILE_EXTENSION, traceFilePieces, writeFileAtomic, writeTraceFile } from '../engine';
+import { UserFacingError } from '../shared/errors';
+import { type LazyTrace, lazyAttentionBytes, lazyTraceJsonPieces, wholeTrace } from '../shared/lazyTrace';
+import { describeFailure } from './words';
 import type { AttentionTrace } from '../shared/trace';
-import { traceCsvChunks } from '../shared/traceCsv';
-import { traceJsonChunks } from '../shared/traceJson';
+import { lazyTraceCsvPieces } from '../shared/traceCsv';
 
 /** The exports of a whole trace, by their command (the panel's export bar and the command palette). */
 export type TraceExportCommand = 'attentionLens.exportJson' | 'attentionLens.exportCsv' | 'attentionLens.exportHtml' | 'attentionLens.exportTraceFile';
@@ -19,10 +19,28 @@ export const TRACE_EXPORT_COMMANDS: readonly TraceExportCommand[] = [
   'attentionLens.exportJson', 'attentionLens.exportCsv', 'attentionLens.exportHtml', 'attentionLens.exportTraceFile',
 ];
 
-/** A trace as shown (notices in VS Code's words) and as the engine wrote it (option references). */
+/** A trace as shown (notices in VS Code's words) and as the engine wrote it (option references), read block by block. */
 export interface ExportableTrace {
-  trace: AttentionTrace;
-  portable: AttentionTrace;
+  trace: LazyTrace;
+  portable: LazyTrace;
+}
+
+/**
+ * Past this much attention, JSON, CSV and the HTML report are refused: as text they take several
+ * times the trace's size, more than most readers (Node's JSON.parse included) take back in, and the
+ * report would have to hold every block at once. A trace file has no such ceiling.
+ */
+const MAX_TEXT_EXPORT_BYTES = 512 * 2 ** 20;
+
+function checkTextExport(trace: LazyTrace, what: string): void {
+  const bytes = lazyAttentionBytes(trace);
+  if (bytes <= MAX_TEXT_EXPORT_BYTES) return;
+  const mb = Math.ceil(bytes / 2 ** 20);
+  throw new UserFacingError(
+    `This trace's attention takes ${mb} MB, too much for ${what} (at most ${MAX_TEXT_EXPORT_BYTES / 2 ** 20} MB): the file would be several times that, and most programs could not read it back.`,
+    'Use "Attention Lens: Export Trace..." instead: a safetensors trace file that numpy, PyTorch and Attention Lens read block by block.',
+    { code: 'export-too-big', facts: { traceMB: mb } },
+  );
 }
 
 function defaultFolder(): vscode.Uri | undefined {
@@ -30,7 +48,7 @@ function defaultFolder(): vscode.Uri | undefined {
 }
 
 /** A file name from the model and what is exported: "tiny-decoder-attention.json". */
-export function exportBaseName(trace: AttentionTrace): string {
+export function exportBaseName(trace: Pick<AttentionTrace, 'model'>): string {
   return trace.model.name.replace(/^builtin:/, '').replace(/\.onnx$/i, '').replace(/[^\w.-]+/g, '_');
 }
 
@@ -48,12 +66,18 @@ async function askWhere(name: string, filters: Record<string, string[]>): Promis
  * sibling renamed into place (atomicFile.ts, piece by piece, so a long trace is never one giant
  * string); on other file systems (remote, virtual) the same through VS Code's file system API.
  */
-async function write(target: vscode.Uri, content: Iterable<string> | Uint8Array, what: string): Promise<void> {
+async function write(target: vscode.Uri, content: Iterable<string> | AsyncIterable<string> | Uint8Array, what: string): Promise<void> {
   if (target.scheme === 'file') {
     await writeFileAtomic(target.fsPath, content, { what });
     return;
   }
-  const bytes = content instanceof Uint8Array ? content : new TextEncoder().encode([...content].join(''));
+  let bytes: Uint8Array;
+  if (content instanceof Uint8Array) bytes = content;
+  else {
+    const pieces: string[] = [];
+    for await (const piece of content) pieces.push(piece);
+    bytes = new TextEncoder().encode(pieces.join(''));
+  }
   const partial = target.with({ path: `${target.path}.${randomBytes(6).toString('hex')}.partial` });
   try {
     await vscode.workspace.fs.writeFile(partial, bytes);
@@ -113,27 +137,30 @@ export class Exporter {
     return target;
   }
 
-  async saveJson(trace: AttentionTrace): Promise<vscode.Uri | undefined> {
-    const target = await askWhere(`${exportBaseName(trace)}-attention.json`, { JSON: ['json'] });
+  async saveJson(trace: LazyTrace): Promise<vscode.Uri | undefined> {
+    checkTextExport(trace, 'JSON');
+    const target = await askWhere(`${exportBaseName(trace.skeleton)}-attention.json`, { JSON: ['json'] });
     if (!target) return undefined;
-    await write(target, traceJsonChunks(renderTraceWords(trace, VSCODE_OPTION_WORDS)), 'the trace');
+    await write(target, lazyTraceJsonPieces(trace), 'the trace');
     await done(target);
     return target;
   }
 
-  async saveCsv(trace: AttentionTrace): Promise<vscode.Uri | undefined> {
-    const target = await askWhere(`${exportBaseName(trace)}-attention.csv`, { CSV: ['csv'] });
+  async saveCsv(trace: LazyTrace): Promise<vscode.Uri | undefined> {
+    checkTextExport(trace, 'CSV');
+    const target = await askWhere(`${exportBaseName(trace.skeleton)}-attention.csv`, { CSV: ['csv'] });
     if (!target) return undefined;
-    await write(target, traceCsvChunks(trace), 'the attention CSV');
+    await write(target, lazyTraceCsvPieces(trace), 'the attention CSV');
     await done(target);
     return target;
   }
 
-  async saveHtml(trace: AttentionTrace): Promise<vscode.Uri | undefined> {
-    const target = await askWhere(`${exportBaseName(trace)}-report.html`, { 'HTML report': ['html'] });
+  async saveHtml(trace: LazyTrace): Promise<vscode.Uri | undefined> {
+    checkTextExport(trace, 'an HTML report');
+    const target = await askWhere(`${exportBaseName(trace.skeleton)}-report.html`, { 'HTML report': ['html'] });
     if (!target) return undefined;
     const asset = (relative: string): Promise<string> => readFile(vscode.Uri.joinPath(this.extensionUri, relative).fsPath, 'utf8');
-    const html = buildHtmlReport(trace, {
+    const html = buildHtmlReport(await wholeTrace(trace), {
       webviewScript: await asset('dist/webview.js'),
       reportHostScript: await asset('dist/reportHost.js'),
       stylesheet: await asset('media/panel.css'),
@@ -148,15 +175,15 @@ export class Exporter {
    * does), so whichever host opens the file words its notices its own way.
    * @param target where to write, without asking (a command's argument); else a save dialog asks
    */
-  async saveTraceFile(trace: AttentionTrace, target?: vscode.Uri): Promise<vscode.Uri | undefined> {
+  async saveTraceFile(trace: LazyTrace, target?: vscode.Uri): Promise<vscode.Uri | undefined> {
     const asked = target === undefined;
-    target ??= await askWhere(`${exportBaseName(trace)}${TRACE_FILE_EXTENSION}`, { 'Attention Lens trace (safetensors)': ['safetensors'] });
+    target ??= await askWhere(`${exportBaseName(trace.skeleton)}${TRACE_FILE_EXTENSION}`, { 'Attention Lens trace (safetensors)': ['safetensors'] });
     if (!target) return undefined;
     if (target.scheme === 'file') {
-      await writeTraceFile(target.fsPath, lazyTrace(trace));
+      await writeTraceFile(target.fsPath, trace);
     } else {
       const pieces: Uint8Array[] = [];
-      for await (const piece of traceFilePieces(lazyTrace(trace))) pieces.push(piece.slice());
+      for await (const piece of traceFilePieces(trace)) pieces.push(piece.slice());
       await write(target, Buffer.concat(pieces), 'the trace');
     }
     // Asked through a dialog: say where it went and offer to open it (in the trace editor).

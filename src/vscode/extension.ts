@@ -4,6 +4,8 @@
  */
 import * as vscode from 'vscode';
 import { describeFailure } from './words';
+import { wholeTrace } from '../shared/lazyTrace';
+import type { TraceOverview } from '../shared/protocol';
 import type { AttentionTrace } from '../shared/trace';
 import { EngineProcessClient } from '../engine';
 import { AttentionViews } from './attentionViews';
@@ -18,11 +20,13 @@ import { type TraceEditorState, TraceEditorProvider } from './traceEditor';
 
 /** What the extension returns from activate(): used by the integration tests. */
 export interface AttentionLensApi {
-  /** The trace the views show now. */
-  currentTrace(): AttentionTrace | undefined;
+  /** The trace the views show now, without its attention arrays. */
+  currentTrace(): TraceOverview | undefined;
+  /** Where the shown trace's blocks are read from: memory, or the engine's temporary trace file. */
+  currentStorage(): { storage: 'memory' | 'file'; file?: string } | undefined;
   /** True while the side view or the editor panel is on screen. */
   viewVisible(): boolean;
-  /** Resolves when the next run ends, with its trace or its error. */
+  /** Resolves when the next run ends, with its whole trace (every block read) or its error. */
   nextRun(): Promise<{ trace?: AttentionTrace; error?: Error }>;
   /** The model runs use now. */
   model(): string;
@@ -55,8 +59,13 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   statusBar.update(models.model);
 
   /** An export of the current run's trace; the trace file's target may come as the argument (tests, other extensions). */
-  const exportTrace = (command: TraceExportCommand) => (target?: unknown): Promise<vscode.Uri | undefined> =>
-    exporter.exportTrace(command, views.currentTrace, target instanceof vscode.Uri ? target : undefined);
+  const exportTrace = (command: TraceExportCommand) => (target?: unknown): Promise<vscode.Uri | undefined> => {
+    const shown = views.currentTrace?.trace;
+    const where = target instanceof vscode.Uri ? target : undefined;
+    // The export keeps the trace's file while it reads the blocks, even if a newer run replaces it.
+    if (!shown) return exporter.exportTrace(command, undefined, where);
+    return shown.use((held) => exporter.exportTrace(command, { trace: held.shown, portable: held.portable }, where));
+  };
 
   const step = (unit: 'layer' | 'step', direction: 'next' | 'previous') => () => views.step(unit, direction);
   context.subscriptions.push(
@@ -70,7 +79,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     problems,
     traceFiles.disposable,
     controller.onDidFinish((result) => {
-      if (result.trace) problems.report(result.runId, result.trace);
+      if (result.trace) problems.report(result.runId, result.trace.overview);
     }),
     views.onDidRequestImageExport((message) => {
       void exporter.saveImage(message.format, message.data, message.suggestedName).catch((error: Error) => {
@@ -107,12 +116,15 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
   );
 
   return {
-    currentTrace: () => views.currentTrace?.trace,
+    currentTrace: () => views.currentTrace?.trace.overview,
+    currentStorage: () => views.currentTrace?.trace.storage,
     viewVisible: () => views.anyVisible,
     nextRun: () => new Promise((resolve) => {
       const subscription = controller.onDidFinish((result) => {
         subscription.dispose();
-        resolve(result);
+        const { trace, error } = result;
+        if (!trace) resolve({ error });
+        else void trace.use((held) => wholeTrace(held.shown)).then((whole) => resolve({ trace: whole }), (failure: Error) => resolve({ error: failure }));
       });
     }),
     model: () => models.model,

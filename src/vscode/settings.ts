@@ -93,3 +93,9 @@ export function readExplainOptions(modelOverride?: string): ExplainOptions {
     ...(tokenizer ? { tokenizer: tokenizer === 'bytes' ? tokenizer : resolvePath(tokenizer) } : {}),
   };
 }
+
+/** "attentionLens.memoryBudgetMB": how much of a run's attention the extension host keeps in memory. */
+export function readMemoryBudgetMB(): number {
+  const value = vscode.workspace.getConfiguration(SECTION).get<number>('memoryBudgetMB', 64);
+  return Number.isFinite(value) ? Math.min(4096, Math.max(0, value)) : 64;
+}

@@ -12,6 +12,7 @@ import { DEFAULT_LIMITS, TraceFile } from '../engine';
 import { UserFacingError } from '../shared/errors';
 import type { PanelCapabilities, ToWebviewMessage } from '../shared/protocol';
 import { traceOverview } from '../shared/protocol';
+import { type LazyTrace, lazyTrace } from '../shared/lazyTrace';
 import type { AttentionTrace } from '../shared/trace';
 import { withTraceWords } from '../shared/traceWords';
 import { type ExportableTrace, type Exporter, TRACE_EXPORT_COMMANDS, type TraceExportCommand } from './exports';
@@ -25,8 +26,8 @@ const FILE_RUN_ID = 1;
 /** What the panel of a trace file offers: its exports and the log; no model runs, no editor text to highlight. */
 const TRACE_FILE_CAPABILITIES: PanelCapabilities = { commands: [...TRACE_EXPORT_COMMANDS, 'attentionLens.showOutput'], editorHighlights: false };
 
-/** A trace file as opened: its trace, or why it cannot be shown. */
-export type TraceFileContent = ({ kind: 'trace' } & ExportableTrace) | { kind: 'failed'; message: string; hint?: string };
+/** A trace file as opened: its trace (as shown, and with its option references), or why it cannot be shown. */
+export type TraceFileContent = { kind: 'trace'; trace: AttentionTrace; portable: AttentionTrace } | { kind: 'failed'; message: string; hint?: string };
 
 /** What a trace editor shows now, for the integration tests. */
 export interface TraceEditorState {
@@ -67,7 +68,12 @@ export async function readTraceDocument(uri: vscode.Uri, maxTraceMB: number): Pr
 }
 
 class TraceDocument implements vscode.CustomDocument {
-  constructor(readonly uri: vscode.Uri, readonly content: TraceFileContent) {}
+  /** The trace read block by block, for the panel and the exports (read whole, so from memory). */
+  readonly lazy: ExportableTrace | undefined;
+
+  constructor(readonly uri: vscode.Uri, readonly content: TraceFileContent) {
+    this.lazy = content.kind === 'trace' ? { trace: lazyTrace(content.trace), portable: lazyTrace(content.portable) } : undefined;
+  }
 
   dispose(): void {
     // The file was read whole and closed: nothing is held open.
@@ -93,8 +99,8 @@ class TraceEditor implements WebviewHostSource, vscode.Disposable {
     ];
   }
 
-  trace(runId: number): AttentionTrace | undefined {
-    return runId === FILE_RUN_ID && this.document.content.kind === 'trace' ? this.document.content.trace : undefined;
+  trace(runId: number): LazyTrace | undefined {
+    return runId === FILE_RUN_ID ? this.document.lazy?.trace : undefined;
   }
 
   static configure(): ToWebviewMessage {
@@ -178,8 +184,7 @@ export class TraceEditorProvider implements vscode.CustomReadonlyEditorProvider<
 
   /** The page's requests: exports of this file's trace; no editor text to highlight. */
   private events(editor: TraceEditor): WebviewHostEvents {
-    const content = editor.document.content;
-    const shown = content.kind === 'trace' ? content : undefined;
+    const shown = editor.document.lazy;
     return {
       onHover: () => undefined,
       onHoverRollout: () => undefined,

@@ -5,8 +5,8 @@
  * do), and hands hovers, view changes and commands to its owner.
  */
 import * as vscode from 'vscode';
-import type { AttentionTrace } from '../shared/trace';
-import { answerBlockRequest } from '../shared/blockServer';
+import type { LazyTrace } from '../shared/lazyTrace';
+import { answerLazyBlockRequest } from '../shared/blockServer';
 import { type FromWebviewMessage, parseFromWebview, type ToWebviewMessage } from '../shared/protocol';
 import { makeNonce } from './nonce';
 import { webviewHtml } from './webviewHtml';
@@ -26,7 +26,7 @@ export interface WebviewHostSource {
   /** The messages that bring a fresh page up to date, in order (configure, trace, run status). */
   replay(): ToWebviewMessage[];
   /** The trace of run `runId`, if it is still the current one. */
-  trace(runId: number): AttentionTrace | undefined;
+  trace(runId: number): LazyTrace | undefined;
 }
 
 export class WebviewHost implements vscode.Disposable {
@@ -62,8 +62,14 @@ export class WebviewHost implements vscode.Disposable {
       case 'requestBlock': {
         // No reply for a replaced run or a block it does not have: the protocol has no error reply
         // for blocks, and the panel drops replies for runs it no longer shows.
-        const answer = answerBlockRequest((runId) => this.source.trace(runId), message, 'posted');
-        if (answer.kind === 'reply') this.post(answer.message);
+        // A block of a big run is read from its trace file: the reply comes when the read is done.
+        void answerLazyBlockRequest((runId) => this.source.trace(runId), message, 'posted').then(
+          (answer) => {
+            if (answer.kind === 'reply') this.post(answer.message);
+          },
+          // The run was replaced and its file removed while the block was read: the panel no longer asks for it.
+          () => undefined,
+        );
         break;
       }
       case 'hoverQuery':

@@ -3,6 +3,9 @@
  * "Explain Attention" on a selection that opens the Attention panel.
  */
 import * as assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import * as vscode from 'vscode';
@@ -70,9 +73,32 @@ describe('Attention Lens in the extension host', () => {
     const result = await explain('The cat sat on the mat.\nSecond line.', new vscode.Selection(0, 0, 0, 23));
     assert.equal(result.error, undefined, String(result.error));
     assert.equal(result.trace?.streams[0].tokens.length, 23);
-    assert.equal((await api()).currentTrace(), result.trace);
     const lens = await api();
+    assert.equal(lens.currentTrace()?.createdAt, result.trace?.createdAt, 'the views show the trace of this run');
     await waitFor('the Attention view', () => (lens.viewVisible() ? true : undefined));
+  });
+
+  it('keeps a trace over the memory budget in the engine\'s temporary trace file, and removes it when a newer run replaces it', async () => {
+    const lens = await api();
+    // The test workspace sets attentionLens.memoryBudgetMB to 0: every trace goes through a file.
+    const first = await explain('The cat sat on the mat.', new vscode.Selection(0, 0, 0, 23));
+    assert.equal(first.error, undefined, String(first.error));
+    const held = lens.currentStorage();
+    assert.equal(held?.storage, 'file');
+    assert.ok(held?.file && existsSync(held.file), `the trace file ${held?.file} exists while it is shown`);
+    // With a budget the same run's trace stays in memory, and its numbers are the file's.
+    const config = vscode.workspace.getConfiguration('attentionLens');
+    await config.update('memoryBudgetMB', 64, vscode.ConfigurationTarget.Workspace);
+    try {
+      const second = await explain('The cat sat on the mat.', new vscode.Selection(0, 0, 0, 23));
+      assert.equal(second.error, undefined, String(second.error));
+      assert.equal(lens.currentStorage()?.storage, 'memory');
+      assert.equal(second.trace?.blocks.length, first.trace?.blocks.length);
+      second.trace?.blocks.forEach((block, index) => assert.deepEqual(block.probs, first.trace?.blocks[index].probs, `block ${index}`));
+    } finally {
+      await config.update('memoryBudgetMB', 0, vscode.ConfigurationTarget.Workspace);
+    }
+    await waitFor('the replaced trace\'s folder to go', () => (existsSync(path.dirname(held.file!)) ? undefined : true), 10_000);
   });
 
   it('does not run when nothing is selected', async () => {
@@ -147,12 +173,16 @@ describe('Attention Lens in the extension host', () => {
     await runOnce(0);
     collect();
     const baseline = process.memoryUsage().heapUsed;
+    const traceFolders = (): number => readdirSync(tmpdir()).filter((name) => name.startsWith('attention-lens-trace-')).length;
+    const foldersBefore = traceFolders();
     for (let i = 1; i < 200; i++) await runOnce(i);
     await new Promise((resolve) => setTimeout(resolve, 500));
     collect();
     const after = process.memoryUsage().heapUsed;
     console.log(`soak: host heap ${(baseline / 2 ** 20).toFixed(1)} MB after the first run, ${(after / 2 ** 20).toFixed(1)} MB after 200`);
     assert.ok(after <= baseline * 1.1, `the host heap grew from ${baseline} to ${after} bytes`);
+    // Each run's temporary trace file went when the next run replaced it: only the shown one is left.
+    assert.ok(traceFolders() <= foldersBefore, `${traceFolders() - foldersBefore} temporary trace folders were left behind`);
     const attentionTabs = vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter((tab) => tab.input instanceof vscode.TabInputWebview);
     assert.ok(attentionTabs.length <= 1, `${attentionTabs.length} webview panels are open`);
   });

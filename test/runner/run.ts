@@ -7,7 +7,9 @@
  *   5. packages the linux-x64 .vsix, installs it in a second code-server and runs test/packaged in
  *      its extension host: a model on `native` from the installed copy (packaged.ts; linux-x64 only)
  * A missing server or browser is a failure, never a skip. Set ATTENTION_LENS_TEST_VERBOSE=1 for
- * code-server's own log; screenshots are written to .artifacts/ui/.
+ * code-server's own log; screenshots are written to .artifacts/ui/. While working on the panel,
+ * ATTENTION_LENS_UI_ONLY=panel.test.ts,narrowPanel.test.ts runs only those UI files (stages 3 and
+ * 5 are skipped, and the run says so: it is no substitute for the whole run).
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,6 +26,7 @@ import { setUiSession } from './session';
 
 const root = path.resolve(__dirname, '../..');
 const verbose = process.env.ATTENTION_LENS_TEST_VERBOSE === '1';
+const uiOnly = (process.env.ATTENTION_LENS_UI_ONLY ?? '').split(',').map((name) => name.trim()).filter(Boolean);
 /** Workbench log lines that are expected on an offline machine (shown with ATTENTION_LENS_TEST_VERBOSE=1). */
 const KNOWN_NOISE = [/Canceled: Canceled/, /open-vsx\.org/, /^\s+at /, /Long running operations during shutdown/, /vsda/, /github/i, /DialogService: Dialog requested during smoke test/];
 
@@ -67,8 +70,8 @@ function countResults(lines: string[]): { passed: number; failed: number } {
 async function runUiSuite(): Promise<{ passed: number; failed: number }> {
   const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, reporter: 'spec', color: false });
   const directory = path.join(root, 'test/ui');
-  const files = readdirSync(directory).filter((name) => name.endsWith('.test.ts')).sort();
-  if (files.length === 0) throw new Error('no UI tests found in test/ui');
+  const files = readdirSync(directory).filter((name) => name.endsWith('.test.ts') && (uiOnly.length === 0 || uiOnly.includes(name))).sort();
+  if (files.length === 0) throw new Error(uiOnly.length > 0 ? `no UI tests in test/ui named ${uiOnly.join(', ')}` : 'no UI tests found in test/ui');
   for (const file of files) mocha.addFile(path.join(directory, file));
   await mocha.loadFilesAsync();
   return new Promise((resolve) => {
@@ -89,20 +92,23 @@ async function main(): Promise<number> {
     server = await stage('start code-server', () => startCodeServer({ verbose }));
     browser = await stage('start chromium', launchBrowser);
 
-    const suite = await stage('extension-host suite', () => runExtensionHostSuite(browser!, server!, {
-      folder: workspace,
-      extensionPath: root,
-      testsPath,
-      timeoutMs: 180_000,
-      onLog: (line) => {
-        if (verbose || !KNOWN_NOISE.some((pattern) => pattern.test(line))) console.log(line);
-      },
-    }));
-    const counts = countResults(suite.log);
-    passed += counts.passed;
-    failed += counts.failed;
-    if (suite.exitCode !== 0 && counts.failed === 0) failed += 1; // crashed or timed out before mocha reported
-    console.log(`extension-host suite exit code ${suite.exitCode}`);
+    if (uiOnly.length > 0) console.log(`ATTENTION_LENS_UI_ONLY: only ${uiOnly.join(', ')}; the extension-host suite and the installed .vsix are skipped`);
+    else {
+      const suite = await stage('extension-host suite', () => runExtensionHostSuite(browser!, server!, {
+        folder: workspace,
+        extensionPath: root,
+        testsPath,
+        timeoutMs: 180_000,
+        onLog: (line) => {
+          if (verbose || !KNOWN_NOISE.some((pattern) => pattern.test(line))) console.log(line);
+        },
+      }));
+      const counts = countResults(suite.log);
+      passed += counts.passed;
+      failed += counts.failed;
+      if (suite.exitCode !== 0 && counts.failed === 0) failed += 1; // crashed or timed out before mocha reported
+      console.log(`extension-host suite exit code ${suite.exitCode}`);
+    }
 
     rmSync(path.join(root, '.artifacts/ui'), { recursive: true, force: true });
     setUiSession({ server, browser, workspace, extensionPath: root, verbose });
@@ -110,25 +116,27 @@ async function main(): Promise<number> {
     passed += ui.passed;
     failed += ui.failed;
 
-    // The installed .vsix gets a code-server of its own: this one is no longer needed.
-    await server.stop();
-    server = undefined;
-    const packaged = await stage('installed .vsix (package, install, run on native)', () => runPackagedCheck(root, {
-      browser: browser!,
-      folder: workspace,
-      verbose,
-      onLog: (line) => {
-        if (verbose || !KNOWN_NOISE.some((pattern) => pattern.test(line))) console.log(line);
-      },
-    }));
-    if (packaged.skipped) {
-      console.log(`installed .vsix: skipped, ${packaged.skipped}`);
-    } else {
-      const counts = countResults(packaged.log);
-      passed += counts.passed;
-      failed += counts.failed;
-      if (packaged.exitCode !== 0 && counts.failed === 0) failed += 1;
-      console.log(`installed .vsix suite exit code ${packaged.exitCode}`);
+    if (uiOnly.length === 0) {
+      // The installed .vsix gets a code-server of its own: this one is no longer needed.
+      await server.stop();
+      server = undefined;
+      const packaged = await stage('installed .vsix (package, install, run on native)', () => runPackagedCheck(root, {
+        browser: browser!,
+        folder: workspace,
+        verbose,
+        onLog: (line) => {
+          if (verbose || !KNOWN_NOISE.some((pattern) => pattern.test(line))) console.log(line);
+        },
+      }));
+      if (packaged.skipped) {
+        console.log(`installed .vsix: skipped, ${packaged.skipped}`);
+      } else {
+        const counts = countResults(packaged.log);
+        passed += counts.passed;
+        failed += counts.failed;
+        if (packaged.exitCode !== 0 && counts.failed === 0) failed += 1;
+        console.log(`installed .vsix suite exit code ${packaged.exitCode}`);
+      }
     }
   } catch (error) {
     console.error(`The real-VS-Code tests could not run: ${(error as Error).message}`);

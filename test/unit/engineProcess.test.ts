@@ -106,3 +106,38 @@ test('an idle engine process stops by itself and comes back for the next run; di
   assert.ok(!isAlive(second), 'dispose stopped the process');
   await assert.rejects(client.explain('after dispose'), /disposed/);
 });
+
+test('a trace over the inline budget stays out of this process: a temporary trace file, read block by block, removed on release', async () => {
+  const client = start();
+  clients.push(client);
+  const options = { model: 'builtin:tiny-encdec', seed: 3, padTo: 24 } as const;
+  const here = await new ExplainEngine(null).explain('The cat sat on the mat.', options);
+  client.inlineTraceBytes = 0;
+  const held = await client.explainHeld('The cat sat on the mat.', options);
+  assert.equal(held.storage, 'file');
+  const file = (held.trace as { file?: string }).file;
+  assert.ok(file && existsSync(file), 'the trace file exists while the trace is held');
+  assert.equal(path.basename(path.dirname(file)).startsWith('attention-lens-trace-'), true, 'in a private temporary folder of its own');
+  assert.equal(held.trace.blocks.length, here.blocks.length);
+  // The blocks outlive the engine process: a shown trace survives its idle stop or a crash.
+  await client.dispose();
+  for (let index = held.trace.blocks.length - 1; index >= 0; index--) {
+    const block = await held.trace.readBlock(index);
+    assert.deepEqual(block.probs, here.blocks[index].probs, `block ${index}`);
+    assert.deepEqual(block.mask, here.blocks[index].mask, `block ${index}: mask`);
+  }
+  assert.deepEqual(held.trace.skeleton.streams, here.streams);
+  assert.deepEqual(held.trace.skeleton.analysis?.diagnostics, here.analysis?.diagnostics);
+  await held.release();
+  assert.equal(existsSync(path.dirname(file)), false, 'release removes the folder');
+  await held.release();
+
+  // Under the budget the trace comes whole, as before; explain() reads a file-backed one whole and removes it.
+  const small = start();
+  clients.push(small);
+  const inMemory = await small.explainHeld('The cat sat on the mat.', options);
+  assert.equal(inMemory.storage, 'memory');
+  small.inlineTraceBytes = 1;
+  const whole = await small.explain('The cat sat on the mat.', options);
+  whole.blocks.forEach((block, index) => assert.deepEqual(block.probs, here.blocks[index].probs));
+});

@@ -74,33 +74,8 @@ export type TraceFileMeta = Omit<AttentionTrace, 'blocks' | 'residual' | 'analys
   analysis?: AnalysisMeta;
 };
 
-/** A block without its arrays, saying which of the optional ones it has. */
-export type LazyBlock = Omit<AttentionBlock, 'probs' | 'scores' | 'mask' | 'meanProbs'> & {
-  hasScores: boolean;
-  hasMask: boolean;
-  hasMeanProbs: boolean;
-};
-
-/** A trace whose blocks are read when asked for: what a trace file gives, and what it is written from. */
-export interface LazyTrace {
-  /** The trace without attention, masks and scores (`blocks` is empty); residual and analysis are whole. */
-  skeleton: AttentionTrace;
-  /** Each block without its arrays, in order. */
-  blocks: readonly LazyBlock[];
-  /** Block `index` with its arrays. */
-  readBlock(index: number): Promise<AttentionBlock>;
-}
-
-/** A whole trace in memory as a LazyTrace. */
-export function lazyTrace(trace: AttentionTrace): LazyTrace {
-  return {
-    skeleton: { ...trace, blocks: [] },
-    blocks: trace.blocks.map(({ probs: _p, scores, mask, meanProbs, ...rest }) => ({
-      ...rest, hasScores: scores !== undefined, hasMask: mask !== null, hasMeanProbs: meanProbs !== undefined,
-    })),
-    readBlock: async (index) => trace.blocks[index],
-  };
-}
+// LazyTrace lives in src/shared (the hosts hold one); the trace file reads and writes it.
+export { type LazyBlock, type LazyTrace, lazyTrace } from '../../shared/lazyTrace';
 
 /** One head's statistics as its row of `head_stats.N`. */
 export function headStatRow(stats: HeadStats): number[] {

@@ -6,10 +6,13 @@
  * after a while without work; its memory then goes back to the system.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CancelledError, UserFacingError } from '../../shared/errors';
+import { type LazyTrace, lazyTrace, wholeTrace } from '../../shared/lazyTrace';
 import type { AttentionTrace } from '../../shared/trace';
 import { decodeTrace } from '../../shared/traceBinary';
+import { TraceFile } from '../traceFile/reader';
 import type { ExportedModel, ExportOptions } from '../exportModel';
 import type { DownloadProgress } from '../hub/download';
 import type { ExplainOptions } from '../options';
@@ -23,7 +26,26 @@ export interface AttentionEngine {
   dispose(): Promise<void>;
 }
 
+/**
+ * A run's trace as a host holds it: in memory when it is small; else in a trace file the engine
+ * process wrote to a private temporary folder, read block by block. `release` lets it go (closes the
+ * file and removes its folder); the trace must not be read after.
+ */
+export interface HeldTrace {
+  trace: LazyTrace;
+  /** Where the blocks are read from: memory, or the temporary trace file. */
+  storage: 'memory' | 'file';
+  /** The temporary trace file, when there is one. */
+  file?: string;
+  release(): Promise<void>;
+}
+
 export interface EngineProcessOptions extends Omit<EngineClientOptions, 'resourceLimits'> {
+  /**
+   * Traces with more attention than this many bytes stay out of this process: they come as a
+   * temporary trace file (HeldTrace.storage 'file'). Default 64 MiB; `inlineTraceBytes` changes it.
+   */
+  inlineTraceBytes?: number;
   /** Stop the process after this long without a run, in ms; 0: keep it. Default 10 minutes. */
   idleStopMs?: number;
   /** Node options for the process (tests run the TypeScript entry with `--import tsx`). */
@@ -31,12 +53,13 @@ export interface EngineProcessOptions extends Omit<EngineClientOptions, 'resourc
 }
 
 const DEFAULT_IDLE_STOP_MS = 10 * 60_000;
+const DEFAULT_INLINE_TRACE_BYTES = 64 * 2 ** 20;
 /** Of the process's stderr, the tail kept to explain a crash. */
 const STDERR_TAIL_BYTES = 4096;
 
 interface Pending {
   model: string;
-  resolve(value: AttentionTrace | ExportedModel): void;
+  resolve(value: HeldTrace | ExportedModel): void;
   reject(error: Error): void;
   onPartial?: (trace: AttentionTrace) => void;
   onProgress?: (stage: string, download?: DownloadProgress) => void;
@@ -76,6 +99,27 @@ function processEndError(pending: Pending, code: number | null, signal: NodeJS.S
   return new EngineError(`The attention engine process stopped unexpectedly while running ${pending.model} (${how}${detail ? `: ${detail}` : ''}). ${rerun}`, rerun, true);
 }
 
+/** Opens the trace file the engine process wrote; the folder is this host's to remove. */
+async function heldFile(file: string, folder: string): Promise<HeldTrace> {
+  let opened: TraceFile;
+  try {
+    opened = await TraceFile.open(file);
+  } catch (error) {
+    await rm(folder, { recursive: true, force: true });
+    throw error;
+  }
+  let released: Promise<void> | undefined;
+  return {
+    trace: opened,
+    storage: 'file',
+    file,
+    release: () => {
+      released ??= opened.close().catch(() => undefined).then(() => rm(folder, { recursive: true, force: true }));
+      return released;
+    },
+  };
+}
+
 export class EngineProcessClient implements AttentionEngine {
   private child: ChildProcess | null = null;
   private stderrTail = '';
@@ -84,6 +128,8 @@ export class EngineProcessClient implements AttentionEngine {
   private idleTimer: NodeJS.Timeout | undefined;
   private disposed = false;
   private readonly idleStopMs: number;
+  /** Traces with more attention than this (bytes) come as a temporary trace file; read by each run. */
+  inlineTraceBytes: number;
 
   /**
    * @param processScript absolute path of dist/engineProcess.js (or the .ts entry with execArgv `--import tsx`)
@@ -91,6 +137,7 @@ export class EngineProcessClient implements AttentionEngine {
    */
   constructor(private readonly processScript: string, private readonly workerScript: string, private readonly options: EngineProcessOptions = {}) {
     this.idleStopMs = options.idleStopMs ?? DEFAULT_IDLE_STOP_MS;
+    this.inlineTraceBytes = options.inlineTraceBytes ?? DEFAULT_INLINE_TRACE_BYTES;
   }
 
   /** The engine process's id while one runs (for tests and diagnostics). */
@@ -121,7 +168,8 @@ export class EngineProcessClient implements AttentionEngine {
     child.on('error', (error) => {
       this.stderrTail += `\n${error.message}`;
     });
-    const init: ToEngineProcess = { type: 'init', workerScript: this.workerScript, options: clientOptions };
+    const { inlineTraceBytes: _inline, ...engineOptions } = clientOptions;
+    const init: ToEngineProcess = { type: 'init', workerScript: this.workerScript, options: engineOptions };
     child.send(init);
     this.child = child;
     return child;
@@ -146,10 +194,12 @@ export class EngineProcessClient implements AttentionEngine {
     this.finish(message.requestId, pending);
     if (message.type === 'result') {
       try {
-        pending.resolve(decodeTrace(message.trace));
+        pending.resolve({ trace: lazyTrace(decodeTrace(message.trace)), storage: 'memory', release: async () => undefined });
       } catch (error) {
         pending.reject(error as Error);
       }
+    } else if (message.type === 'resultFile') {
+      heldFile(message.file, message.folder).then(pending.resolve, pending.reject);
     } else if (message.type === 'exported') {
       pending.resolve({ model: message.model, externalData: message.externalData });
     } else {
@@ -193,8 +243,21 @@ export class EngineProcessClient implements AttentionEngine {
     }
   }
 
-  explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void, onProgress?: (stage: string, download?: DownloadProgress) => void): Promise<AttentionTrace> {
-    return this.request(options, (requestId) => ({ type: 'explain', requestId, text, options }), signal, onPartial, onProgress) as Promise<AttentionTrace>;
+  async explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void, onProgress?: (stage: string, download?: DownloadProgress) => void): Promise<AttentionTrace> {
+    const held = await this.explainHeld(text, options, signal, onPartial, onProgress);
+    try {
+      return await wholeTrace(held.trace);
+    } finally {
+      await held.release();
+    }
+  }
+
+  /**
+   * As explain, but a big trace is not brought into this process: it stays in a temporary trace file
+   * and its blocks are read as they are asked for. The caller releases it when done with it.
+   */
+  explainHeld(text: string, options: ExplainOptions = {}, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void, onProgress?: (stage: string, download?: DownloadProgress) => void): Promise<HeldTrace> {
+    return this.request(options, (requestId) => ({ type: 'explain', requestId, text, options, inlineTraceBytes: this.inlineTraceBytes }), signal, onPartial, onProgress) as Promise<HeldTrace>;
   }
 
   exportModel(options: ExportOptions, signal?: AbortSignal): Promise<ExportedModel> {
@@ -207,7 +270,7 @@ export class EngineProcessClient implements AttentionEngine {
     signal: AbortSignal | undefined,
     onPartial?: (trace: AttentionTrace) => void,
     onProgress?: (stage: string, download?: DownloadProgress) => void,
-  ): Promise<AttentionTrace | ExportedModel> {
+  ): Promise<HeldTrace | ExportedModel> {
     if (this.disposed) return Promise.reject(new Error('the engine client is disposed'));
     if (signal?.aborted) return Promise.reject(new CancelledError());
     clearTimeout(this.idleTimer);

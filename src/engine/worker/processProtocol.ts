@@ -20,6 +20,11 @@ export interface ProcessExplainMessage {
   requestId: number;
   text: string;
   options: ExplainOptions;
+  /**
+   * A trace with more attention than this (bytes) is not sent: it is written to a trace file in a
+   * private temporary folder, which the host reads block by block and removes (`resultFile`).
+   */
+  inlineTraceBytes: number;
 }
 
 export interface ProcessExportMessage {
@@ -51,6 +56,8 @@ export interface ProcessError {
 export type FromEngineProcess =
   | { type: 'ready'; pid: number }
   | { type: 'result'; requestId: number; trace: Uint8Array }
+  /** The trace as a trace file (README "Trace files") in `folder`, a private folder the host now owns. */
+  | { type: 'resultFile'; requestId: number; file: string; folder: string; bytes: number }
   | { type: 'partial'; requestId: number; trace: Uint8Array }
   | { type: 'progress'; requestId: number; stage: string; download?: DownloadProgress }
   | { type: 'exported'; requestId: number; model: Uint8Array; externalData: { location: string; data: Uint8Array } | null }
