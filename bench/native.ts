@@ -112,7 +112,7 @@ async function benchPreset(preset: string, tokens: number, runs: number, threads
     for (let i = 0; i < runs + 1; i++) {
       const trace = await engine.explain(text(tokens), { model: file, backend: 'auto', threads, maxTokens: tokens });
       autoBackend = trace.backend;
-      autoNotice = trace.notices.find((notice) => notice.code === 'backend')?.message ?? '';
+      autoNotice = trace.notices.find((notice) => notice.code === 'backend-choice' || notice.code === 'backend')?.message ?? '';
       if (i > 0) autoTimes.push(trace.timings.find((timing) => timing.stage === 'forward')?.ms ?? Number.NaN);
     }
   } finally {

@@ -61,12 +61,14 @@ describe('The installed linux-x64 .vsix', () => {
     assert.deepEqual(trace.notices.filter((notice) => notice.code === 'backend'), [], notices(trace));
   });
 
-  it('picks native with auto, and its notice says native CPU ran', async function () {
+  it('picks native with auto, and its choice note says native CPU ran', async function () {
     this.timeout(120_000);
     const trace = await explain('builtin:paper-base', 'auto');
     if (trace.backend === 'webgpu' && trace.adapter) this.skip(); // a real GPU beat the CPU here
     assert.equal(trace.backend, 'native', `ran on ${trace.backend} (${notices(trace)})`);
-    const notice = trace.notices.find((each) => each.code === 'backend')?.message ?? '';
+    // auto chose: a choice note (shown beside the backend), not a fallback notice.
+    assert.deepEqual(trace.notices.filter((each) => each.code === 'backend'), [], notices(trace));
+    const notice = trace.notices.find((each) => each.code === 'backend-choice')?.message ?? '';
     assert.match(notice, /^Native CPU \(onnxruntime-node \d+\.\d+\.\d+, \d+ threads?\) ran/, notices(trace));
   });
 });

@@ -113,12 +113,14 @@ describe('native and WASM give the same trace', () => {
 });
 
 describe('auto', () => {
-  test('picks native when it loads, and the trace says which backend ran and why', async () => {
+  test('picks native when it loads, and the trace says which backend ran and why, as a choice, not a fallback', async () => {
     const trace = await new ExplainEngine().explain('The cat sat on the mat.', { model: await exportOf('tiny-decoder'), backend: 'auto', threads: 1 });
     assert.equal(trace.backend, 'native');
-    const backendNotices = trace.notices.filter((notice) => notice.code === 'backend');
-    assert.equal(backendNotices.length, 1, messages(trace));
-    assert.match(backendNotices[0].message, /^Native CPU \(onnxruntime-node 1\.30\.\d+, 1 thread\) ran: WebGPU was not used because /);
+    // auto was asked to choose: no GPU here is its choice note, not a notice the user must act on.
+    assert.equal(trace.notices.filter((notice) => notice.code === 'backend').length, 0, messages(trace));
+    const choices = trace.notices.filter((notice) => notice.code === 'backend-choice');
+    assert.equal(choices.length, 1, messages(trace));
+    assert.match(choices[0].message, /^Native CPU \(onnxruntime-node 1\.30\.\d+, 1 thread\) ran: WebGPU was not used because /);
   });
 
   test("with a real GPU, the trial weighs WebGPU against native CPU (the verdict; a GPU run needs a GPU machine)", () => {
@@ -129,13 +131,14 @@ describe('auto', () => {
     assert.equal(chooseAutoBackend({ wasmMs: 300, webGpuMs: 40, maxDifference: 1 }, 'native').backend, 'native');
   });
 
-  test('with native switched off, WASM runs and the one notice says why', async () => {
+  test('with native switched off, WASM runs and the one choice note says why', async () => {
     process.env[NATIVE_BINDING_ENV] = 'none';
     const trace = await new ExplainEngine().explain('The cat sat.', { model: await exportOf('tiny-decoder'), backend: 'auto', threads: 1 });
     assert.equal(trace.backend, 'wasm');
-    const backendNotices = trace.notices.filter((notice) => notice.code === 'backend');
-    assert.equal(backendNotices.length, 1, messages(trace));
-    assert.match(backendNotices[0].message, /^WASM ran: WebGPU was not used because .*\. Native CPU was not used: it is switched off \(ATTENTION_LENS_NATIVE_BINDING=none\)\.$/);
+    assert.equal(trace.notices.filter((notice) => notice.code === 'backend').length, 0, messages(trace));
+    const choices = trace.notices.filter((notice) => notice.code === 'backend-choice');
+    assert.equal(choices.length, 1, messages(trace));
+    assert.match(choices[0].message, /^WASM ran: WebGPU was not used because .*\. Native CPU was not used: it is switched off \(ATTENTION_LENS_NATIVE_BINDING=none\)\.$/);
   });
 });
 
@@ -174,7 +177,8 @@ describe('a binding that does not load ends in WASM with one notice (a CLI proce
     for (const backend of ['auto', 'native']) {
       const { trace } = await runWith(copy, backend);
       assert.equal(trace.backend, 'wasm', backend);
-      const backendNotices = trace.notices.filter((notice) => notice.code === 'backend');
+      // native asked for by name: a fallback (an exception); auto: its choice note (a fact).
+      const backendNotices = trace.notices.filter((notice) => notice.code === (backend === 'auto' ? 'backend-choice' : 'backend'));
       assert.equal(backendNotices.length, 1, messages(trace));
       assert.match(backendNotices[0].message, new RegExp(`onnxruntime-node did not load on ${process.platform}-${process.arch} \\(.*(libonnxruntime|onnxruntime\\.dll|cannot open|not find|Library not loaded)`, 'i'));
     }

@@ -138,7 +138,9 @@ describe('WebGPU (SwiftShader adapter) gives the same visualisation as WASM', ()
     const trace = await engine.explain('The cat sat.', { model: await exported('tiny-decoder'), backend: 'auto', threads: 1 });
     assert.equal(trace.backend, 'wasm');
     assert.equal(trace.adapter, undefined);
-    assert.ok(trace.notices.some((notice) => /WebGPU was not used because its only adapter is .*swiftshader.*\(software\)/i.test(notice.message)), trace.notices.map((notice) => notice.message).join(' | '));
+    // auto was asked to choose: a choice note (beside the backend), not a fallback notice.
+    assert.ok(trace.notices.some((notice) => notice.code === 'backend-choice' && /WebGPU was not used because its only adapter is .*swiftshader.*\(software\)/i.test(notice.message)), trace.notices.map((notice) => `${notice.code}: ${notice.message}`).join(' | '));
+    assert.equal(trace.notices.filter((notice) => notice.code === 'backend').length, 0, trace.notices.map((notice) => notice.message).join(' | '));
   });
 
   test("auto's first-run trial (a software adapter let in for the test) compares speed and results, and keeps WASM when it is faster", async (context) => {
@@ -150,7 +152,7 @@ describe('WebGPU (SwiftShader adapter) gives the same visualisation as WASM', ()
       copyFileSync(await exported('tiny-decoder'), copy);
       const trial = await engine.explain('The dog sat.', { model: copy, backend: 'auto', threads: 1 });
       assert.equal(trial.backend, 'wasm', 'the trial run returns the WASM result');
-      assert.ok(trial.notices.some((notice) => /WASM was faster than WebGPU on this model \(\d+ ms on WebGPU, \d+ ms on WASM\)/.test(notice.message)), trial.notices.map((notice) => notice.message).join(' | '));
+      assert.ok(trial.notices.some((notice) => notice.code === 'backend-choice' && /WASM was faster than WebGPU on this model \(\d+ ms on WebGPU, \d+ ms on WASM\)/.test(notice.message)), trial.notices.map((notice) => `${notice.code}: ${notice.message}`).join(' | '));
     } finally {
       delete process.env.ATTENTION_LENS_WEBGPU_TRY_SOFTWARE;
     }

@@ -30,11 +30,13 @@ test('with no adapter, auto and webgpu both run WASM and say why', async () => {
   const auto = await engine.explain('The cat sat on the mat.', { model: file, backend: 'auto', threads: 1 });
   assert.equal(auto.backend, 'wasm');
   assert.equal(auto.adapter, undefined);
-  assert.equal(auto.notices.filter((notice) => /WASM ran: WebGPU was not used because no WebGPU adapter was found/.test(notice.message)).length, 1, auto.notices.map((notice) => notice.message).join(' | '));
+  // auto chose WASM: a choice note (a fact beside the backend); only \`webgpu\` asked for by name gets the fallback notice.
+  assert.equal(auto.notices.filter((notice) => notice.code === 'backend-choice' && /WASM ran: WebGPU was not used because no WebGPU adapter was found/.test(notice.message)).length, 1, auto.notices.map((notice) => notice.message).join(' | '));
+  assert.equal(auto.notices.filter((notice) => notice.code === 'backend').length, 0, auto.notices.map((notice) => notice.message).join(' | '));
 
   const forced = await engine.explain('The cat sat on the mat.', { model: file, backend: 'webgpu', threads: 1 });
   assert.equal(forced.backend, 'wasm');
-  assert.ok(forced.notices.some((notice) => /WebGPU is not available here \(no WebGPU adapter was found.*\), so WASM ran instead\./.test(notice.message)), forced.notices.map((notice) => notice.message).join(' | '));
+  assert.ok(forced.notices.some((notice) => notice.code === 'backend' && /WebGPU is not available here \(no WebGPU adapter was found.*\), so WASM ran instead\./.test(notice.message)), forced.notices.map((notice) => notice.message).join(' | '));
   // Same numbers as a plain WASM run.
   const wasm = await engine.explain('The cat sat on the mat.', { model: file, backend: 'wasm', threads: 1 });
   forced.blocks.forEach((block, b) => assert.deepEqual(block.probs, wasm.blocks[b].probs));

@@ -263,6 +263,7 @@ export async function explainOnnx(
   const streams = completeStreams(plan.streams, blocks, explicitIds);
   const info = describe(model, modelPath, blocks);
   const notices = [...plan.notices, ...model.plan.notes];
+  if (model.session.choiceNote) notices.push(notice('backend-choice', model.session.choiceNote));
   if (model.session.fallbackNote) notices.push(notice('backend', model.session.fallbackNote));
   if (passes.groups.length > 1) {
     notices.push(notice('passes', `The attention (${(estimate.bytes / 2 ** 20).toFixed(0)} MB) was fetched in ${passes.groups.length} runs of the model, each returning at most ${(passes.budgetBytes / 2 ** 20).toFixed(0)} MB, because ONNX Runtime Web holds at most 4 GB; each run repeats the forward pass up to its last block.`));

@@ -2,6 +2,8 @@
  * @file Sessions on WebGPU: `webgpu` asked for by name (any adapter, with a notice for a software
  * one), and `auto`'s trial (WASM first; WebGPU kept only when a real GPU beat WASM and agreed with
  * it). Any WebGPU failure falls back to WASM for good, with a one-line notice: never a failed run.
+ * Under `auto` nobody asked for WebGPU, so what auto chose and why (no adapter, the trial's verdict)
+ * is its choice note (notice `backend-choice`, a fact), never the fallback notice (`backend`).
  */
 import ort = require('onnxruntime-web');
 import { UserFacingError } from '../../shared/errors';
@@ -155,9 +157,11 @@ export async function createAutoSession(model: Uint8Array, options: SessionOptio
   const aside = baseline.aside ? ` ${baseline.aside}` : '';
   if (!probe.available || (probe.adapter.software && !trySoftware)) {
     const why = probe.available ? `its only adapter is ${adapterLabel(probe.adapter)}` : probe.reason;
-    // A native session that fell back to WASM (it refused the model) says so itself.
+    // A native session that fell back to WASM (it refused the model) says so itself, as an exception.
     if (cpu.fallbackNote) return cpu;
-    return withNote(cpu, `${capitalized(baseline.label)} ran: WebGPU was not used because ${why}.${aside}`);
+    // auto was asked to choose: no GPU here is a fact about the machine, said on every run, so it is
+    // a choice note (shown beside the backend), not a notice the user must act on.
+    return withChoice(cpu, `${capitalized(baseline.label)} ran: WebGPU was not used because ${why}.${aside}`);
   }
   return new AutoSession(cpu, baseline, model, options, probe.adapter);
 }
@@ -166,9 +170,9 @@ function capitalized(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
-/** The session with its notice set (the session objects of ortWeb.ts and nativeSessions.ts keep it in a field). */
-function withNote(session: OnnxSession, note: string): OnnxSession {
-  (session as { fallbackNote: string | null }).fallbackNote = note;
+/** The session with auto's choice note set (the session objects of ortWeb.ts and nativeSessions.ts take it as a field). */
+function withChoice(session: OnnxSession, note: string): OnnxSession {
+  (session as { choiceNote?: string | null }).choiceNote = note;
   return session;
 }
 
@@ -176,6 +180,8 @@ class AutoSession implements OnnxSession {
   backend: Backend;
   adapter: string | null = null;
   fallbackNote: string | null = null;
+  /** The trial's verdict (or why there was none): auto's choice, not an exception. */
+  choiceNote: string | null = null;
   private gpu: OnnxSession | null = null;
   private decided = false;
 
@@ -209,7 +215,7 @@ class AutoSession implements OnnxSession {
     try {
       const gpu = await WebGpuSession.create(this.model, this.options, this.gpuAdapter, null);
       if (gpu.backend !== 'webgpu') {
-        this.fallbackNote = `${this.cpuWords(gpu.fallbackNote ?? 'WebGPU failed.')}${aside}`;
+        this.choiceNote = `${this.cpuWords(gpu.fallbackNote ?? 'WebGPU failed.')}${aside}`;
         await gpu.release();
         return result;
       }
@@ -221,7 +227,7 @@ class AutoSession implements OnnxSession {
       const verdict = gpu.backend === 'webgpu'
         ? chooseAutoBackend({ wasmMs: cpuMs, webGpuMs, maxDifference: maxOutputDifference(result, gpuResult) }, cpuBackend)
         : { backend: cpuBackend, reason: this.cpuWords(gpu.fallbackNote ?? 'WebGPU failed.') };
-      this.fallbackNote = `${verdict.reason}${aside}`;
+      this.choiceNote = `${verdict.reason}${aside}`;
       if (verdict.backend === 'webgpu') {
         this.gpu = gpu;
         this.cpu = null;
@@ -230,7 +236,7 @@ class AutoSession implements OnnxSession {
         await gpu.release();
       }
     } catch (error) {
-      this.fallbackNote = `WebGPU failed (${reasonOf(error)}), so ${this.baseline.label} runs this model.${aside}`;
+      this.choiceNote = `WebGPU failed (${reasonOf(error)}), so ${this.baseline.label} runs this model.${aside}`;
     }
     if (cpu.fallbackNote && this.cpu) this.fallbackNote = cpu.fallbackNote;
     return result;
@@ -246,7 +252,10 @@ class AutoSession implements OnnxSession {
     const result = await session.run(feeds, outputNames);
     this.backend = session.backend;
     this.adapter = session.adapter;
-    if (session.fallbackNote) this.fallbackNote = session.fallbackNote;
+    // WebGPU that auto chose and that then failed is still auto's business (WASM runs, as auto may);
+    // a CPU session that fell back (native refused a run) is an exception.
+    if (session.fallbackNote && session === this.gpu) this.choiceNote = session.fallbackNote;
+    else if (session.fallbackNote) this.fallbackNote = session.fallbackNote;
     return result;
   }
 

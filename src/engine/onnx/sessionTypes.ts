@@ -17,8 +17,14 @@ export interface OnnxSession {
   readonly backend: Backend;
   /** The WebGPU adapter of the last run, when it ran on WebGPU ("nvidia ampere, …"). */
   readonly adapter: string | null;
-  /** Why the backend differs from the one asked for, if it does. */
+  /** Why the backend differs from the one asked for, if it does: an exception the user must see (notice `backend`). */
   readonly fallbackNote: string | null;
+  /**
+   * How `auto` chose the backend that ran, and why not the others ("WASM ran: WebGPU was not used
+   * because no WebGPU adapter was found."): a fact, not an exception, since auto was asked to choose
+   * (notice `backend-choice`; hosts show it beside the backend, not as a warning). Absent otherwise.
+   */
+  readonly choiceNote?: string | null;
   inputNames: readonly string[];
   outputNames: readonly string[];
   run(feeds: Record<string, HostTensor>, outputNames?: readonly string[]): Promise<Record<string, HostTensor>>;
