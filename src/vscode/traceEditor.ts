@@ -1,24 +1,22 @@
 /**
  * @file Saved traces in VS Code: "Attention Lens: Open Trace..." and a read-only custom editor for
  * `*.attn.safetensors` (README "Trace files") that shows a trace file in the same panel a run opens
- * in. The file is read whole (TraceFile.readTrace) under "attentionLens.limits.maxTraceMB"; a bigger
- * one is refused with that setting's name, since the panel does not yet read blocks from the file
- * as it needs them. A damaged file, or one of another schema, shows the reader's message in the
- * panel and in a notification. Trace files are data that only our own reader parses (no runtime,
+ * in. The file stays open while its editor does, and the panel's blocks are read from it as it
+ * shows them (HostTrace, as a big run's), so a trace of any size opens. A damaged file, or one of
+ * another schema, shows the reader's message in the panel and in a notification. Trace files are data that only our own reader parses (no runtime,
  * no code), so a restricted workspace opens them too (trust.ts).
  */
 import * as vscode from 'vscode';
-import { DEFAULT_LIMITS, TraceFile } from '../engine';
+import { TraceFile } from '../engine';
 import { UserFacingError } from '../shared/errors';
-import type { PanelCapabilities, ToWebviewMessage } from '../shared/protocol';
-import { traceOverview } from '../shared/protocol';
-import { type LazyTrace, lazyTrace } from '../shared/lazyTrace';
-import type { AttentionTrace } from '../shared/trace';
-import { withTraceWords } from '../shared/traceWords';
-import { type ExportableTrace, type Exporter, TRACE_EXPORT_COMMANDS, type TraceExportCommand } from './exports';
-import { readDisplaySettings, SECTION } from './settings';
+import type { LazyTrace } from '../shared/lazyTrace';
+import type { PanelCapabilities, ToWebviewMessage, TraceOverview } from '../shared/protocol';
+import type { AttentionBlock } from '../shared/trace';
+import { type Exporter, TRACE_EXPORT_COMMANDS, type TraceExportCommand } from './exports';
+import { HostTrace } from './hostTrace';
+import { readDisplaySettings, readMemoryBudgetMB } from './settings';
 import { WebviewHost, type WebviewHostEvents, type WebviewHostSource } from './webviewHost';
-import { describeFailure, VSCODE_OPTION_WORDS, vscodeWords } from './words';
+import { describeFailure, vscodeWords } from './words';
 
 /** The run id a trace editor's page knows its trace by: each editor has a page of its own. */
 const FILE_RUN_ID = 1;
@@ -26,57 +24,46 @@ const FILE_RUN_ID = 1;
 /** What the panel of a trace file offers: its exports and the log; no model runs, no editor text to highlight. */
 const TRACE_FILE_CAPABILITIES: PanelCapabilities = { commands: [...TRACE_EXPORT_COMMANDS, 'attentionLens.showOutput'], editorHighlights: false };
 
-/** A trace file as opened: its trace (as shown, and with its option references), or why it cannot be shown. */
-export type TraceFileContent = { kind: 'trace'; trace: AttentionTrace; portable: AttentionTrace } | { kind: 'failed'; message: string; hint?: string };
+/** A trace file as opened: its trace, read block by block, or why it cannot be shown. */
+export type TraceFileContent = { kind: 'trace'; trace: HostTrace } | { kind: 'failed'; message: string; hint?: string };
 
 /** What a trace editor shows now, for the integration tests. */
 export interface TraceEditorState {
   uri: string;
-  trace?: AttentionTrace;
+  /** The trace without its arrays, as the panel lays it out. */
+  trace?: TraceOverview;
+  /** Block `index` as the panel gets it, read from the file. */
+  readBlock?: (index: number) => Promise<AttentionBlock>;
   /** The message shown instead of a trace. */
   failure?: string;
   /** The block and head the page shows, once it has drawn one. */
   view?: { blockIndex: number; head: number | 'mean' };
 }
 
-/** Reads a trace file whole, within the trace ceiling; never throws. */
-export async function readTraceDocument(uri: vscode.Uri, maxTraceMB: number): Promise<TraceFileContent> {
+/** Opens a trace file, its header and small tensors read and checked, its blocks left in the file; never throws. */
+export async function readTraceDocument(uri: vscode.Uri): Promise<TraceFileContent> {
   const name = vscode.workspace.asRelativePath(uri);
   if (uri.scheme !== 'file') {
     return { kind: 'failed', message: `${name} is not on this machine's disk, and Attention Lens reads trace files only from disk.`, hint: 'Copy it to a local folder and open it there.' };
   }
-  let file: TraceFile | undefined;
   try {
-    file = await TraceFile.open(uri.fsPath);
-    const portable = await file.readTrace({ maxTraceBytes: maxTraceMB * 2 ** 20 });
-    return { kind: 'trace', portable, trace: withTraceWords(portable, VSCODE_OPTION_WORDS) };
+    const file = await TraceFile.open(uri.fsPath);
+    // The file is closed when nothing reads it any more: its editors closed and no export running.
+    const trace = new HostTrace({ trace: file, storage: 'file', file: uri.fsPath, release: () => file.close() }, readMemoryBudgetMB() * 2 ** 20);
+    return { kind: 'trace', trace };
   } catch (error) {
-    if (error instanceof UserFacingError && error.code === 'trace-file-unreadable' && typeof error.facts.traceMB === 'number') {
-      return {
-        kind: 'failed',
-        message: `${name} is too big to open: its attention takes ${error.facts.traceMB} MB in memory, over the ${maxTraceMB} MB of the setting "attentionLens.limits.maxTraceMB".`,
-        hint: 'Raise that setting if this machine has the memory: VS Code reads a trace file whole (reading its blocks from the file as they are shown is not done yet). The CLI\'s --open prints its summary without reading it whole.',
-      };
-    }
     // The reader's message names the file by its full path; the workspace's own name for it is shorter.
     const shorten = (text: string): string => text.split(uri.fsPath).join(name);
     if (error instanceof UserFacingError) return { kind: 'failed', message: shorten(vscodeWords(error.message)), hint: vscodeWords(error.hint) };
     return { kind: 'failed', message: `${name} cannot be opened as a trace: ${shorten(describeFailure(error))}` };
-  } finally {
-    await file?.close();
   }
 }
 
 class TraceDocument implements vscode.CustomDocument {
-  /** The trace read block by block, for the panel and the exports (read whole, so from memory). */
-  readonly lazy: ExportableTrace | undefined;
-
-  constructor(readonly uri: vscode.Uri, readonly content: TraceFileContent) {
-    this.lazy = content.kind === 'trace' ? { trace: lazyTrace(content.trace), portable: lazyTrace(content.portable) } : undefined;
-  }
+  constructor(readonly uri: vscode.Uri, readonly content: TraceFileContent) {}
 
   dispose(): void {
-    // The file was read whole and closed: nothing is held open.
+    if (this.content.kind === 'trace') this.content.trace.drop();
   }
 }
 
@@ -94,13 +81,13 @@ class TraceEditor implements WebviewHostSource, vscode.Disposable {
     return [
       TraceEditor.configure(),
       content.kind === 'trace'
-        ? { type: 'traceLoaded', runId: FILE_RUN_ID, trace: traceOverview(content.trace) }
+        ? { type: 'traceLoaded', runId: FILE_RUN_ID, trace: content.trace.overview }
         : { type: 'runFailed', runId: FILE_RUN_ID, message: content.message, ...(content.hint ? { hint: content.hint } : {}), cancelled: false },
     ];
   }
 
   trace(runId: number): LazyTrace | undefined {
-    return runId === FILE_RUN_ID ? this.document.lazy?.trace : undefined;
+    return runId === FILE_RUN_ID && this.document.content.kind === 'trace' ? this.document.content.trace.shown : undefined;
   }
 
   static configure(): ToWebviewMessage {
@@ -153,13 +140,12 @@ export class TraceEditorProvider implements vscode.CustomReadonlyEditorProvider<
   }
 
   async openCustomDocument(uri: vscode.Uri): Promise<TraceDocument> {
-    const maxTraceMB = vscode.workspace.getConfiguration(SECTION).get<number>('limits.maxTraceMB', DEFAULT_LIMITS.maxTraceMB);
-    const content = await readTraceDocument(uri, maxTraceMB);
+    const content = await readTraceDocument(uri);
     if (content.kind === 'failed') {
       this.log.warn(`trace file ${uri.toString(true)}: ${content.message}`);
       void vscode.window.showErrorMessage(`Attention Lens: ${content.hint ? `${content.message} ${content.hint}` : content.message}`);
     } else {
-      this.log.info(`trace file ${uri.toString(true)}: ${content.trace.model.name}, ${content.trace.blocks.length} blocks`);
+      this.log.info(`trace file ${uri.toString(true)}: ${content.trace.overview.model.name}, ${content.trace.overview.blocks.length} blocks`);
     }
     return new TraceDocument(uri, content);
   }
@@ -177,14 +163,15 @@ export class TraceEditorProvider implements vscode.CustomReadonlyEditorProvider<
   states(): TraceEditorState[] {
     return [...this.editors].map(({ document, view }) => ({
       uri: document.uri.toString(),
-      ...(document.content.kind === 'trace' ? { trace: document.content.trace } : { failure: document.content.hint ? `${document.content.message} ${document.content.hint}` : document.content.message }),
+      ...(document.content.kind === 'trace' ? { trace: document.content.trace.overview, readBlock: document.content.trace.shown.readBlock } : { failure: document.content.hint ? `${document.content.message} ${document.content.hint}` : document.content.message }),
       ...(view ? { view } : {}),
     }));
   }
 
   /** The page's requests: exports of this file's trace; no editor text to highlight. */
   private events(editor: TraceEditor): WebviewHostEvents {
-    const shown = editor.document.lazy;
+    const content = editor.document.content;
+    const held = content.kind === 'trace' ? content.trace : undefined;
     return {
       onHover: () => undefined,
       onHoverRollout: () => undefined,
@@ -195,8 +182,10 @@ export class TraceEditorProvider implements vscode.CustomReadonlyEditorProvider<
         void vscode.window.showErrorMessage(`Attention Lens: the export failed: ${describeFailure(error)}`);
       }),
       onCommand: (_host, command) => {
-        if ((TRACE_EXPORT_COMMANDS as readonly string[]).includes(command)) void this.exporter.exportTrace(command as TraceExportCommand, shown);
-        else void vscode.commands.executeCommand(command);
+        if (!(TRACE_EXPORT_COMMANDS as readonly string[]).includes(command)) void vscode.commands.executeCommand(command);
+        else if (!held) void this.exporter.exportTrace(command as TraceExportCommand, undefined);
+        // The file stays open for the export even if its editor closes meanwhile.
+        else void held.use((trace) => this.exporter.exportTrace(command as TraceExportCommand, { trace: trace.shown, portable: trace.portable }));
       },
       onFocusChanged: () => undefined,
     };
