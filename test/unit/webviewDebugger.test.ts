@@ -163,7 +163,8 @@ describe('diagnostics summary and targets', () => {
 
   test('counts by severity and names the worst first', () => {
     const line = diagnosticSummary([uniform, blowup, leak], false);
-    assert.equal(line.text, '✖ 1 error, 1 warning, 1 info: mask-leak in layer 2 head 1');
+    // Infos are counted, not named: the line is about problems.
+    assert.equal(line.text, '✖ 1 error, 1 warning: mask-leak in layer 2 head 1 (+1 info)');
     assert.equal(line.severity, 'error');
     assert.equal(line.first, leak);
     assert.equal(diagnosticSummary([blowup, blowup], true).text, '⚠ 2 warnings: norm-blowup in encoder layer 1');
