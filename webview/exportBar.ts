@@ -1,8 +1,10 @@
 /**
  * @file The Export buttons: PNG and SVG of the view on show, made here and sent to the host to save
- * (exportImage), and JSON, CSV, HTML and a trace file of the whole run, which the host writes (runCommand). Which
- * image each tab can give: PNG of the heatmap, rollout or overview; SVG of the heatmap, rollout or
- * head view.
+ * (exportImage), and JSON, CSV (every weight), HTML and a trace file of the whole run, which the host
+ * writes (runCommand). Which image each tab can give: PNG of the heatmap (the whole block, drawn
+ * again from its weights at twice the resolution), rollout or overview; SVG of the heatmap, rollout
+ * or head view. A button that cannot act now stays hoverable (aria-disabled, not disabled, which
+ * would hide its tooltip) and its tooltip says why and what to do.
  */
 import type { PanelCommand } from '../src/shared/protocol';
 import { markCommand } from './capabilities';
@@ -15,6 +17,26 @@ import type { ShownTrace } from './shownTrace';
 import { exportName, heatmapSvg } from './svgExport';
 import type { Tabs, ViewName } from './tabs';
 import { blockedCellColor, type ThemeColors, weightScale } from './theme';
+
+/** What each button does, as its tooltip says while it can act. */
+export const EXPORT_TITLES = {
+  png: 'Save the current view as a PNG image (the whole block, at twice the resolution, with its title, labels and colour bar)',
+  svg: 'Save the current view as an SVG image',
+  json: 'Save the whole trace as JSON',
+  csv: 'Save every attention weight as CSV: one row per block, head, query and key (with the tokens, the weight and whether the mask allows it)',
+  html: 'Save an HTML report of this run',
+  trace: 'Save the whole trace as a trace file (.attn.safetensors) to open again in VS Code, the CLI or Python',
+} as const;
+
+export type ExportKind = keyof typeof EXPORT_TITLES;
+
+/** Why a button cannot act now (its tooltip), or null when it can. Pure. */
+export function exportBlocked(kind: ExportKind, tab: ViewName, hasTrace: boolean): string | null {
+  if (!hasTrace) return 'Nothing to export yet: select text in an editor and run "Explain Attention" first.';
+  if (kind === 'png' && tab !== 'heatmap' && tab !== 'rollout' && tab !== 'overview') return 'PNG export: switch to the Heatmap, Overview or Rollout tab (this tab has no image).';
+  if (kind === 'svg' && tab !== 'heatmap' && tab !== 'rollout' && tab !== 'heads') return 'SVG export: switch to the Heatmap, Heads or Rollout tab (this tab has no image).';
+  return null;
+}
 
 /** Where the images come from: the views that draw them. */
 export interface ExportSources {
@@ -45,42 +67,49 @@ interface HeatmapSource {
 
 export class ExportBar {
   readonly element = element('div', { class: 'export-bar', role: 'group', 'aria-label': 'Export' });
-  private readonly png: HTMLButtonElement;
-  private readonly svg: HTMLButtonElement;
+  private readonly buttons = new Map<ExportKind, HTMLButtonElement>();
 
   constructor(
     private readonly session: PanelSession, private readonly theme: () => ThemeColors, private readonly tabs: Tabs,
     private readonly sources: ExportSources,
   ) {
-    const button = (id: string, text: string, label: string, action: (() => void) | PanelCommand): HTMLButtonElement => {
-      const node = element('button', { type: 'button', id, 'aria-label': label, title: label, class: 'export-button' }, text);
+    const button = (kind: ExportKind, text: string, action: (() => void) | PanelCommand): HTMLButtonElement => {
+      const node = element('button', { type: 'button', id: `export-${kind}`, 'aria-label': EXPORT_TITLES[kind], title: EXPORT_TITLES[kind], class: 'export-button' }, text);
       if (typeof action === 'string') markCommand(node, action);
-      node.addEventListener('click', typeof action === 'string' ? () => session.runCommand(action) : action);
+      node.addEventListener('click', () => {
+        if (node.getAttribute('aria-disabled') === 'true') return;
+        if (typeof action === 'string') session.runCommand(action);
+        else action();
+      });
+      this.buttons.set(kind, node);
       return node;
     };
-    this.png = button('export-png', 'PNG', 'Save the current view as a PNG image', () => this.exportImage('png'));
-    this.svg = button('export-svg', 'SVG', 'Save the current heatmap as an SVG image', () => this.exportImage('svg'));
     this.element.append(
       element('span', { class: 'export-label' }, 'Export'),
-      this.png,
-      this.svg,
-      button('export-json', 'JSON', 'Save the whole trace as JSON', 'attentionLens.exportJson'),
-      button('export-csv', 'CSV', 'Save the attention weights as CSV', 'attentionLens.exportCsv'),
-      button('export-html', 'HTML', 'Save an HTML report of this run', 'attentionLens.exportHtml'),
-      button('export-trace', 'Trace', 'Save the whole trace as a trace file (.attn.safetensors) to open again in VS Code, the CLI or Python', 'attentionLens.exportTraceFile'),
+      button('png', 'PNG', () => this.exportImage('png')),
+      button('svg', 'SVG', () => this.exportImage('svg')),
+      button('json', 'JSON', 'attentionLens.exportJson'),
+      // The CSV holds every weight, not a summary: the label says so.
+      button('csv', 'Weights CSV', 'attentionLens.exportCsv'),
+      button('html', 'HTML', 'attentionLens.exportHtml'),
+      button('trace', 'Trace', 'attentionLens.exportTraceFile'),
     );
-    tabs.onChange((name) => this.enableFor(name));
+    tabs.onChange(() => this.update());
+    session.subscribe((event) => {
+      if (event.type === 'traceLoaded' || event.type === 'status') this.update();
+    });
   }
 
-  /** PNG and SVG only where the tab on show has such an image, and only with a trace. */
-  private enableFor(tab: ViewName): void {
+  /** Each button acts or says why not, for the tab on show and whether there is a trace. */
+  private update(tab: ViewName = this.tabs.current): void {
     const hasTrace = this.session.shown !== undefined;
-    const canPng = tab === 'heatmap' || tab === 'rollout' || tab === 'overview';
-    const canSvg = tab === 'heatmap' || tab === 'rollout' || tab === 'heads';
-    this.png.disabled = !hasTrace || !canPng;
-    this.svg.disabled = !hasTrace || !canSvg;
-    this.png.title = canPng ? 'Save the current view as a PNG image' : 'PNG export: switch to the Heatmap, Overview or Rollout tab';
-    this.svg.title = canSvg ? 'Save the current view as an SVG image' : 'SVG export: switch to the Heatmap, Heads or Rollout tab';
+    for (const [kind, node] of this.buttons) {
+      const blocked = exportBlocked(kind, tab, hasTrace);
+      if (blocked) node.setAttribute('aria-disabled', 'true');
+      else node.removeAttribute('aria-disabled');
+      node.title = blocked ?? EXPORT_TITLES[kind];
+      node.setAttribute('aria-label', node.title);
+    }
   }
 
   private exportImage(format: 'png' | 'svg'): void {
@@ -105,10 +134,12 @@ export class ExportBar {
     const source = tab === 'rollout' ? this.rolloutSource(shown) : this.blockSource(shown);
     if (!source) return;
     if (format === 'png') {
-      if (!source.canvas.dataset.drawn) return;
       this.session.exportImage({
         format, suggestedName: source.name,
-        data: heatmapPng({ title: source.title, source: source.canvas, rows: source.rows, cols: source.cols, rowLabels: source.rowLabels, columnLabels: source.columnLabels, scale: source.scale, theme }),
+        data: heatmapPng({
+          title: source.title, weights: source.weights, mask: source.mask, rows: source.rows, cols: source.cols, rowLabels: source.rowLabels,
+          columnLabels: source.columnLabels, scale: source.scale, theme, blockedRgb: blockedCellColor(theme),
+        }),
       });
     } else {
       this.session.exportImage({

@@ -66,7 +66,7 @@ export class PanelSession {
   /** What a new trace opens on. */
   defaultView: DefaultView = 'mean';
   status: RunStatus;
-  /** The trace on show; undefined before the first and after a run failed. */
+  /** The trace on show (after a failed run, the last good one, dimmed); undefined before the first. */
   shown: ShownTrace | undefined;
   private nextRequestId = 1;
   /** The last viewChanged, hoverQuery and hoverRollout sent (each is sent only when it changes). */
@@ -111,9 +111,10 @@ export class PanelSession {
         if (message.cancelled && this.shown) {
           this.setStatus('trace', 'Run cancelled: showing the previous result.');
         } else {
-          // A cancelled first run leaves nothing to show; a failed run drops what was shown.
-          if (!message.cancelled) this.shown = undefined;
-          this.setStatus(message.cancelled ? 'cancelled' : 'error', message.hint ? `${message.message} ${message.hint}` : message.message);
+          // The last good trace stays (the shell dims it under the error): a missing model or tokenizer
+          // should not cost the user what they were reading. A cancelled first run leaves nothing to show.
+          const text = message.hint ? `${message.message} ${message.hint}` : message.message;
+          this.setStatus(message.cancelled ? 'cancelled' : 'error', !message.cancelled && this.shown ? `${text} The previous result is shown dimmed below.` : text);
         }
         break;
       case 'blockData':

@@ -13,6 +13,21 @@ import { capitalize } from './steps';
 /** The status line before any run, unless the page came with one (the HTML report's). */
 const EMPTY_STATUS = 'Select text in an editor and run "Explain Attention".';
 
+/**
+ * Notice codes that are facts to look up, not exceptions to read on every run: `backend-choice`
+ * (which backend auto picked and why; it is the backend fact's tooltip). The rest are shown as notices.
+ */
+const FACT_NOTICES: ReadonlySet<string> = new Set(['backend-choice']);
+
+/** The header's notices (exceptions) and the tooltip of its backend fact, from the trace's notices. */
+export function splitNotices(notices: TraceOverview['notices']): { shown: string[]; backendTitle: string | null } {
+  const choice = notices.filter((notice) => notice.code === 'backend-choice').map((notice) => notice.message);
+  return {
+    shown: notices.filter((notice) => !FACT_NOTICES.has(notice.code)).map((notice) => notice.message),
+    backendTitle: choice.length > 0 ? choice.join(' ') : null,
+  };
+}
+
 export class PanelShell {
   readonly app: HTMLElement;
   /** The trace view: the header, then the views (PanelShell.assemble). */
@@ -62,12 +77,19 @@ export class PanelShell {
   private showStatus(status: RunStatus, hasTrace: boolean): void {
     const { state, text } = status;
     this.app.dataset.state = state;
+    // data-stale: a failed run left the last good trace on show, dimmed under the error (panel.css).
+    if (state === 'error' && hasTrace) this.app.dataset.stale = 'true';
+    else delete this.app.dataset.stale;
     this.statusLine.textContent = text;
-    this.startActions.hidden = state === 'trace' || (state === 'running' && hasTrace);
-    this.view.hidden = !hasTrace || state === 'error' || (state === 'cancelled' && !hasTrace);
-    // With a trace on show the status line sits under the model's facts; otherwise it leads.
-    if (!this.view.hidden && this.statusLine.parentElement !== this.header) this.header.insertBefore(this.statusLine, this.notices);
-    else if (this.view.hidden && this.statusLine.parentElement !== this.app) this.app.prepend(this.statusLine);
+    this.startActions.hidden = state === 'trace' || (state === 'running' && hasTrace) || (state === 'error' && hasTrace);
+    this.view.hidden = !hasTrace;
+    // With a trace on show the status line sits under the model's facts; an error leads, above the
+    // dimmed trace; with no trace the line leads the page.
+    if (this.view.hidden || state === 'error') {
+      if (this.statusLine.nextElementSibling !== this.startActions) this.app.insertBefore(this.statusLine, this.startActions);
+    } else if (this.statusLine.parentElement !== this.header) {
+      this.header.insertBefore(this.statusLine, this.notices);
+    }
   }
 
   private renderHeader(trace: TraceOverview): void {
@@ -77,11 +99,16 @@ export class PanelShell {
     const layers = model.kind === 'encoder-decoder'
       ? `${model.encoderLayers}+${model.decoderLayers} layers`
       : `${model.encoderLayers + model.decoderLayers} layers`;
+    const { shown: texts, backendTitle } = splitNotices(trace.notices);
     this.facts.replaceChildren();
     for (const fact of [model.kind, ...modelHeadFacts(trace, layers), `d_model ${model.dModel ?? '?'}`, `backend ${trace.backend}`, `tokenizer ${model.tokenizer}`]) {
       this.facts.append(element('span', { class: 'fact' }, fact));
     }
-    const texts = trace.notices.map((notice) => notice.message);
+    const backendFact = this.facts.children[this.facts.children.length - 2] as HTMLElement | undefined;
+    if (backendFact) {
+      backendFact.id = 'backend-fact';
+      if (backendTitle) backendFact.title = backendTitle;
+    }
     for (const cut of trace.truncation) {
       const line = `${capitalize(cut.stream)} input cut to its first ${cut.keptTokens} of ${cut.originalTokens} tokens (max ${cut.maxTokens}).`;
       if (!texts.some((text) => text.includes(`${cut.keptTokens} of ${cut.originalTokens}`))) texts.unshift(line);

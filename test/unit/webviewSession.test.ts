@@ -171,16 +171,30 @@ describe('panel session', () => {
     assert.notEqual(third.session.shown!.shape, saved.shape);
   });
 
-  test('a failed run drops the trace; a cancelled one keeps the previous result', () => {
+  test('a failed run keeps the last good trace under the error; a cancelled one keeps the previous result', () => {
     const { session } = harness();
     session.receive({ type: 'traceLoaded', runId: 1, trace: decoder });
+    const shown = session.shown;
     session.receive({ type: 'runFailed', runId: 2, message: 'Stopped.', cancelled: true });
     assert.equal(session.status.state, 'trace');
-    assert.ok(session.shown);
+    assert.equal(session.shown, shown);
+    session.receive({ type: 'runStarted', runId: 3, description: 'model.onnx on 23 characters' });
     session.receive({ type: 'runFailed', runId: 3, message: 'The model failed.', hint: 'Check the file.', cancelled: false });
     assert.equal(session.status.state, 'error');
-    assert.equal(session.status.text, 'The model failed. Check the file.');
-    assert.equal(session.shown, undefined);
+    assert.equal(session.status.text, 'The model failed. Check the file. The previous result is shown dimmed below.');
+    // The same trace, still navigable: the user keeps what they were reading.
+    assert.equal(session.shown, shown);
+    session.navigate('layer', 'next');
+    assert.equal(session.shown?.block?.layer, 1);
+    // A failure with nothing on show says only what failed.
+    const first = harness();
+    first.session.receive({ type: 'runFailed', runId: 1, message: 'The model failed.', cancelled: false });
+    assert.equal(first.session.status.text, 'The model failed.');
+    assert.equal(first.session.shown, undefined);
+    // The next trace replaces it and the status is the trace's again.
+    session.receive({ type: 'traceLoaded', runId: 4, trace: encDec });
+    assert.equal(session.status.state, 'trace');
+    assert.notEqual(session.shown, shown);
   });
 
   test('hover rows reach the host only when they change; a configure with a new colour map asks to recolour', () => {
