@@ -1,16 +1,28 @@
 /**
- * @file The attention heatmap: queries as rows, keys as columns, drawn on a canvas with one pixel
- * per cell (an ImageData) scaled up without smoothing; blocked cells hatched, leaking cells outlined;
- * token labels as DOM elements in gutters beside it; hover and selection highlights; a tooltip.
+ * @file The attention heatmap: queries as rows, keys as columns, on a canvas the size of the view.
+ * Every frame is drawn from the weights for the visible window only (heatmapRender.ts), so it stays
+ * crisp at any zoom and device pixel ratio; the zoom and pan geometry lives in heatmapViewport.ts,
+ * the input (wheel, drag, keys, toolbar) in heatmapZoom.ts, the minimap in minimap.ts. Token labels
+ * are DOM elements in gutters beside the view, for the visible rows and columns; the colour legend
+ * sits beside the view, which never scrolls, so it stays in sight. Hover and selection highlights; a
+ * tooltip.
  */
 import type { Token } from '../src/shared/trace';
 import type { BlockOverview } from '../src/shared/protocol';
 import type { HeadChoice } from './attention';
-import { type ColorScale, LEAK_THRESHOLD, paintCells } from './colorScale';
-import { elide, type Measure, thinnedIndices, tokenLabel } from './labels';
-import { outsideWindow } from './kvGroups';
-import { cellAt, computeLayout, type HeatmapLayout, LEGEND_WIDTH } from './layout';
+import type { ColorScale } from './colorScale';
+import { HeatmapLabels } from './heatmapLabels';
+import { type CellSource, drawOverlays, fillView, hatchPattern, pixelColours, PooledLevels } from './heatmapRender';
+import { showCellTooltip } from './heatmapTooltip';
+import {
+  type BlockShape, cellAtPoint, centreOnThumbnail, clampViewport, fitCell, fittedViewport, minimapRect, overflows, panBy, poolLevel, reveal,
+  type ViewBox, viewBoxFor, type Viewport, visibleRange, zoomAbout, zoomLimits, zoomTo,
+} from './heatmapViewport';
+import { attachZoomInput, ZoomToolbar, type ZoomTarget } from './heatmapZoom';
+import { type Measure, tokenLabel } from './labels';
+import { labelGutters, LEGEND_WIDTH, MAX_CELL } from './layout';
 import { Legend } from './legend';
+import { Minimap } from './minimap';
 import type { ThemeColors } from './theme';
 import { blockedCellColor, withAlpha } from './theme';
 
@@ -34,11 +46,10 @@ export interface HeatmapCallbacks {
   onSelect(query: number | null): void;
 }
 
-/** Label text: the editor font, small. */
-const LABEL_FONT_SIZE = 11;
-const LINE_HEIGHT = 14;
-/** Leak outlines only where a cell is big enough to show one, and not thousands of them. */
-const MAX_LEAK_OUTLINES = 4096;
+/** The view's height as a share of the window at most: the controls and the chart keep the rest. */
+const MAX_VIEW_HEIGHT = 0.8;
+/** Height the toolbar above the view takes, CSS px. */
+const TOOLBAR_HEIGHT = 26;
 
 function div(className: string): HTMLDivElement {
   const node = document.createElement('div');
@@ -46,8 +57,9 @@ function div(className: string): HTMLDivElement {
   return node;
 }
 
-export class HeatmapView {
+export class HeatmapView implements ZoomTarget {
   readonly element: HTMLElement;
+  private readonly toolbar = new ZoomToolbar(this);
   private readonly scroller = div('heatmap-scroll');
   private readonly grid = div('heatmap-grid');
   private readonly corner = div('heatmap-corner');
@@ -61,20 +73,29 @@ export class HeatmapView {
   private readonly loading = div('heatmap-loading');
   private readonly tooltip = div('tooltip');
   private readonly legend = new Legend();
-  private readonly measureContext = document.createElement('canvas').getContext('2d');
-  /** Label widths by text, for the font in `measuredFont` (a 1024-token axis has few distinct labels). */
-  private readonly widths = new Map<string, number>();
-  private measuredFont = '';
-  /** The cells' image, one pixel per cell, kept between draws of the same shape. */
-  private image: ImageData | undefined;
-  /** Where the image is scaled up from when cells are bigger than a device pixel. */
-  private readonly bitmap = document.createElement('canvas');
+  private readonly minimap = new Minimap((x, y) => this.setViewport(centreOnThumbnail(this.viewport, this.box, this.shape, this.minimap.size, x, y)));
+  private readonly labels = new HeatmapLabels(this.rows, this.columns);
+  private measureText: Measure = (text) => Array.from(text).length * 7;
+  /** The view's pixels, kept between frames of the same size (a 1000² view is 4 MB). */
+  private image: { data: ImageData; pixels: Uint32Array } | undefined;
+  private levels: PooledLevels | null = null;
+  private hatchCache: { key: string; pattern: CanvasPattern | null } | null = null;
   private input: HeatmapInput | undefined;
-  private layout: HeatmapLayout | undefined;
-  private rowLabels = new Map<number, HTMLElement>();
+  private lastWidth = 0;
+  private shape: BlockShape = { rows: 1, cols: 1 };
+  private ratio = 1;
+  private box: ViewBox = { width: 1, height: 1 };
+  private fitSize = 1;
+  private limits = { min: 1, max: 1 };
+  private viewport: Viewport = { cell: 1, x: 0, y: 0 };
+  /** The view follows the fit when the space changes (until the user zooms). */
+  private fitted = true;
+  private frameRequest = 0;
+  private frames = 0;
   private hovered: number | null = null;
   private selected: number | null = null;
   private selectedKey: number | null = null;
+  private readonly endedDrag: () => boolean;
 
   constructor(private readonly callbacks: HeatmapCallbacks) {
     this.element = document.createElement('figure');
@@ -82,7 +103,7 @@ export class HeatmapView {
     this.canvas.id = 'heatmap';
     this.canvas.setAttribute('role', 'img');
     this.wrap.tabIndex = 0;
-    this.wrap.setAttribute('aria-label', 'Attention heatmap: arrow up and down choose a query row');
+    this.wrap.setAttribute('aria-label', 'Attention heatmap: + and − zoom, 0 fits, arrows pan when zoomed in; arrow up and down (Shift when zoomed) choose a query row');
     this.tooltip.setAttribute('role', 'tooltip');
     this.tooltip.hidden = true;
     this.loading.textContent = 'Loading block…';
@@ -92,79 +113,134 @@ export class HeatmapView {
     this.columnBand.hidden = true;
     this.corner.textContent = 'q \\ k';
     this.corner.title = 'Rows: queries · columns: keys';
-    this.wrap.append(this.canvas, this.columnBand, this.selectedBand, this.hoverBand, this.loading);
+    this.wrap.append(this.canvas, this.columnBand, this.selectedBand, this.hoverBand, this.loading, this.minimap.element);
     this.grid.append(this.corner, this.columns, div('heatmap-spacer'), this.rows, this.wrap, this.legend.element);
     this.scroller.append(this.grid);
-    this.element.append(this.scroller, this.tooltip);
+    this.element.append(this.toolbar.element, this.scroller, this.tooltip);
+    // Zoom input first, so its keys are taken before the row keys below see them.
+    this.endedDrag = attachZoomInput(this.wrap, this);
     this.wrap.addEventListener('mousemove', (event) => this.onPointer(event));
     this.wrap.addEventListener('mouseleave', () => this.onLeave());
     this.wrap.addEventListener('click', (event) => {
+      if (this.endedDrag()) return;
       const cell = this.cellFromEvent(event);
       if (cell) this.callbacks.onSelect(this.selected === cell.query ? null : cell.query);
     });
     this.wrap.addEventListener('keydown', (event) => this.onKey(event));
+    // The view's height follows the window's, which the panel's size watch (widths only) misses.
+    let height = window.innerHeight;
+    window.addEventListener('resize', () => {
+      if (window.innerHeight === height || !this.input) return;
+      height = window.innerHeight;
+      this.render(this.input, this.lastWidth);
+    });
   }
 
-  /** Redraws everything for new data, a new size or a new theme. */
+  /** Lays out and redraws everything for new data, a new size or a new theme; the zoom stays while the block's shape does. */
   render(input: HeatmapInput, availableWidth: number): void {
     this.input = input;
+    this.lastWidth = availableWidth;
     const { block } = input;
-    const measure = this.measure(input.theme);
-    const rowLabels = input.queryTokens.map((token) => tokenLabel(token));
-    const columnLabels = input.keyTokens.map((token) => tokenLabel(token));
+    const ratio = window.devicePixelRatio || 1;
+    const measure = this.labels.measure(input.theme.editorFontFamily);
+    this.measureText = measure;
+    const rowTexts = input.queryTokens.map((token) => tokenLabel(token));
+    const columnTexts = input.keyTokens.map((token) => tokenLabel(token));
     const widest = (labels: string[]): number => labels.reduce((max, label) => Math.max(max, measure(label)), 0);
-    const layout = computeLayout({
-      availableWidth,
-      queries: block.queries,
-      keys: block.keys,
-      devicePixelRatio: window.devicePixelRatio || 1,
-      rowLabelWidth: widest(rowLabels),
-      columnLabelWidth: widest(columnLabels),
-      lineHeight: LINE_HEIGHT,
-    });
-    this.layout = layout;
-    this.grid.style.gridTemplateColumns = `${layout.rowGutter}px ${layout.width}px ${LEGEND_WIDTH}px`;
-    this.grid.style.gridTemplateRows = `${layout.columnGutter}px auto`;
-    this.corner.hidden = layout.rowGutter < 28 || layout.columnGutter < 14;
-    this.wrap.style.width = `${layout.width}px`;
-    this.wrap.style.height = `${layout.height}px`;
-    // Resizing a canvas clears and reallocates it: only when the size changes (draw() repaints all).
-    if (this.canvas.width !== layout.canvasWidthDevice) this.canvas.width = layout.canvasWidthDevice;
-    if (this.canvas.height !== layout.canvasHeightDevice) this.canvas.height = layout.canvasHeightDevice;
-    this.canvas.style.width = `${layout.width}px`;
-    this.canvas.style.height = `${layout.height}px`;
+    const gutters = labelGutters(availableWidth, widest(rowTexts), widest(columnTexts));
+    // New tokens, gutters or font: the label nodes kept between frames are rebuilt.
+    this.labels.reset(rowTexts, columnTexts, gutters);
+    const shape = { rows: Math.max(1, block.queries), cols: Math.max(1, block.keys) };
+    const available = {
+      width: Math.floor(Math.max(40, availableWidth - gutters.rowGutter - LEGEND_WIDTH) * ratio),
+      height: Math.floor(Math.max(120, Math.floor(window.innerHeight * MAX_VIEW_HEIGHT) - gutters.columnGutter - TOOLBAR_HEIGHT) * ratio),
+    };
+    const fit = fitCell(shape, available, MAX_CELL * ratio);
+    const box = viewBoxFor(shape, available, fit);
+    const limits = zoomLimits(fit, ratio);
+    if (shape.rows !== this.shape.rows || shape.cols !== this.shape.cols || ratio !== this.ratio) this.fitted = true;
+    if (this.fitted) {
+      this.viewport = fittedViewport(fit);
+    } else {
+      // Zoomed in: keep the zoom and what is at the view's centre.
+      const old = this.viewport;
+      const cell = Math.min(limits.max, Math.max(limits.min, old.cell));
+      const cx = (old.x + this.box.width / 2) / old.cell;
+      const cy = (old.y + this.box.height / 2) / old.cell;
+      this.viewport = clampViewport({ cell, x: cx * cell - box.width / 2, y: cy * cell - box.height / 2 }, box, shape);
+      this.fitted = cell <= fit;
+    }
+    this.shape = shape;
+    this.ratio = ratio;
+    this.fitSize = fit;
+    this.box = box;
+    this.limits = limits;
+
+    const width = box.width / ratio;
+    const height = box.height / ratio;
+    this.grid.style.gridTemplateColumns = `${gutters.rowGutter}px ${width}px ${LEGEND_WIDTH}px`;
+    this.grid.style.gridTemplateRows = `${gutters.columnGutter}px auto`;
+    this.corner.hidden = gutters.rowGutter < 28 || gutters.columnGutter < 14;
+    this.wrap.style.width = `${width}px`;
+    this.wrap.style.height = `${height}px`;
+    // Resizing a canvas clears and reallocates it: only when the size changes (a frame repaints all).
+    if (this.canvas.width !== box.width) this.canvas.width = box.width;
+    if (this.canvas.height !== box.height) this.canvas.height = box.height;
+    this.canvas.style.width = `${width}px`;
+    this.canvas.style.height = `${height}px`;
     this.canvas.dataset.blockIndex = String(input.blockIndex);
     this.canvas.dataset.layer = String(block.layer);
     this.canvas.dataset.stream = block.queryStream;
     this.canvas.dataset.head = String(input.head);
     this.canvas.setAttribute('aria-label', `Attention weights, ${block.queries} ${block.queryStream} queries by ${block.keys} ${block.keyStream} keys, ${input.head === 'mean' ? 'mean of heads' : `head ${input.head}`}`);
-    this.element.classList.toggle('overflows', layout.overflows);
-
-    this.renderLabels(rowLabels, columnLabels, layout, measure);
-    this.legend.update(input.scale, layout.height);
+    this.legend.update(input.scale, height);
+    this.loading.hidden = input.weights !== null;
     if (input.weights === null) {
       delete this.canvas.dataset.drawn;
       delete this.canvas.dataset.renderMs;
       delete this.canvas.dataset.renderBlock;
-      this.loading.hidden = false;
-      this.canvas.getContext('2d')?.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    } else {
-      this.loading.hidden = true;
-      this.draw(input, input.weights, layout);
-      // Tests (and screen readers) can tell a drawn heatmap from an empty canvas.
-      this.canvas.dataset.drawn = `${block.queries}x${block.keys}`;
+      this.minimap.clear();
     }
-    this.updateBands();
+    this.drawFrame();
+    // Tests (and screen readers) can tell a drawn heatmap from an empty canvas.
+    if (input.weights !== null) {
+      this.canvas.dataset.drawn = `${block.queries}x${block.keys}`;
+      this.prepareMinimap(input);
+    }
+  }
+
+  /**
+   * Draws the minimap's thumbnail and makes the hatching once the page is idle, though neither
+   * shows until the view zooms in: their canvas contexts and the pooled levels then cost the first
+   * zoom steps nothing (making a canvas context alone took 40 ms of such a step in headless Chromium).
+   */
+  private prepareMinimap(input: HeatmapInput): void {
+    const run = (): void => {
+      if (this.input !== input || input.weights === null) return;
+      const context = this.canvas.getContext('2d');
+      if (context) this.hatch(context, input.theme);
+      this.minimap.draw(this.shape, this.levelsFor(input, input.weights), this.ratio, { width: this.box.width / this.ratio, height: this.box.height / this.ratio });
+    };
+    if (typeof requestIdleCallback === 'function') requestIdleCallback(run, { timeout: 1000 });
+    else setTimeout(run, 50);
   }
 
   /** The persistent selection (a query row and/or a key column, e.g. from the editor cursor). */
   setSelection(query: number | null, key: number | null, scroll: boolean): void {
     this.selected = query;
     this.selectedKey = key;
+    if (scroll && this.input) {
+      const next = reveal(this.viewport, this.box, this.shape, query, key);
+      if (next !== this.viewport) {
+        this.viewport = next;
+        this.drawFrame();
+      }
+    }
     this.updateBands();
     if (scroll) {
+      // The panel scrolls so the band is on screen (the view itself panned to it above).
       const target = query !== null ? this.selectedBand : key !== null ? this.columnBand : null;
-      target?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+      if (target && !target.hidden) target.scrollIntoView({ block: 'nearest', inline: 'nearest' });
     }
   }
 
@@ -172,170 +248,140 @@ export class HeatmapView {
     return this.selected;
   }
 
-  private measure(theme: ThemeColors): Measure {
-    const context = this.measureContext;
-    if (!context) return (text) => Array.from(text).length * 7;
-    const font = `${LABEL_FONT_SIZE}px ${theme.editorFontFamily}`;
-    if (font !== this.measuredFont || this.widths.size > 20_000) {
-      this.widths.clear();
-      this.measuredFont = font;
-    }
-    context.font = font;
-    return (text) => {
-      let width = this.widths.get(text);
-      if (width === undefined) {
-        width = context.measureText(text).width;
-        this.widths.set(text, width);
-      }
-      return width;
-    };
+  // ---- ZoomTarget: what the wheel, drags, keys and the toolbar ask for ----------------------------
+
+  zoomBy(factor: number, clientX?: number, clientY?: number): boolean {
+    if (!this.input) return false;
+    const bounds = this.canvas.getBoundingClientRect();
+    const px = clientX === undefined ? this.box.width / 2 : (clientX - bounds.left) * this.ratio;
+    const py = clientY === undefined ? this.box.height / 2 : (clientY - bounds.top) * this.ratio;
+    return this.setViewport(zoomAbout(this.viewport, this.box, this.shape, factor, px, py, this.limits));
   }
 
-  /** An ImageData of the cells' shape, reused while the shape stays (a 1024² one is 4 MB). */
-  private cellImage(context: CanvasRenderingContext2D, width: number, height: number): ImageData {
-    if (!this.image || this.image.width !== width || this.image.height !== height) this.image = context.createImageData(width, height);
+  panBy(dx: number, dy: number): boolean {
+    return this.input !== undefined && this.setViewport(panBy(this.viewport, this.box, this.shape, dx * this.ratio, dy * this.ratio));
+  }
+
+  fit(): void {
+    this.setViewport(fittedViewport(this.fitSize));
+  }
+
+  actualSize(): void {
+    const cell = Math.min(this.limits.max, Math.max(this.limits.min, 1));
+    this.setViewport(zoomTo(this.viewport, this.box, this.shape, cell, this.box.width / 2, this.box.height / 2));
+  }
+
+  canPan(axis: 'x' | 'y'): boolean {
+    return axis === 'x' ? this.shape.cols * this.viewport.cell > this.box.width + 0.5 : this.shape.rows * this.viewport.cell > this.box.height + 0.5;
+  }
+
+  canZoomOut(): boolean {
+    return this.viewport.cell > this.limits.min;
+  }
+
+  /** Moves the view; the frame is drawn at the next animation frame (wheel events come faster). */
+  private setViewport(next: Viewport): boolean {
+    const current = this.viewport;
+    if (!this.input || (next.cell === current.cell && next.x === current.x && next.y === current.y)) return false;
+    this.viewport = next;
+    this.fitted = next.cell <= this.fitSize;
+    this.tooltip.hidden = true;
+    if (this.frameRequest === 0) {
+      this.frameRequest = requestAnimationFrame(() => {
+        this.frameRequest = 0;
+        this.drawFrame();
+      });
+    }
+    return true;
+  }
+
+  // ---- drawing ------------------------------------------------------------------------------------
+
+  /** One frame: the visible cells, their overlays, labels, highlights, minimap and toolbar. */
+  private drawFrame(): void {
+    const input = this.input;
+    if (!input) return;
+    const start = performance.now();
+    const { viewport, box, shape, ratio } = this;
+    const range = visibleRange(viewport, box, shape);
+    const context = this.canvas.getContext('2d');
+    const zoomed = overflows(viewport, box, shape);
+    if (input.weights !== null && context) {
+      const levels = this.levelsFor(input, input.weights);
+      const source = levels.source;
+      const image = this.viewImage(context, box);
+      fillView(image.pixels, box.width, box.height, viewport, levels);
+      context.putImageData(image.data, 0, 0);
+      if (poolLevel(viewport.cell) === 0) {
+        const theme = input.theme;
+        drawOverlays(context, viewport, range, source, {
+          hatch: this.hatch(context, theme),
+          leak: theme.error,
+          border: theme.contrastBorder !== null ? withAlpha(theme.contrastBorder, 0.6) : null,
+        });
+      }
+      if (zoomed) this.minimap.draw(shape, levels, ratio, { width: box.width / ratio, height: box.height / ratio });
+    } else {
+      context?.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    }
+    this.minimap.element.hidden = !zoomed || input.weights === null;
+    if (zoomed) this.minimap.place(minimapRect(viewport, box, shape, this.minimap.size));
+    this.labels.render(range, viewport.cell / ratio, Math.round(viewport.x) / ratio, Math.round(viewport.y) / ratio, { width: box.width / ratio, height: box.height / ratio }, this.measureText);
+    this.updateBands();
+    const cellCss = viewport.cell / ratio;
+    this.toolbar.update({
+      rows: [range.rowStart, range.rowEnd], cols: [range.colStart, range.colEnd], totalRows: shape.rows, totalCols: shape.cols,
+      cellCss, fitted: viewport.cell === this.fitSize, actual: viewport.cell === 1,
+    });
+    this.element.classList.toggle('zoomed', zoomed);
+    // For tests and the bench: what is in view, the cell size and this frame's drawing time.
+    const dataset = this.canvas.dataset;
+    dataset.cell = String(Number(cellCss.toFixed(4)));
+    dataset.cellDevice = String(Number(viewport.cell.toFixed(4)));
+    dataset.rows = `${range.rowStart}-${range.rowEnd - 1}`;
+    dataset.cols = `${range.colStart}-${range.colEnd - 1}`;
+    dataset.zoomed = String(zoomed);
+    dataset.frames = String(++this.frames);
+    dataset.frameMs = (performance.now() - start).toFixed(2);
+  }
+
+  /** The colour codes and pooled levels of the matrix on show, made again when it or its colours change. */
+  private levelsFor(input: HeatmapInput, weights: Float32Array): PooledLevels {
+    const source: CellSource = { rows: this.shape.rows, cols: this.shape.cols, weights, mask: input.mask };
+    const colours = pixelColours(input.scale, blockedCellColor(input.theme));
+    if (!this.levels || !this.levels.matches(source, colours)) this.levels = new PooledLevels(source, colours);
+    return this.levels;
+  }
+
+  /** The view-sized ImageData, reused while the size stays. */
+  private viewImage(context: CanvasRenderingContext2D, box: ViewBox): { data: ImageData; pixels: Uint32Array } {
+    if (!this.image || this.image.data.width !== box.width || this.image.data.height !== box.height) {
+      const data = context.createImageData(box.width, box.height);
+      this.image = { data, pixels: new Uint32Array(data.data.buffer, data.data.byteOffset, box.width * box.height) };
+    }
     return this.image;
   }
 
-  private renderLabels(rowLabels: string[], columnLabels: string[], layout: HeatmapLayout, measure: Measure): void {
-    this.rowLabels.clear();
-    const rowNodes: HTMLElement[] = [];
-    if (layout.rowLabelStep > 0) {
-      for (const q of thinnedIndices(rowLabels.length, layout.rowLabelStep)) {
-        const label = this.label(rowLabels[q], layout.rowGutter - 8, measure, q);
-        label.style.top = `${q * layout.cell + layout.cell / 2 - LINE_HEIGHT / 2}px`;
-        this.rowLabels.set(q, label);
-        rowNodes.push(label);
-      }
-    }
-    this.rows.replaceChildren(...rowNodes);
-    this.rows.hidden = layout.rowLabelStep === 0;
-    const columnNodes: HTMLElement[] = [];
-    if (layout.columnLabelStep > 0) {
-      for (const k of thinnedIndices(columnLabels.length, layout.columnLabelStep)) {
-        const label = this.label(columnLabels[k], layout.columnGutter - 4, measure, k);
-        label.style.left = `${k * layout.cell + layout.cell / 2 - LINE_HEIGHT / 2}px`;
-        columnNodes.push(label);
-      }
-    }
-    this.columns.replaceChildren(...columnNodes);
-    this.columns.hidden = layout.columnLabelStep === 0;
+  /** The hatching for blocked cells, made once per colour and pixel ratio. */
+  private hatch(context: CanvasRenderingContext2D, theme: ThemeColors): CanvasPattern | null {
+    const colour = withAlpha(theme.contrastBorder ?? theme.description, theme.contrastBorder ? 0.9 : 0.45);
+    const key = `${colour}@${this.ratio}`;
+    if (this.hatchCache?.key !== key) this.hatchCache = { key, pattern: hatchPattern(context, colour, this.ratio) };
+    return this.hatchCache.pattern;
   }
 
-  private label(text: string, width: number, measure: Measure, index: number): HTMLElement {
-    const node = document.createElement('span');
-    node.className = 'token-label';
-    node.textContent = elide(text, width, measure);
-    node.title = text;
-    node.dataset.index = String(index);
-    return node;
-  }
-
-  private draw(input: HeatmapInput, weights: Float32Array, layout: HeatmapLayout): void {
-    const { block, mask, theme } = input;
-    const { queries, keys } = block;
-    const context = this.canvas.getContext('2d');
-    if (!context) return;
-    const blocked = blockedCellColor(theme);
-    const image = this.cellImage(context, keys, queries);
-    paintCells(input.scale, weights, mask, blocked, image.data);
-    const size = layout.cellDevice;
-    if (size === 1) {
-      // One device pixel per cell: the image is the canvas, no scaling pass.
-      context.putImageData(image, 0, 0);
-    } else {
-      const bitmap = this.bitmap;
-      if (bitmap.width !== keys || bitmap.height !== queries) {
-        bitmap.width = keys;
-        bitmap.height = queries;
-      }
-      const bitmapContext = bitmap.getContext('2d');
-      if (!bitmapContext) return;
-      bitmapContext.putImageData(image, 0, 0);
-      context.imageSmoothingEnabled = false;
-      context.clearRect(0, 0, this.canvas.width, this.canvas.height);
-      context.drawImage(bitmap, 0, 0, layout.canvasWidthDevice, layout.canvasHeightDevice);
-    }
-
-    // Hatching shows from 3 device px a cell, leak outlines from 4: smaller cells skip the scan.
-    if (mask !== null && size >= 3) {
-      // Hatch every blocked cell that carries no weight, as horizontal runs per row.
-      const hatch = new Path2D();
-      const leaks: Array<[number, number]> = [];
-      for (let q = 0; q < queries; q++) {
-        let runStart = -1;
-        for (let k = 0; k <= keys; k++) {
-          const i = q * keys + k;
-          const isBlocked = k < keys && mask[i] === 0 && !(weights[i] > LEAK_THRESHOLD);
-          if (k < keys && mask[i] === 0 && weights[i] > LEAK_THRESHOLD && leaks.length < MAX_LEAK_OUTLINES) leaks.push([q, k]);
-          if (isBlocked && runStart < 0) runStart = k;
-          if (!isBlocked && runStart >= 0) {
-            hatch.rect(runStart * size, q * size, (k - runStart) * size, size);
-            runStart = -1;
-          }
-        }
-      }
-      const pattern = this.hatchPattern(context, theme);
-      if (pattern) {
-        context.fillStyle = pattern;
-        context.fill(hatch);
-      }
-      if (leaks.length > 0 && size >= 4) {
-        context.strokeStyle = theme.error;
-        context.lineWidth = Math.max(1, Math.floor(size / 8));
-        const inset = context.lineWidth / 2;
-        for (const [q, k] of leaks) context.strokeRect(k * size + inset, q * size + inset, size - 2 * inset, size - 2 * inset);
-      }
-    }
-    if (theme.contrastBorder !== null && size >= 8) {
-      // High contrast: cell borders, so every cell reads as its own square.
-      context.strokeStyle = withAlpha(theme.contrastBorder, 0.6);
-      context.lineWidth = 1;
-      context.beginPath();
-      for (let k = 1; k < keys; k++) {
-        context.moveTo(k * size + 0.5, 0);
-        context.lineTo(k * size + 0.5, queries * size);
-      }
-      for (let q = 1; q < queries; q++) {
-        context.moveTo(0, q * size + 0.5);
-        context.lineTo(keys * size, q * size + 0.5);
-      }
-      context.stroke();
-    }
-  }
-
-  private hatchPattern(context: CanvasRenderingContext2D, theme: ThemeColors): CanvasPattern | null {
-    const ratio = window.devicePixelRatio || 1;
-    const tile = document.createElement('canvas');
-    const n = Math.max(4, Math.round(5 * ratio));
-    tile.width = n;
-    tile.height = n;
-    const tileContext = tile.getContext('2d');
-    if (!tileContext) return null;
-    tileContext.strokeStyle = withAlpha(theme.contrastBorder ?? theme.description, theme.contrastBorder ? 0.9 : 0.45);
-    tileContext.lineWidth = Math.max(1, ratio * 0.8);
-    tileContext.beginPath();
-    // A diagonal that tiles seamlessly: the main one plus the two corner stubs.
-    tileContext.moveTo(0, n);
-    tileContext.lineTo(n, 0);
-    tileContext.moveTo(-1, 1);
-    tileContext.lineTo(1, -1);
-    tileContext.moveTo(n - 1, n + 1);
-    tileContext.lineTo(n + 1, n - 1);
-    tileContext.stroke();
-    return context.createPattern(tile, 'repeat');
-  }
+  // ---- pointer, keys, tooltip --------------------------------------------------------------------
 
   private cellFromEvent(event: MouseEvent): { query: number; key: number } | null {
-    if (!this.input || !this.layout) return null;
+    if (!this.input) return null;
     const bounds = this.canvas.getBoundingClientRect();
-    return cellAt(this.layout, this.input.block.queries, this.input.block.keys, event.clientX - bounds.left, event.clientY - bounds.top);
+    return cellAtPoint(this.viewport, this.shape, (event.clientX - bounds.left) * this.ratio, (event.clientY - bounds.top) * this.ratio);
   }
 
   private onPointer(event: MouseEvent): void {
     const input = this.input;
     const cell = this.cellFromEvent(event);
-    if (!input || !cell) {
+    if (!input || !cell || this.wrap.classList.contains('panning')) {
       this.onLeave();
       return;
     }
@@ -344,7 +390,7 @@ export class HeatmapView {
       this.updateBands();
       this.callbacks.onHover(cell.query);
     }
-    this.showTooltip(input, cell.query, cell.key, event);
+    showCellTooltip(this.tooltip, this.element, input, cell.query, cell.key, event);
   }
 
   private onLeave(): void {
@@ -357,7 +403,7 @@ export class HeatmapView {
   }
 
   private onKey(event: KeyboardEvent): void {
-    if (!this.input || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (!this.input || event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
     const queries = this.input.block.queries;
     let next: number | null | undefined;
     if (event.key === 'ArrowDown') next = this.selected === null ? 0 : Math.min(queries - 1, this.selected + 1);
@@ -368,57 +414,26 @@ export class HeatmapView {
     if (next === undefined) return;
     event.preventDefault();
     event.stopPropagation();
+    // The row chosen stays in view when zoomed in.
+    if (next !== null) this.setViewport(reveal(this.viewport, this.box, this.shape, next, null));
     this.callbacks.onSelect(next);
   }
 
-  private showTooltip(input: HeatmapInput, query: number, key: number, event: MouseEvent): void {
-    const { block, weights, mask } = input;
-    const queryText = tokenLabel(input.queryTokens[query]);
-    const keyText = tokenLabel(input.keyTokens[key]);
-    const lines: Array<[string, string]> = [
-      ['query', `${queryText}  #${query}`],
-      ['key', `${keyText}  #${key}`],
-    ];
-    const i = query * block.keys + key;
-    const isMasked = mask !== null && mask[i] === 0;
-    const weight = weights ? weights[i] : NaN;
-    const weightText = weights ? `${weight.toFixed(4)}${isMasked ? (outsideWindow(block, query, key) ? ' (masked: outside the window)' : ' (masked)') : ''}` : 'loading…';
-    lines.push(['weight', weightText]);
-    this.tooltip.replaceChildren(...lines.map(([name, value]) => {
-      const row = document.createElement('div');
-      const label = document.createElement('span');
-      label.className = 'tooltip-key';
-      label.textContent = name;
-      const text = document.createElement('span');
-      text.textContent = value;
-      if (name === 'weight' && isMasked) text.className = weight > LEAK_THRESHOLD ? 'tooltip-leak' : 'tooltip-masked';
-      row.append(label, text);
-      return row;
-    }));
-    this.tooltip.hidden = false;
-    const figure = this.element.getBoundingClientRect();
-    const x = event.clientX - figure.left;
-    const y = event.clientY - figure.top;
-    const width = this.tooltip.offsetWidth;
-    const height = this.tooltip.offsetHeight;
-    let left = x + 14;
-    if (left + width > figure.width) left = Math.max(0, x - width - 14);
-    let top = y + 14;
-    if (top + height > figure.height && y - height - 14 >= 0) top = y - height - 14;
-    this.tooltip.style.left = `${left}px`;
-    this.tooltip.style.top = `${top}px`;
-  }
-
+  /** Hover and selection bands over the view, hidden when their row or column is out of it. */
   private updateBands(): void {
-    const layout = this.layout;
+    const { viewport, ratio } = this;
+    const range = visibleRange(viewport, this.box, this.shape);
+    const cell = viewport.cell / ratio;
     const place = (band: HTMLElement, index: number | null, vertical: boolean): void => {
-      if (!layout || index === null) {
+      const inView = index !== null && (vertical ? index >= range.colStart && index < range.colEnd : index >= range.rowStart && index < range.rowEnd);
+      if (!this.input || index === null || !inView) {
         band.hidden = true;
         return;
       }
       band.hidden = false;
-      const thickness = Math.max(2, layout.cell);
-      const offset = index * layout.cell - (thickness - layout.cell) / 2;
+      const thickness = Math.max(2, cell);
+      const origin = Math.round(vertical ? viewport.x : viewport.y) / ratio;
+      const offset = index * cell - origin - (thickness - cell) / 2;
       if (vertical) {
         band.style.left = `${offset}px`;
         band.style.width = `${thickness}px`;
@@ -430,9 +445,6 @@ export class HeatmapView {
     place(this.hoverBand, this.hovered, false);
     place(this.selectedBand, this.selected, false);
     place(this.columnBand, this.selectedKey, true);
-    for (const [q, label] of this.rowLabels) {
-      label.classList.toggle('hovered', q === this.hovered);
-      label.classList.toggle('selected', q === this.selected);
-    }
+    this.labels.mark(this.hovered, this.selected);
   }
 }

@@ -92,6 +92,20 @@ export function computeLayout(input: LayoutInput): HeatmapLayout {
   };
 }
 
+/**
+ * The label gutters beside the zoomable heatmap: always kept (labels appear as the view zooms in,
+ * and a gutter that came and went would move the view under the pointer). Row labels get at most
+ * ~28% of the width; column labels (vertical) at most MAX_COLUMN_GUTTER.
+ */
+export function labelGutters(availableWidth: number, rowLabelWidth: number, columnLabelWidth: number): { rowGutter: number; columnGutter: number } {
+  const available = Math.max(80, availableWidth);
+  const rowGutterCap = Math.max(MIN_ROW_GUTTER, Math.floor(available * 0.28));
+  return {
+    rowGutter: Math.min(rowGutterCap, Math.max(MIN_ROW_GUTTER, Math.ceil(rowLabelWidth) + 8)),
+    columnGutter: Math.min(MAX_COLUMN_GUTTER, Math.max(16, Math.ceil(columnLabelWidth) + 6)),
+  };
+}
+
 /** The cell under a point given relative to the canvas's top-left corner, CSS px; null outside. */
 export function cellAt(layout: Pick<HeatmapLayout, 'cell'>, queries: number, keys: number, x: number, y: number): { query: number; key: number } | null {
   const key = Math.floor(x / layout.cell);

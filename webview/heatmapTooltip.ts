@@ -1,0 +1,55 @@
+/**
+ * @file The heatmap's tooltip: query, key and weight of the cell under the pointer (masked and
+ * leaking weights said so), placed beside the pointer inside the figure.
+ */
+import type { BlockOverview } from '../src/shared/protocol';
+import type { Token } from '../src/shared/trace';
+import { LEAK_THRESHOLD } from './colorScale';
+import { outsideWindow } from './kvGroups';
+import { tokenLabel } from './labels';
+
+/** What the tooltip of one cell reads from. */
+export interface TooltipInput {
+  block: BlockOverview;
+  weights: Float32Array | null;
+  mask: Uint8Array | null;
+  queryTokens: readonly Token[];
+  keyTokens: readonly Token[];
+}
+
+/** Fills and shows `tooltip` for cell (query, key), placed by the pointer inside `figure`. */
+export function showCellTooltip(tooltip: HTMLElement, figure: HTMLElement, input: TooltipInput, query: number, key: number, event: MouseEvent): void {
+  const { block, weights, mask } = input;
+  const lines: Array<[string, string]> = [
+    ['query', `${tokenLabel(input.queryTokens[query])}  #${query}`],
+    ['key', `${tokenLabel(input.keyTokens[key])}  #${key}`],
+  ];
+  const i = query * block.keys + key;
+  const isMasked = mask !== null && mask[i] === 0;
+  const weight = weights ? weights[i] : NaN;
+  const weightText = weights ? `${weight.toFixed(4)}${isMasked ? (outsideWindow(block, query, key) ? ' (masked: outside the window)' : ' (masked)') : ''}` : 'loading…';
+  lines.push(['weight', weightText]);
+  tooltip.replaceChildren(...lines.map(([name, value]) => {
+    const row = document.createElement('div');
+    const label = document.createElement('span');
+    label.className = 'tooltip-key';
+    label.textContent = name;
+    const text = document.createElement('span');
+    text.textContent = value;
+    if (name === 'weight' && isMasked) text.className = weight > LEAK_THRESHOLD ? 'tooltip-leak' : 'tooltip-masked';
+    row.append(label, text);
+    return row;
+  }));
+  tooltip.hidden = false;
+  const bounds = figure.getBoundingClientRect();
+  const x = event.clientX - bounds.left;
+  const y = event.clientY - bounds.top;
+  const width = tooltip.offsetWidth;
+  const height = tooltip.offsetHeight;
+  let left = x + 14;
+  if (left + width > bounds.width) left = Math.max(0, x - width - 14);
+  let top = y + 14;
+  if (top + height > bounds.height && y - height - 14 >= 0) top = y - height - 14;
+  tooltip.style.left = `${left}px`;
+  tooltip.style.top = `${top}px`;
+}
