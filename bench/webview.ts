@@ -13,6 +13,13 @@
  *              medians beside it, for the mean of heads (the default view) and for head 0. Chromium
  *              records canvas drawing and rasterises it later; rasterMs is a 1-pixel read-back right
  *              after the message (it forces the pending raster), withRasterMs the sum.
+ *   zoom       one zoom step of a 2048×2048 block (builtin:tiny-decoder, 2048 characters, maxTokens
+ *              2048) with its data present: wheel events over the heatmap (one 100 px notch each,
+ *              about the point at 40%/35% of the view) from Fit to the largest cell and back; each
+ *              step's frame (canvas#heatmap's data-frame-ms: the visible window drawn from the weights,
+ *              its overlays, labels, minimap and toolbar) and that frame plus a 1-pixel read-back (the
+ *              raster), median and p95 over all steps of all page loads, at device pixel ratios 1
+ *              and 2 (target < 16 ms: 60 fps).
  *   overview   the 144-cell overview (builtin:gpt2-shape, 12 layers × 12 heads, 512 tokens; the real
  *              forward pass, about 40 s on a small VM) on a viewport tall enough for the whole grid:
  *              #overview's data-render-ms, from its first block request to the last thumbnail drawn
@@ -47,6 +54,7 @@ const root = path.resolve(__dirname, '..');
 
 export const HEATMAP_TARGET_MS = 16;
 export const OVERVIEW_TARGET_MS = 300;
+export const ZOOM_TARGET_MS = 16;
 
 
 export interface WebviewBenchOptions {
@@ -58,8 +66,10 @@ export interface WebviewBenchOptions {
   write?: boolean;
   /** Print a line per figure. Default true. */
   log?: boolean;
+  /** Page loads per device pixel ratio for the zoom steps. Default 3. */
+  zoomPages?: number;
   /** Measure only one of the figures (the overview's trace alone takes ~40 s to make). */
-  only?: 'heatmap' | 'overview';
+  only?: 'heatmap' | 'overview' | 'zoom';
 }
 
 function median(values: number[]): number {
@@ -70,6 +80,13 @@ function median(values: number[]): number {
 }
 
 const round = (value: number): number => Math.round(value * 100) / 100;
+
+/** The value below which `share` of the sorted values lie (nearest rank). */
+function percentile(values: number[], share: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(share * sorted.length) - 1))];
+}
 
 
 /** Text of exactly `length` characters (one byte token each with the built-in byte tokenizer). */
@@ -258,6 +275,66 @@ async function overviewPage(browser: Browser, origin: string, errors: string[]):
   }
 }
 
+interface ZoomSample {
+  direction: 'in' | 'out';
+  /** CSS px per cell after the step. */
+  cell: number;
+  frameMs: number;
+  rasterMs: number;
+}
+
+async function zoomPage(browser: Browser, origin: string, deviceScaleFactor: number, errors: string[]): Promise<{ samples: ZoomSample[]; canvas: string }> {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1100 }, deviceScaleFactor });
+  const page = await context.newPage();
+  watchErrors(page, errors);
+  try {
+    await page.goto(`${origin}/panel.html?trace=decoder2048&view=mean`);
+    await page.locator('canvas#heatmap[data-drawn="2048x2048"]').waitFor({ state: 'attached', timeout: 120_000 });
+    await page.waitForTimeout(300);
+    // In the page, so each step is timed without a round trip: a wheel notch, then the animation
+    // frame the view draws in (this callback is queued after the view's, in the same frame).
+    return await page.evaluate(async () => {
+      const canvas = document.getElementById('heatmap') as HTMLCanvasElement;
+      const box = canvas.parentElement as HTMLElement;
+      const rect = canvas.getBoundingClientRect();
+      const samples: Array<{ direction: 'in' | 'out'; cell: number; frameMs: number; rasterMs: number }> = [];
+      for (const direction of ['in', 'out'] as const) {
+        for (let step = 0; step < 80; step++) {
+          const before = canvas.dataset.frames;
+          box.dispatchEvent(new WheelEvent('wheel', {
+            deltaY: direction === 'in' ? -100 : 100, clientX: rect.left + rect.width * 0.4, clientY: rect.top + rect.height * 0.35, bubbles: true, cancelable: true,
+          }));
+          await new Promise<void>((resolve) => requestAnimationFrame(() => resolve()));
+          if (canvas.dataset.frames === before) break; // at the limit: the step changed nothing
+          const frameMs = Number(canvas.dataset.frameMs);
+          const start = performance.now();
+          (canvas.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, 1, 1);
+          samples.push({ direction, cell: Number(canvas.dataset.cell), frameMs, rasterMs: performance.now() - start });
+        }
+      }
+      return { samples, canvas: `${canvas.width}x${canvas.height}` };
+    });
+  } finally {
+    await context.close();
+  }
+}
+
+function zoomSummary(samples: ZoomSample[], canvas: string): Record<string, unknown> {
+  const frames = samples.map((s) => s.frameMs);
+  const withRaster = samples.map((s) => s.frameMs + s.rasterMs);
+  return {
+    steps: samples.length,
+    canvas,
+    medianMs: round(median(frames)),
+    p95Ms: round(percentile(frames, 0.95)),
+    maxMs: round(Math.max(...frames)),
+    withRasterMedianMs: round(median(withRaster)),
+    withRasterP95Ms: round(percentile(withRaster, 0.95)),
+    cells: [round(Math.min(...samples.map((s) => s.cell)) * 1000) / 1000, Math.max(...samples.map((s) => s.cell))],
+    samples: samples.map((s) => ({ ...s, frameMs: round(s.frameMs), rasterMs: round(s.rasterMs) })),
+  };
+}
+
 function heatmapSummary(samples: HeatmapSample[]): Record<string, unknown> {
   const all = samples.map((s) => s.renderMs);
   const withRaster = samples.map((s) => s.renderMs + s.rasterMs);
@@ -286,10 +363,14 @@ export async function runWebviewBench(options: WebviewBenchOptions = {}): Promis
   // Real traces from the engine.
   const engine = new ExplainEngine();
   let started = performance.now();
-  const decoder = await engine.explain(textOf(1024), { model: 'builtin:tiny-decoder', maxTokens: 1024 });
-  say(`trace: builtin:tiny-decoder, ${decoder.blocks[0].queries}×${decoder.blocks[0].keys}, ${decoder.blocks.length} blocks × ${decoder.blocks[0].heads} heads (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  const wants = (figure: 'heatmap' | 'overview' | 'zoom'): boolean => options.only === undefined || options.only === figure;
+  const decoder = wants('heatmap') ? await engine.explain(textOf(1024), { model: 'builtin:tiny-decoder', maxTokens: 1024 }) : null;
+  if (decoder) say(`trace: builtin:tiny-decoder, ${decoder.blocks[0].queries}×${decoder.blocks[0].keys}, ${decoder.blocks.length} blocks × ${decoder.blocks[0].heads} heads (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   started = performance.now();
-  const gpt2 = options.only === 'heatmap' ? null : await engine.explain(textOf(512), { model: 'builtin:gpt2-shape', maxTokens: 512 });
+  const long = wants('zoom') ? await engine.explain(textOf(2048), { model: 'builtin:tiny-decoder', maxTokens: 2048 }) : null;
+  if (long) say(`trace: builtin:tiny-decoder, ${long.blocks[0].queries}×${long.blocks[0].keys}, ${long.blocks.length} blocks × ${long.blocks[0].heads} heads (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  started = performance.now();
+  const gpt2 = wants('overview') ? await engine.explain(textOf(512), { model: 'builtin:gpt2-shape', maxTokens: 512 }) : null;
   if (gpt2) say(`trace: builtin:gpt2-shape, ${gpt2.blocks[0].queries}×${gpt2.blocks[0].keys}, ${gpt2.blocks.length} blocks × ${gpt2.blocks[0].heads} heads (${((performance.now() - started) / 1000).toFixed(1)} s)`);
 
   const host = await esbuild.build({
@@ -306,9 +387,10 @@ export async function runWebviewBench(options: WebviewBenchOptions = {}): Promis
     ['/media/panel.css', { body: readFileSync(path.join(root, 'media/panel.css')), type: 'text/css' }],
     ['/theme.css', { body: BROWSER_THEME_CSS, type: 'text/css' }],
     ['/bench-host.js', { body: host.outputFiles[0].contents, type: 'text/javascript' }],
-    ['/data/decoder1024.bin', { body: encodeTrace(decoder), type: 'application/octet-stream' }],
     ['/favicon.ico', { body: '', type: 'image/x-icon' }],
   ]);
+  if (decoder) files.set('/data/decoder1024.bin', { body: encodeTrace(decoder), type: 'application/octet-stream' });
+  if (long) files.set('/data/decoder2048.bin', { body: encodeTrace(long), type: 'application/octet-stream' });
   if (gpt2) files.set('/data/gpt2-512.bin', { body: encodeTrace(gpt2), type: 'application/octet-stream' });
   const { server, origin } = await serve(files);
   const browser = await launchBrowser();
@@ -317,11 +399,11 @@ export async function runWebviewBench(options: WebviewBenchOptions = {}): Promis
   try {
     const heatmapPages = options.heatmapPages ?? 5;
     const heatmap: Record<string, unknown> = {
-      workload: `builtin:tiny-decoder, 1024 tokens: ${decoder.blocks.length} blocks of ${decoder.blocks[0].heads} heads × 1024 × 1024, causal; 1 device px per cell`,
+      workload: `builtin:tiny-decoder, 1024 tokens: ${decoder?.blocks.length} blocks of ${decoder?.blocks[0].heads} heads × 1024 × 1024, causal`,
       targetMs: HEATMAP_TARGET_MS,
       pages: heatmapPages,
     };
-    for (const view of options.only === 'overview' ? [] : ['mean', 'head0'] as const) {
+    for (const view of decoder ? ['mean', 'head0'] as const : []) {
       const samples: HeatmapSample[] = [];
       for (let i = 0; i < heatmapPages; i++) samples.push(...await heatmapPage(browser, origin, view, errors));
       const summary = heatmapSummary(samples);
@@ -330,7 +412,30 @@ export async function runWebviewBench(options: WebviewBenchOptions = {}): Promis
         + `(cold ${summary.coldMedianMs}, warm ${summary.warmMedianMs}, max ${summary.maxMs}; + raster ${summary.rasterMedianMs}) target < ${HEATMAP_TARGET_MS} ms`
         + ` ${(summary.medianMs as number) < HEATMAP_TARGET_MS ? 'ok' : 'MISSED'}`);
     }
-    if (options.only !== 'overview') results.heatmap = heatmap;
+    if (decoder) results.heatmap = heatmap;
+
+    if (long) {
+      const zoomPages = options.zoomPages ?? 3;
+      const zoom: Record<string, unknown> = {
+        workload: `builtin:tiny-decoder, 2048 tokens: mean of heads of block 0, 2048 × 2048, causal; wheel notches (100 px) from Fit to the largest cell and back, in a 1400 × 1100 page`,
+        targetMs: ZOOM_TARGET_MS,
+        pages: zoomPages,
+      };
+      for (const ratio of [1, 2]) {
+        const samples: ZoomSample[] = [];
+        let canvas = '';
+        for (let i = 0; i < zoomPages; i++) {
+          const page = await zoomPage(browser, origin, ratio, errors);
+          samples.push(...page.samples);
+          canvas = page.canvas;
+        }
+        const summary = zoomSummary(samples, canvas);
+        zoom[`dpr${ratio}`] = summary;
+        say(`zoom step 2048×2048 at DPR ${ratio} (canvas ${canvas}): ${summary.medianMs} ms median, p95 ${summary.p95Ms}, max ${summary.maxMs} of ${samples.length} steps`
+          + ` (+ raster: median ${summary.withRasterMedianMs}, p95 ${summary.withRasterP95Ms}) target < ${ZOOM_TARGET_MS} ms ${(summary.p95Ms as number) < ZOOM_TARGET_MS ? 'ok' : 'MISSED'}`);
+      }
+      results.zoom = zoom;
+    }
 
     const overviewPages = options.overviewPages ?? 5;
     const overviewSamples: OverviewSample[] = [];
@@ -360,17 +465,22 @@ export async function runWebviewBench(options: WebviewBenchOptions = {}): Promis
     const directory = path.join(root, 'bench/results');
     mkdirSync(directory, { recursive: true });
     const file = path.join(directory, `webview-${new Date().toISOString().slice(0, 10)}-${os.hostname()}.json`);
-    writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+    // One figure alone (--only … --write) joins the day's file, the others' figures kept, with its
+    // own machine facts (the load may differ from theirs).
+    const merged = options.only !== undefined && existsSync(file)
+      ? { ...(JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>), ...Object.fromEntries(Object.entries(results).filter(([key]) => key !== 'machine').map(([key, value]) => [key, { ...(value as object), machine: results.machine }])) }
+      : results;
+    writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
     say(`results written to ${path.relative(root, file)}`);
   }
   return results;
 }
 
 if (require.main === module) {
-  // --only heatmap | --only overview: one figure (then nothing is written unless --write).
+  // --only heatmap | overview | zoom: one figure (then nothing is written unless --write).
   const at = process.argv.indexOf('--only');
   const only = at > 0 ? process.argv[at + 1] : undefined;
-  if (only !== undefined && only !== 'heatmap' && only !== 'overview') throw new Error('--only takes heatmap or overview');
+  if (only !== undefined && only !== 'heatmap' && only !== 'overview' && only !== 'zoom') throw new Error('--only takes heatmap, overview or zoom');
   runWebviewBench({ only, write: only === undefined || process.argv.includes('--write') }).catch((error: unknown) => {
     console.error(error);
     process.exitCode = 1;
