@@ -23,6 +23,8 @@ import { BYTE_TOKENIZER_SPEC, getTokenizer } from './tokenizers/index';
 import { type BlockShape, checkTraceEstimate, estimateTrace } from './traceEstimate';
 import type { AttentionTrace, StageTiming } from '../shared/trace';
 import { notice, TRACE_FORMAT_VERSION } from '../shared/trace';
+import { builtinLogitLens, builtinPredictions } from './analysis/builtinLens';
+import { checkTopK, DEFAULT_TOP_K } from './analysis/topTokens';
 
 /** Refuses a trace whose attention would pass the ceiling, naming the setting to raise. */
 export function checkTraceSize(trace: AttentionTrace, limits: ResourceLimits | undefined): void {
@@ -67,6 +69,7 @@ function checkBuiltinRunSize(preset: PresetName, text: string, options: ExplainO
     ...(config.kind === 'encoder-decoder' ? layers(config.decoderLayers, decoder, encoder) : []),
   ];
   const includeScores = options.includeScores ?? false;
+  checkTopK(options.topK ?? DEFAULT_TOP_K, config.vocabSize);
   checkTraceEstimate(estimateTrace(blocks, includeScores), options.limits?.maxTraceMB ?? DEFAULT_LIMITS.maxTraceMB, { tokens: Math.max(encoder, decoder), padTo: options.padTo, includeScores });
 }
 
@@ -131,7 +134,8 @@ export class ExplainEngine {
       digest: exported.key,
       ...(exported.externalData ? { externalData: [{ path: exported.externalData.location, data: exported.externalData.data }] } : {}),
     };
-    const trace = await explainOnnx(this.onnxModels, source, text, { ...options, tokenizer: options.tokenizer ?? BYTE_TOKENIZER_SPEC }, cancel,
+    // The graph's taps carry residual norms, not vectors: the lens comes from the reference model below.
+    const trace = await explainOnnx(this.onnxModels, source, text, { ...options, logitLens: false, tokenizer: options.tokenizer ?? BYTE_TOKENIZER_SPEC }, cancel,
       onPartial && ((partial) => onPartial({ ...partial, model: model.info })), onProgress);
     // It is still the built-in model: keep its description, say how it ran.
     trace.model = model.info;
@@ -145,6 +149,7 @@ export class ExplainEngine {
       if (kvHeads < config.heads) Object.assign(block, { kvHeads, kvHeadOf: kvHeadOfQueryHead(config.heads, kvHeads) });
       if (config.slidingWindow !== undefined && config.slidingWindow < block.keys) block.slidingWindow = config.slidingWindow;
     }
+    if (options.logitLens) builtinLogitLens(model, trace, text, options, cancel);
     return trace;
   }
 
@@ -174,8 +179,12 @@ export class ExplainEngine {
       { encoderIds: ids('encoder'), encoderPadding: plan.encoderPadding, decoderIds: ids('decoder') },
       cancel,
       options.includeScores ?? false,
+      options.logitLens ?? false,
     );
     timings.push({ stage: 'forward', ms: performance.now() - forwardStart });
+    const lensStart = performance.now();
+    const lens = builtinPredictions(model, output, options);
+    timings.push({ stage: 'predictions', ms: performance.now() - lensStart });
     timings.push({ stage: 'total', ms: performance.now() - started });
     return {
       formatVersion: TRACE_FORMAT_VERSION,
@@ -188,6 +197,7 @@ export class ExplainEngine {
       truncation: plan.truncation,
       notices: plan.notices,
       createdAt: new Date().toISOString(),
+      ...lens,
     };
   }
 }

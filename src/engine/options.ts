@@ -20,6 +20,14 @@ export const DEFAULT_MAX_TOKENS = 512;
 /** Above this the attention of a single block alone passes hundreds of MB. */
 export const MAX_TOKENS_CEILING = 8192;
 
+/** Top tokens per position when a run does not say: the runner-up guesses, few enough to read. */
+export const DEFAULT_TOP_K = 5;
+/**
+ * The most top tokens per position kept: each is an object with its text, so 50 257 of them on 512
+ * positions (and again per layer for the lens) would be gigabytes for a list no one reads.
+ */
+export const MAX_TOP_K = 1000;
+
 export interface ExplainOptions {
   /** "builtin:<preset>", "hf:ORG/NAME[@REVISION]" (a Hugging Face Hub repository) or the path of an .onnx file; default builtin:trained-decoder. */
   model?: string;
@@ -51,6 +59,10 @@ export interface ExplainOptions {
   padTo?: number;
   /** Keep the pre-softmax scores in the trace. */
   includeScores?: boolean;
+  /** Top tokens per position in the predictions and the logit lens; default 5, at most the vocabulary. */
+  topK?: number;
+  /** Also put every layer's residual stream through the final norm and the unembedding (the logit lens). */
+  logitLens?: boolean;
   /** When diagnostics fire (defaults: analysis/types.ts DEFAULT_THRESHOLDS). */
   thresholds?: Partial<DiagnosticThresholds>;
   /** Ceilings that protect the editor from a run it cannot hold (settings "attentionLens.limits.*"). */
@@ -71,6 +83,10 @@ export function validateOptions(options: ExplainOptions): void {
   checkInteger(options.padTo, 'padTo', 1, MAX_TOKENS_CEILING);
   checkInteger(options.seed, 'seed', 0, 0xffffffff);
   checkInteger(options.threads, 'threads', 1, MAX_THREADS);
+  // The vocabulary bounds it too, checked once the model is known (analysis/topTokens.ts checkTopK).
+  if (options.topK !== undefined && !(Number.isInteger(options.topK) && options.topK >= 1 && options.topK <= MAX_TOP_K)) {
+    throw new UserFacingError(`${String(options.topK)} top tokens per position were asked for.`, `Ask for a whole number of top tokens from 1 to ${MAX_TOP_K}.`, { code: 'invalid-top-k', facts: { topK: String(options.topK), limit: MAX_TOP_K } });
+  }
   for (const [name, value] of Object.entries(options.limits ?? {})) {
     if (value !== undefined && !(typeof value === 'number' && value > 0)) {
       const option: OptionName = name === 'maxTraceMB' ? 'maxTraceMB' : 'maxModelMB';

@@ -161,6 +161,33 @@ export interface Truncation {
   maxTokens: number;
 }
 
+/** One of the most likely next tokens at a position. */
+export interface TokenPrediction {
+  /** Vocabulary id. */
+  id: number;
+  /** What the id stands for, from the run's tokenizer ("[id]" where it cannot say). */
+  text: string;
+  /** Softmax probability over the whole vocabulary, in [0, 1]. */
+  prob: number;
+}
+
+/** The LM head's top-k next tokens of one stream: `top[position]`, most likely first. */
+export interface StreamPredictions {
+  stream: StreamName;
+  top: TokenPrediction[][];
+}
+
+/**
+ * The logit lens of one layer: that layer's residual-stream output put through the final norm and
+ * the unembedding, as the top-k tokens per position. The last layer's equals the predictions.
+ */
+export interface LogitLensLayer {
+  stream: StreamName;
+  /** 0-based layer whose output was read. */
+  layer: number;
+  top: TokenPrediction[][];
+}
+
 export interface AttentionTrace {
   formatVersion: number;
   model: ModelInfo;
@@ -179,6 +206,10 @@ export interface AttentionTrace {
   createdAt: string;
   /** Head statistics, rollout and diagnostics (analysis/), computed by the engine after the run. */
   analysis?: TraceAnalysis;
+  /** Top-k next tokens per position, for each stream that feeds an LM head; absent without one. */
+  predictions?: StreamPredictions[];
+  /** The logit lens, one entry per layer in order, when the run asked for it and the model allows it. */
+  logitLens?: LogitLensLayer[];
 }
 
 /** The stream a block's queries or keys index into. */

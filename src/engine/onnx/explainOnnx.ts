@@ -16,6 +16,8 @@ import { TRACE_FORMAT_VERSION } from '../../shared/trace';
 import { buildFeeds, checkExplicitNames, feedsFor, fixedSequenceLength, inputRole } from './inputs';
 import { type LoadedOnnxModel, loadOnnxModel, type OnnxModelSource } from './onnxModel';
 import { readTaps, tapOutputNames } from './traceFromRun';
+import { logitsOutputName, predictionsFromLogits } from '../analysis/onnxPredictions';
+import { checkTopK, DEFAULT_TOP_K, idTextOf } from '../analysis/topTokens';
 
 const DEFAULT_MAX_TOKENS = 512;
 
@@ -200,6 +202,9 @@ export async function explainOnnx(
   if (model.session.backend !== 'native') checkWasmMemory(estimate, model.modelBytes, ids.length);
   const passes = planTapPasses(model, estimate, streamLength);
 
+  const topK = options.topK ?? DEFAULT_TOP_K;
+  const logitsName = logitsOutputName(model.session.outputNames, new Set(tapOutputNames(model.plan)));
+  if (logitsName && model.vocabularySize !== null) checkTopK(topK, model.vocabularySize);
   onProgress?.(`Running ${path.basename(modelPath)} on ${ids.length} tokens`);
   const runStart = performance.now();
   let outputs;
@@ -226,7 +231,11 @@ export async function explainOnnx(
         createdAt: new Date().toISOString(),
       });
     }
-    outputs = await runPasses(model, feeds, passes, cancel, (pass) => onProgress?.(`Running ${path.basename(modelPath)} on ${ids.length} tokens (run ${pass + 1} of ${passes.groups.length}: ${passes.groups[pass].length} blocks)`));
+    // The LM head's logits come with the taps from the same run; a run split into passes (each
+    // session cut to its blocks) leaves them out rather than run the whole graph once more.
+    outputs = logitsName && passes.groups.length <= 1
+      ? await model.session.run(feeds, [...tapOutputNames(model.plan), logitsName])
+      : await runPasses(model, feeds, passes, cancel, (pass) => onProgress?.(`Running ${path.basename(modelPath)} on ${ids.length} tokens (run ${pass + 1} of ${passes.groups.length}: ${passes.groups[pass].length} blocks)`));
   } catch (error) {
     if (error instanceof UserFacingError || (error instanceof Error && error.name === 'CancelledError')) throw error;
     const message = error instanceof Error ? error.message : String(error);
@@ -265,6 +274,13 @@ export async function explainOnnx(
   const notices = [...plan.notices, ...model.plan.notes];
   if (model.session.choiceNote) notices.push(notice('backend-choice', model.session.choiceNote));
   if (model.session.fallbackNote) notices.push(notice('backend', model.session.fallbackNote));
+  // The LM head reads the decoder, or the only stream of an encoder-only model.
+  const headStream: StreamName = model.kind === 'encoder' ? model.firstStream : 'decoder';
+  const logits = logitsName ? outputs[logitsName] : undefined;
+  const reading = logitsName && logits ? predictionsFromLogits(logits, logitsName, headStream, streamLength(headStream), topK, idTextOf(model.tokenizer)) : null;
+  if (reading && 'notice' in reading) notices.push(reading.notice);
+  if (logitsName && passes.groups.length > 1) notices.push(notice('predictions-skipped', `The predictions were not read: the run was split into ${passes.groups.length} passes, and the logits would need the whole graph once more.`));
+  if (options.logitLens) notices.push(notice('logit-lens-unavailable', 'The logit lens needs every layer\'s residual vectors, the final norm and the unembedding; they are not found in ONNX graphs yet (the built-in models have it).'));
   if (passes.groups.length > 1) {
     notices.push(notice('passes', `The attention (${(estimate.bytes / 2 ** 20).toFixed(0)} MB) was fetched in ${passes.groups.length} runs of the model, each returning at most ${(passes.budgetBytes / 2 ** 20).toFixed(0)} MB, because ONNX Runtime Web holds at most 4 GB; each run repeats the forward pass up to its last block.`));
   }
@@ -280,5 +296,6 @@ export async function explainOnnx(
     truncation: plan.truncation,
     notices,
     createdAt: new Date().toISOString(),
+    ...(reading && 'predictions' in reading ? { predictions: reading.predictions } : {}),
   };
 }

@@ -9,7 +9,7 @@ import type { TransformerConfig } from './config';
 import type { AttentionMask } from './masks';
 import type { Matrix } from './matrix';
 import type { MultiHeadAttention } from './multiHeadAttention';
-import type { ForwardContext } from './recorder';
+import { type ForwardContext, recordLayerState } from './recorder';
 import { attentionSublayer, feedForwardSublayer, type SublayerSite } from './sublayers';
 import type { WeightSource } from './weights';
 
@@ -54,7 +54,8 @@ export class DecoderLayer {
 
 export class Decoder {
   private readonly layers: DecoderLayer[];
-  private readonly finalNorm: Norm | null;
+  /** Read by the logit lens, which puts every layer's output through it. */
+  readonly finalNorm: Norm | null;
 
   constructor(weights: WeightSource, config: TransformerConfig) {
     this.layers = Array.from({ length: config.decoderLayers }, (_, index) => new DecoderLayer(weights, config, index));
@@ -63,7 +64,10 @@ export class Decoder {
 
   forward(embedded: Matrix, causal: AttentionMask, memory: EncoderMemory | null, context: ForwardContext): Matrix {
     let x = embedded;
-    for (const layer of this.layers) x = layer.forward(x, causal, memory, context);
+    for (const [index, layer] of this.layers.entries()) {
+      x = layer.forward(x, causal, memory, context);
+      recordLayerState(context, 'decoder', index, x);
+    }
     return this.finalNorm ? this.finalNorm.forward(x) : x;
   }
 }

@@ -8,7 +8,7 @@ import type { TransformerConfig } from './config';
 import type { AttentionMask } from './masks';
 import type { Matrix } from './matrix';
 import type { MultiHeadAttention } from './multiHeadAttention';
-import type { ForwardContext } from './recorder';
+import { type ForwardContext, recordLayerState } from './recorder';
 import { attentionSublayer, feedForwardSublayer, type SublayerSite } from './sublayers';
 import type { WeightSource } from './weights';
 
@@ -36,8 +36,11 @@ export class EncoderLayer {
 
 export class Encoder {
   private readonly layers: EncoderLayer[];
-  /** Pre-LN stacks end with a norm, since their stream is never normalised otherwise. */
-  private readonly finalNorm: Norm | null;
+  /**
+   * Pre-LN stacks end with a norm, since their stream is never normalised otherwise; the logit lens
+   * puts every layer's output through it.
+   */
+  readonly finalNorm: Norm | null;
 
   constructor(weights: WeightSource, config: TransformerConfig) {
     this.layers = Array.from({ length: config.encoderLayers }, (_, index) => new EncoderLayer(weights, config, index));
@@ -47,7 +50,10 @@ export class Encoder {
   /** embedded [T, d] (tokens + positions) → encoder output [T, d], the "memory" cross-attention reads. */
   forward(embedded: Matrix, mask: AttentionMask, context: ForwardContext): Matrix {
     let x = embedded;
-    for (const layer of this.layers) x = layer.forward(x, mask, context);
+    for (const [index, layer] of this.layers.entries()) {
+      x = layer.forward(x, mask, context);
+      recordLayerState(context, 'encoder', index, x);
+    }
     return this.finalNorm ? this.finalNorm.forward(x) : x;
   }
 }

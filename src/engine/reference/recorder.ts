@@ -14,6 +14,24 @@ export interface ForwardContext {
   readonly includeScores: boolean;
   readonly blocks: AttentionBlock[];
   readonly residual: Array<{ label: string; stream: StreamName; layer: number | null; stage: ResidualStage; norms: Float32Array }>;
+  /**
+   * Each layer's output vectors, kept only when asked for (the logit lens reads them): a [T, d]
+   * matrix per layer is small next to the attention, but most runs do not need it.
+   */
+  readonly layerStates?: LayerState[];
+}
+
+/** The residual stream of one stream after one layer (for post-LN, after that layer's last norm). */
+export interface LayerState {
+  stream: StreamName;
+  layer: number;
+  /** [T, d] */
+  state: Matrix;
+}
+
+/** Keeps a layer's output when the run asked for layer states. */
+export function recordLayerState(context: ForwardContext, stream: StreamName, layer: number, state: Matrix): void {
+  context.layerStates?.push({ stream, layer, state });
 }
 
 export function recordAttention(

@@ -13,7 +13,7 @@ import { LanguageModelHead } from './lmHead';
 import { causalMask, paddingMask } from './masks';
 import { type Matrix, add } from './matrix';
 import { sinusoidalPositions } from './positions';
-import { type ForwardContext, recordResidual } from './recorder';
+import { type ForwardContext, type LayerState, recordResidual } from './recorder';
 import type { WeightSource } from './weights';
 
 export interface ForwardInput {
@@ -32,6 +32,8 @@ export interface ForwardOutput {
   encoderOutput: Matrix | null;
   /** [T, d] final decoder states, when there is a decoder. */
   decoderOutput: Matrix | null;
+  /** Every layer's output, in order, when the run asked for them (the logit lens); else empty. */
+  layerStates: LayerState[];
 }
 
 export class Transformer {
@@ -63,8 +65,9 @@ export class Transformer {
     return this.config.positions === 'rope' ? 'embedding' : 'embedding + positions';
   }
 
-  forward(input: ForwardInput, cancel: CancellationCheck, includeScores = false): ForwardOutput {
-    const context: ForwardContext = { cancel, includeScores, blocks: [], residual: [] };
+  /** @param keepLayerStates keep each layer's output vectors (the logit lens reads them) */
+  forward(input: ForwardInput, cancel: CancellationCheck, includeScores = false, keepLayerStates = false): ForwardOutput {
+    const context: ForwardContext = { cancel, includeScores, blocks: [], residual: [], ...(keepLayerStates ? { layerStates: [] } : {}) };
     let memory: EncoderMemory | null = null;
     let encoderOutput: Matrix | null = null;
     let decoderOutput: Matrix | null = null;
@@ -88,6 +91,6 @@ export class Transformer {
       recordResidual(context, 'decoder', null, 'embedding', embedded, this.embeddingLabel());
       decoderOutput = this.decoder.forward(embedded, causalMask(ids.length, this.config.slidingWindow), memory, context);
     }
-    return { blocks: context.blocks, residual: context.residual, encoderOutput, decoderOutput };
+    return { blocks: context.blocks, residual: context.residual, encoderOutput, decoderOutput, layerStates: context.layerStates ?? [] };
   }
 }
