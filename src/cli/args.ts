@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { PRESET_NAMES, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, MAX_TOKENS_CEILING, EXPORT_FAULTS, type ExportOptions, type ExportFault, type InputSpec, parseInputSpec, BACKEND_SETTINGS, type BackendSetting } from '../engine';
+import { PRESET_NAMES, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, MAX_TOKENS_CEILING, DEFAULT_TOP_K, MAX_TOP_K, EXPORT_FAULTS, type ExportOptions, type ExportFault, type InputSpec, parseInputSpec, BACKEND_SETTINGS, type BackendSetting } from '../engine';
 import { UserFacingError } from '../shared/errors';
 import { HUB_DTYPES, type HubDtype, isHubSpec, parseHubSpec } from '../engine';
 import { JSON_REFUSE_MB, JSON_WARN_MB } from './jsonSize';
@@ -49,6 +49,10 @@ Options:
                             (default: the text shifted right behind <s>)
   --pad-to N                pad the encoder input with <pad> to N tokens (shows the padding mask)
   --scores                  also keep pre-softmax scores (in --json output)
+  --top-k N                 how many most likely next tokens the predictions (and the logit lens)
+                            keep per position (default ${DEFAULT_TOP_K}, at most the vocabulary and ${MAX_TOP_K})
+  --logit-lens              also put the residual stream after every layer through the final norm
+                            and the unembedding, and print the top-1 per layer and position
   --json FILE               write the whole trace as JSON (README "Trace JSON"); - for stdout.
                             For small traces: past ${JSON_WARN_MB} MB it warns, past ${JSON_REFUSE_MB} MB it refuses
                             (most JSON readers cannot read it back); use --save
@@ -99,6 +103,10 @@ export interface RunRequest {
   decoderText?: string;
   padTo?: number;
   scores: boolean;
+  /** `--top-k`: tokens per position in the predictions and the logit lens. */
+  topK?: number;
+  /** `--logit-lens`: the residual stream after every layer through the final norm and unembedding. */
+  logitLens: boolean;
   json?: string;
   html?: string;
   /** `--save`: the trace file to write, and `--half`: its attention as F16. */
@@ -188,6 +196,8 @@ const OPTIONS = {
   'decoder-text': { type: 'string' },
   'pad-to': { type: 'string' },
   scores: { type: 'boolean' },
+  'top-k': { type: 'string' },
+  'logit-lens': { type: 'boolean' },
   json: { type: 'string' },
   html: { type: 'string' },
   save: { type: 'string' },
@@ -204,7 +214,7 @@ const OPTIONS = {
 } as const;
 
 /** Flags that only make sense for a run, refused with --export-onnx rather than ignored. */
-const RUN_ONLY = ['input', 'backend', 'threads', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'json', 'html', 'save', 'half', 'open', 'file', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
+const RUN_ONLY = ['input', 'backend', 'threads', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'top-k', 'logit-lens', 'json', 'html', 'save', 'half', 'open', 'file', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
 
 /** Flags that make or run a model, refused with --open (a saved trace runs nothing). */
 /** A folder given as --model (an export in a repository's layout). */
@@ -216,7 +226,7 @@ function isFolder(model: string): boolean {
   }
 }
 
-const MODEL_FLAGS = ['model', 'seed', 'weights', 'tokenizer', 'input', 'backend', 'threads', 'export-onnx', 'fault', 'attention', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'file', 'max-model-mb', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
+const MODEL_FLAGS = ['model', 'seed', 'weights', 'tokenizer', 'input', 'backend', 'threads', 'export-onnx', 'fault', 'attention', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'top-k', 'logit-lens', 'file', 'max-model-mb', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
 
 /** An output file flag's value: a name (`-` only where stdout is allowed). */
 function outputFile(value: string | undefined, flag: string, stdout: boolean): string | undefined {
@@ -316,6 +326,8 @@ export function parseCommandLine(argv: readonly string[]): CliRequest {
     decoderText: values['decoder-text'],
     padTo: wholeNumber(values['pad-to'], '--pad-to', 1, MAX_TOKENS_CEILING),
     scores: values.scores ?? false,
+    topK: wholeNumber(values['top-k'], '--top-k', 1, MAX_TOP_K),
+    logitLens: values['logit-lens'] ?? false,
     json: values.json,
     html: values.html,
     save: values.save,

@@ -50,8 +50,10 @@ function report(error: unknown): number {
     return EXIT.usage;
   }
   if (error instanceof UserFacingError) {
-    process.stderr.write(`${cliWords(error.message)}\n${cliWords(error.hint)}\n`);
-    return USAGE_ERROR_CODES.has(error.code) ? EXIT.usage : EXIT.badInput;
+    // The engine counts top tokens in facts only (the vocabulary is known once the model is): here it is --top-k.
+    const topK = error.code === 'invalid-top-k';
+    process.stderr.write(`${topK ? '--top-k: ' : ''}${cliWords(error.message)}\n${cliWords(error.hint)}\n`);
+    return USAGE_ERROR_CODES.has(error.code) || topK ? EXIT.usage : EXIT.badInput;
   }
   if (error instanceof CancelledError) {
     process.stderr.write('Cancelled.\n');
@@ -114,6 +116,8 @@ function explainOptions(request: RunRequest): ExplainOptions {
     decoderText: request.decoderText,
     padTo: request.padTo,
     includeScores: request.scores,
+    ...(request.topK !== undefined ? { topK: request.topK } : {}),
+    ...(request.logitLens ? { logitLens: true } : {}),
     ...(Object.keys(limits).length > 0 ? { limits } : {}),
     ...(request.dtype !== undefined ? { dtype: request.dtype } : {}),
     // The rest of the Hub's settings (endpoint, token, cache) the engine reads from HF_* itself.

@@ -1,9 +1,11 @@
 /**
- * @file What the command line prints: the summary of a trace (per layer and head the strongest
- * edge and the mean entropy, the diagnostics, the residual stream) and the list of presets.
+ * @file What the command line prints: the summary of a trace (the predictions and the logit lens,
+ * per layer and head the strongest edge and the mean entropy, the diagnostics, the residual
+ * stream) and the list of presets.
  */
 import { type LazyTrace, summarizeHeads, PRESET_NAMES, PRESETS } from '../engine';
 import { type AttentionBlock, type AttentionTrace, type Token, findStream } from '../shared/trace';
+import { predictionLines } from './predictionsSummary';
 import { cliWords } from './words';
 
 /** A token as the summary shows it: its text, quoted, or its piece for specials. */
@@ -45,6 +47,7 @@ function summaryHead(trace: AttentionTrace): string[] {
     lines.push(`${stream.name} tokens (${stream.tokens.length}, ${model.tokenizer}, ${stream.origin}): ${stream.tokens.map(label).join(' ')}`);
   }
   for (const notice of trace.notices) lines.push(`note: ${cliWords(notice.message)}`);
+  lines.push(...predictionLines(trace));
   return lines;
 }
 

@@ -15,14 +15,16 @@
  *   headStats: [{ blockIndex, layer, kind, head, entropy, minEntropy, meanDistance, prevToken,
  *                 sink, diagonal, induction (null when no row counts) }],   entropies in bits
  *   rollout: [{ stream, tokens, values: number[tokens*tokens] }],
- *   diagnostics: [{ code, severity, blockIndex, layer, head, stream, message }], thresholds
+ *   diagnostics: [{ code, severity, blockIndex, layer, head, stream, message }], thresholds,
+ *   predictions?: [{ stream, top: [[{ id, text, prob }] per position] }],   top-k, most likely first
+ *   logitLens?:   [{ stream, layer, top: same as predictions' }]             one per layer
  * }
  * Floats are written with 9 significant digits, which round-trips float32 exactly; NaN and
  * ±Infinity (a broken model) are written as null, since JSON has no such numbers.
  */
 import { UserFacingError } from './errors';
 import type { DiagnosticThresholds, HeadStats, TraceDiagnostic } from './analysis';
-import type { AttentionBlock, AttentionTrace, StreamName, Token, TokenStream } from './trace';
+import type { AttentionBlock, AttentionTrace, LogitLensLayer, StreamName, StreamPredictions, Token, TokenStream } from './trace';
 
 export interface TraceJsonBlock {
   layer: number;
@@ -66,6 +68,10 @@ export interface TraceJson {
   rollout?: Array<{ stream: StreamName; tokens: number; values: Array<number | null> }>;
   diagnostics?: TraceDiagnostic[];
   thresholds?: DiagnosticThresholds;
+  /** The LM head's top-k per position (probabilities as computed, float64: a few per token). */
+  predictions?: StreamPredictions[];
+  /** Each layer's residual stream through the final norm and the unembedding, top-k per position. */
+  logitLens?: LogitLensLayer[];
 }
 
 function floats(values: Float32Array): Array<number | null> {
@@ -130,6 +136,8 @@ export function traceToJson(trace: AttentionTrace): TraceJson {
         thresholds: trace.analysis.thresholds,
       }
       : {}),
+    ...(trace.predictions ? { predictions: trace.predictions } : {}),
+    ...(trace.logitLens ? { logitLens: trace.logitLens } : {}),
   };
 }
 

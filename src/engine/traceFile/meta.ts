@@ -65,6 +65,24 @@ function checkBlock(value: unknown, index: number, streams: ReadonlySet<string>,
   return value as unknown as BlockMeta;
 }
 
+/**
+ * Predictions or logit-lens layers: each reads a stream of the file and has one list of
+ * { id, text, prob } per token of it, so the panel can index them by position.
+ */
+function checkTopLists(value: unknown, field: string, tokensOf: ReadonlyMap<string, number>, file: string): void {
+  if (value === undefined) return;
+  const bad = (what: string): Error => traceFileError('trace-file-bad-metadata', file, `${field} ${what}`);
+  if (!Array.isArray(value)) throw bad('is not a list');
+  value.forEach((entry, index) => {
+    if (!isRecord(entry) || typeof entry.stream !== 'string' || !tokensOf.has(entry.stream)) throw bad(`${index} reads no stream of the file`);
+    if (field === 'logitLens' && !isCount(entry.layer)) throw bad(`${index} has layer ${JSON.stringify(entry.layer)}`);
+    const tokens = tokensOf.get(entry.stream);
+    if (!Array.isArray(entry.top) || entry.top.length !== tokens) throw bad(`${index} has ${Array.isArray(entry.top) ? entry.top.length : 'no'} positions; its stream has ${String(tokens)} tokens`);
+    const valid = entry.top.every((row) => Array.isArray(row) && row.every((item) => isRecord(item) && isCount(item.id) && typeof item.text === 'string' && typeof item.prob === 'number' && item.prob >= 0 && item.prob <= 1));
+    if (!valid) throw bad(`${index} has a position that is not a list of { id, text, prob } with prob in [0, 1]`);
+  });
+}
+
 /** Parses the metadata and checks it against the tensors; faults name the block or field. */
 export function parseTraceMeta(text: string, tensors: ReadonlyMap<string, TensorEntry>, file: string): TraceFileMeta {
   let meta: unknown;
@@ -81,6 +99,9 @@ export function parseTraceMeta(text: string, tensors: ReadonlyMap<string, Tensor
     throw bad('its token streams are not { name: "encoder" | "decoder", text, tokens } each');
   }
   const names = new Set(streams.map((stream) => (stream as { name: string }).name));
+  const tokensOf = new Map(streams.map((stream) => [(stream as { name: string }).name, (stream as { tokens: unknown[] }).tokens.length]));
+  checkTopLists(meta.predictions, 'predictions', tokensOf, file);
+  checkTopLists(meta.logitLens, 'logitLens', tokensOf, file);
   if (names.size !== streams.length) throw bad('it has a token stream twice');
   if (!Array.isArray(blocks)) throw bad('its metadata lists no blocks');
   const check = tensorChecker(tensors, file);
