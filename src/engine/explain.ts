@@ -183,7 +183,7 @@ export class ExplainEngine {
     );
     timings.push({ stage: 'forward', ms: performance.now() - forwardStart });
     const lensStart = performance.now();
-    const lens = builtinPredictions(model, output, options);
+    const lens = builtinPredictions(model, output, options, cancel);
     timings.push({ stage: 'predictions', ms: performance.now() - lensStart });
     timings.push({ stage: 'total', ms: performance.now() - started });
     return {

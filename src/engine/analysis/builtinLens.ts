@@ -15,8 +15,8 @@ import { referencePredictions } from './predictions';
 import { DEFAULT_TOP_K, idTextOf } from './topTokens';
 
 /** The trace's predictions (and lens, when the run kept its layer states) from a reference run. */
-export function builtinPredictions(model: BuiltinModel, output: ForwardOutput, options: ExplainOptions): Pick<AttentionTrace, 'predictions' | 'logitLens'> {
-  const result = referencePredictions(model.transformer, output, options.topK ?? DEFAULT_TOP_K, idTextOf(model.tokenizer));
+export function builtinPredictions(model: BuiltinModel, output: ForwardOutput, options: ExplainOptions, cancel: CancellationCheck): Pick<AttentionTrace, 'predictions' | 'logitLens'> {
+  const result = referencePredictions(model.transformer, output, options.topK ?? DEFAULT_TOP_K, idTextOf(model.tokenizer), cancel);
   return {
     ...(result.predictions.length > 0 ? { predictions: result.predictions } : {}),
     ...(result.logitLens ? { logitLens: result.logitLens } : {}),
@@ -35,7 +35,7 @@ export function builtinLogitLens(model: BuiltinModel, trace: AttentionTrace, tex
     return;
   }
   const output = model.transformer.forward({ encoderIds: ids('encoder'), encoderPadding: plan.encoderPadding, decoderIds: ids('decoder') }, cancel, false, true);
-  const lens = builtinPredictions(model, output, options).logitLens;
+  const lens = builtinPredictions(model, output, options, cancel).logitLens;
   if (lens) trace.logitLens = lens;
   const ms = performance.now() - started;
   trace.timings.push({ stage: 'logit lens', ms });
