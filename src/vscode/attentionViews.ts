@@ -64,7 +64,9 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
       onHover: (_host, message) => this.hoverEmitter.fire(message),
       onHoverRollout: (_host, message) => this.hoverRolloutEmitter.fire(message),
       onViewChanged: (host, message) => {
-        this.views.set(host, { runId: message.runId, blockIndex: message.blockIndex, head: message.head });
+        const view = { runId: message.runId, blockIndex: message.blockIndex, head: message.head };
+        this.views.set(host, view);
+        this.follow(host, view);
         this.changeEmitter.fire();
       },
       onExportImage: (_host, message) => this.exportImageEmitter.fire(message),
@@ -90,9 +92,14 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
 
   // ---- WebviewHostSource ----------------------------------------------------------------------
 
-  replay(): ToWebviewMessage[] {
+  replay(host: WebviewHost): ToWebviewMessage[] {
     const messages: ToWebviewMessage[] = [this.configureMessage()];
-    if (this.current) messages.push({ type: 'traceLoaded', runId: this.current.runId, trace: this.current.trace.overview });
+    if (this.current) {
+      messages.push({ type: 'traceLoaded', runId: this.current.runId, trace: this.current.trace.overview });
+      // A page that opens (the editor view) starts on what the other one shows.
+      const shown = this.viewOfAnother(host);
+      if (shown) messages.push({ type: 'showBlock', ...shown });
+    }
     if (this.status) messages.push(this.status);
     return messages;
   }
@@ -119,6 +126,33 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
     const host = this.activeHost();
     const view = host ? this.views.get(host) : undefined;
     return view?.runId === this.current?.runId ? view : undefined;
+  }
+
+  /** What the side view and the editor view show now (for tests). */
+  shownViews(): { side?: CurrentView; editor?: CurrentView } {
+    const side = this.sideView.host ? this.views.get(this.sideView.host) : undefined;
+    const editor = this.panel ? this.views.get(this.panel.host) : undefined;
+    return { ...(side ? { side } : {}), ...(editor ? { editor } : {}) };
+  }
+
+  /** What another webview than `host` shows of the current run (the side view's first). */
+  private viewOfAnother(host: WebviewHost): CurrentView | undefined {
+    const runId = this.current?.runId;
+    return this.hosts().filter((other) => other !== host).map((other) => this.views.get(other)).find((view) => view !== undefined && view.runId === runId);
+  }
+
+  /**
+   * The webviews show the same block and head: when one moves, the others follow. The one that
+   * follows reports its change back, which equals what it was sent, so nothing moves again.
+   */
+  private follow(moved: WebviewHost, view: CurrentView): void {
+    if (view.runId !== this.current?.runId) return;
+    for (const other of this.hosts()) {
+      if (other === moved) continue;
+      const theirs = this.views.get(other);
+      if (theirs && theirs.runId === view.runId && theirs.blockIndex === view.blockIndex && theirs.head === view.head) continue;
+      other.post({ type: 'showBlock', ...view });
+    }
   }
 
   /** True while some Attention webview is on screen. */

@@ -13,7 +13,7 @@ import type { AttentionViews, TraceOrigin } from './attentionViews';
 import type { ModelPicker } from './modelPicker';
 import { readExplainOptions, readMemoryBudgetMB, SECTION } from './settings';
 import { workspaceFilesUsed } from './trust';
-import type { ModelStatusBar } from './statusBar';
+import { backendDetail, type ModelStatusBar } from './statusBar';
 
 /** Runs shorter than this finish without a notification flashing up. */
 const PROGRESS_DELAY_MS = 400;
@@ -54,6 +54,9 @@ export class ExplainController implements vscode.Disposable {
   private readonly finishedEmitter = new vscode.EventEmitter<{ runId: number; trace?: HostTrace; error?: Error }>();
   /** A run ended (with a trace, or an error); for tests and the status bar. */
   readonly onDidFinish = this.finishedEmitter.event;
+  private readonly startedEmitter = new vscode.EventEmitter<{ runId: number }>();
+  /** A run began: the Problems lists clear while it runs. */
+  readonly onDidStart = this.startedEmitter.event;
 
   constructor(
     /** The engine; a big trace stays in the temporary file its process writes (HostTrace). */
@@ -135,6 +138,7 @@ export class ExplainController implements vscode.Disposable {
     }
     const description = `${model} on ${request.text.length} characters`;
     this.views.runStarted(runId, description);
+    this.startedEmitter.fire({ runId });
     void this.views.reveal();
     this.log.info(`run ${runId}: ${description} from ${request.source}`);
     try {
@@ -168,7 +172,7 @@ export class ExplainController implements vscode.Disposable {
       this.log.info(`run ${runId}: timing command→engine ${(engineStart - commandStart).toFixed(1)} ms, engine ${(traceAt - engineStart).toFixed(1)} ms, `
         + `trace→posted ${(postedAt - traceAt).toFixed(1)} ms, command→posted ${(postedAt - commandStart).toFixed(1)} ms `
         + `(command at ${commandAt}, posted at ${commandAt + Math.round(postedAt - commandStart)})`);
-      const backendNotice = trace.notices.find((notice) => notice.code === 'backend')?.message;
+      const backendNotice = backendDetail(trace);
       // A Hub model shows its name with the revision it ran at.
       this.statusBar.update(isHubSpec(model) ? `hf:${trace.model.name}` : model, trace.backend, backendNotice, trace.adapter);
       this.finishedEmitter.fire({ runId, trace: hostTrace });
@@ -244,6 +248,7 @@ export class ExplainController implements vscode.Disposable {
   dispose(): void {
     this.inFlight?.abort();
     this.finishedEmitter.dispose();
+    this.startedEmitter.dispose();
     this.editorTracking.dispose();
   }
 }

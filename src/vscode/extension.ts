@@ -8,7 +8,7 @@ import { wholeTrace } from '../shared/lazyTrace';
 import type { TraceOverview } from '../shared/protocol';
 import type { AttentionTrace } from '../shared/trace';
 import { EngineProcessClient } from '../engine';
-import { AttentionViews } from './attentionViews';
+import { AttentionViews, type CurrentView } from './attentionViews';
 import { EditorTieIn } from './editorTieIn';
 import { ExplainController } from './explainCommand';
 import { ModelPicker } from './modelPicker';
@@ -24,6 +24,8 @@ export interface AttentionLensApi {
   currentTrace(): TraceOverview | undefined;
   /** Where the shown trace's blocks are read from: memory, or the engine's temporary trace file. */
   currentStorage(): { storage: 'memory' | 'file'; file?: string } | undefined;
+  /** The block and head the side view and the editor view show. */
+  shownViews(): { side?: CurrentView; editor?: CurrentView };
   /** True while the side view or the editor panel is on screen. */
   viewVisible(): boolean;
   /** Resolves when the next run ends, with its whole trace (every block read) or its error. */
@@ -78,9 +80,8 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     { dispose: () => void engine.dispose() },
     problems,
     traceFiles.disposable,
-    controller.onDidFinish((result) => {
-      if (result.trace) problems.report(result.runId, result.trace.overview);
-    }),
+    problems.follow(controller),
+    statusBar.follow(controller),
     views.onDidRequestImageExport((message) => {
       void exporter.saveImage(message.format, message.data, message.suggestedName).catch((error: Error) => {
         void vscode.window.showErrorMessage(`Attention Lens: the export failed: ${describeFailure(error)}`);
@@ -119,6 +120,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     currentTrace: () => views.currentTrace?.trace.overview,
     currentStorage: () => views.currentTrace?.trace.storage,
     viewVisible: () => views.anyVisible,
+    shownViews: () => views.shownViews(),
     nextRun: () => new Promise((resolve) => {
       const subscription = controller.onDidFinish((result) => {
         subscription.dispose();

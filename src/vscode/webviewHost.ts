@@ -23,8 +23,8 @@ export interface WebviewHostEvents {
 
 /** Where a host gets its state: what a newly loaded page needs, and the trace blocks come from. */
 export interface WebviewHostSource {
-  /** The messages that bring a fresh page up to date, in order (configure, trace, run status). */
-  replay(): ToWebviewMessage[];
+  /** The messages that bring `host`'s fresh page up to date, in order (configure, trace, what to show, run status). */
+  replay(host: WebviewHost): ToWebviewMessage[];
   /** The trace of run `runId`, if it is still the current one. */
   trace(runId: number): LazyTrace | undefined;
 }
@@ -57,7 +57,7 @@ export class WebviewHost implements vscode.Disposable {
     if (!message) return;
     switch (message.type) {
       case 'ready':
-        for (const replayed of this.source.replay()) this.post(replayed);
+        for (const replayed of this.source.replay(this)) this.post(replayed);
         break;
       case 'requestBlock': {
         // No reply for a replaced run or a block it does not have: the protocol has no error reply

@@ -8,8 +8,8 @@
  *      its extension host: a model on `native` from the installed copy (packaged.ts; linux-x64 only)
  * A missing server or browser is a failure, never a skip. Set ATTENTION_LENS_TEST_VERBOSE=1 for
  * code-server's own log; screenshots are written to .artifacts/ui/. While working on the panel,
- * ATTENTION_LENS_UI_ONLY=panel.test.ts,narrowPanel.test.ts runs only those UI files (stages 3 and
- * 5 are skipped, and the run says so: it is no substitute for the whole run).
+ * ATTENTION_LENS_UI_ONLY=panel.test.ts,narrowPanel.test.ts runs only those UI files in stage 4
+ * and skips stage 5 (the run says so: it is no substitute for the whole run).
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -92,23 +92,21 @@ async function main(): Promise<number> {
     server = await stage('start code-server', () => startCodeServer({ verbose }));
     browser = await stage('start chromium', launchBrowser);
 
-    if (uiOnly.length > 0) console.log(`ATTENTION_LENS_UI_ONLY: only ${uiOnly.join(', ')}; the extension-host suite and the installed .vsix are skipped`);
-    else {
-      const suite = await stage('extension-host suite', () => runExtensionHostSuite(browser!, server!, {
-        folder: workspace,
-        extensionPath: root,
-        testsPath,
-        timeoutMs: 180_000,
-        onLog: (line) => {
-          if (verbose || !KNOWN_NOISE.some((pattern) => pattern.test(line))) console.log(line);
-        },
-      }));
-      const counts = countResults(suite.log);
-      passed += counts.passed;
-      failed += counts.failed;
-      if (suite.exitCode !== 0 && counts.failed === 0) failed += 1; // crashed or timed out before mocha reported
-      console.log(`extension-host suite exit code ${suite.exitCode}`);
-    }
+    const suite = await stage('extension-host suite', () => runExtensionHostSuite(browser!, server!, {
+      folder: workspace,
+      extensionPath: root,
+      testsPath,
+      timeoutMs: 180_000,
+      onLog: (line) => {
+        if (verbose || !KNOWN_NOISE.some((pattern) => pattern.test(line))) console.log(line);
+      },
+    }));
+    const counts = countResults(suite.log);
+    passed += counts.passed;
+    failed += counts.failed;
+    if (suite.exitCode !== 0 && counts.failed === 0) failed += 1; // crashed or timed out before mocha reported
+    console.log(`extension-host suite exit code ${suite.exitCode}`);
+    if (uiOnly.length > 0) console.log(`ATTENTION_LENS_UI_ONLY: UI files ${uiOnly.join(', ')} only; the installed .vsix is skipped`);
 
     rmSync(path.join(root, '.artifacts/ui'), { recursive: true, force: true });
     setUiSession({ server, browser, workspace, extensionPath: root, verbose });

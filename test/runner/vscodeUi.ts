@@ -14,14 +14,24 @@ export const ARTIFACTS_DIR = path.resolve(__dirname, '../../.artifacts/ui');
 const EDITOR = '.editor-instance .monaco-editor';
 
 export async function openFile(page: Page, fileName: string): Promise<void> {
-  await page.locator('.monaco-workbench').click({ position: { x: 5, y: 5 } }).catch(() => undefined);
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(fileName);
-  // Enter before the file's row appears does nothing: a file not opened before is found by the file
-  // search a moment after the (already shown) recently-opened rows.
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first().waitFor({ state: 'visible', timeout: 20_000 });
+  // Quick Open's file search is slow on a loaded machine, and a focus change can close the widget:
+  // try again with a fresh widget rather than fail on the first wait.
+  for (let attempt = 1; ; attempt++) {
+    await page.locator('.monaco-workbench').click({ position: { x: 5, y: 5 } }).catch(() => undefined);
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(fileName);
+    try {
+      // Enter before the file's row appears does nothing: a file not opened before is found by the
+      // file search a moment after the (already shown) recently-opened rows.
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: fileName }).first().waitFor({ state: 'visible', timeout: 20_000 });
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await page.keyboard.press('Escape');
+    }
+  }
   await page.keyboard.press('Enter');
   await page.locator(`.tab[aria-label^="${fileName}"], .tab:has-text("${fileName}")`).first().waitFor({ timeout: 20_000 });
   await page.locator(`${EDITOR} .view-lines`).first().waitFor({ state: 'visible' });
