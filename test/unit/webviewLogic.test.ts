@@ -9,7 +9,6 @@ import { traceOverview, type TraceOverview } from '../../src/shared/protocol';
 import { colorLimit, countBlocked, countLeaks, headMatrix, headMatrixWithLimit, matrixMax, expectedMask } from '../../webview/attention';
 import { makeColorScale, paintCells, parseCssColor, sampleColorMap, scaleColor, scaleIndex, themeKindFromClasses } from '../../webview/colorScale';
 import { elide, fixedWidthMeasure, formatWeight, thinnedIndices, tokenLabel, visibleWhitespace } from '../../webview/labels';
-import { cellAt, computeLayout, MAX_CANVAS_SIDE } from '../../webview/layout';
 import { headFor, initialView, shapeKey } from '../../webview/state';
 import { buildSteps, layerGroups, moveLayer, moveStep } from '../../webview/steps';
 
@@ -91,47 +90,6 @@ describe('labels', () => {
     assert.equal(formatWeight(0.87345), '0.873');
     assert.equal(formatWeight(0.004213), '0.0042');
     assert.equal(formatWeight(1), '1');
-  });
-});
-
-describe('layout', () => {
-  const base = { devicePixelRatio: 1, rowLabelWidth: 30, columnLabelWidth: 30, lineHeight: 14 };
-
-  test('a narrow side panel: the grid fits and labels thin out', () => {
-    const layout = computeLayout({ ...base, availableWidth: 300, queries: 23, keys: 23 });
-    assert.equal(layout.rowGutter, 38);
-    assert.equal(layout.cellDevice, 9); // (300 - 38 - 52) / 23 = 9.1
-    assert.equal(layout.rowLabelStep, 2); // 14 px lines over 9 px rows
-    assert.equal(layout.overflows, false);
-    assert.ok(layout.rowGutter + layout.width + 52 <= 300);
-  });
-
-  test('a wide panel: cells capped, every label shown; HiDPI uses device pixels', () => {
-    const one = computeLayout({ ...base, availableWidth: 1000, queries: 1, keys: 1 });
-    assert.equal(one.cell, 40);
-    const retina = computeLayout({ ...base, availableWidth: 800, queries: 23, keys: 23, devicePixelRatio: 2 });
-    assert.equal(retina.cellDevice, 61); // floor((800 - 38 - 52) * 2 / 23)
-    assert.equal(retina.cell, 30.5);
-    assert.equal(retina.rowLabelStep, 1);
-  });
-
-  test('512 tokens in 300 px: one device pixel per cell, scrolling, every 14th label; canvas within limits', () => {
-    const layout = computeLayout({ ...base, availableWidth: 300, queries: 512, keys: 512 });
-    assert.equal(layout.cellDevice, 1);
-    assert.equal(layout.overflows, true);
-    assert.equal(layout.rowLabelStep, 14);
-    assert.equal(layout.columnLabelStep, 14);
-    const tiny = computeLayout({ ...base, availableWidth: 300, queries: 512, keys: 512, lineHeight: 40 });
-    assert.equal(tiny.rowLabelStep, 0, 'every 40th label is not worth showing');
-    assert.equal(tiny.rowGutter, 0);
-    const tall = computeLayout({ ...base, availableWidth: 3000, queries: 512, keys: 3, devicePixelRatio: 2 });
-    assert.ok(tall.canvasHeightDevice <= MAX_CANVAS_SIDE);
-  });
-
-  test('cellAt', () => {
-    assert.deepEqual(cellAt({ cell: 10 }, 3, 4, 35, 12), { query: 1, key: 3 });
-    assert.equal(cellAt({ cell: 10 }, 3, 4, 45, 12), null);
-    assert.equal(cellAt({ cell: 10 }, 3, 4, -1, 12), null);
   });
 });
 
