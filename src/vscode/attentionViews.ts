@@ -66,7 +66,6 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
       onViewChanged: (host, message) => {
         const view = { runId: message.runId, blockIndex: message.blockIndex, head: message.head };
         this.views.set(host, view);
-        this.follow(host, view);
         this.changeEmitter.fire();
       },
       onExportImage: (_host, message) => this.exportImageEmitter.fire(message),
@@ -139,20 +138,6 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
   private viewOfAnother(host: WebviewHost): CurrentView | undefined {
     const runId = this.current?.runId;
     return this.hosts().filter((other) => other !== host).map((other) => this.views.get(other)).find((view) => view !== undefined && view.runId === runId);
-  }
-
-  /**
-   * The webviews show the same block and head: when one moves, the others follow. The one that
-   * follows reports its change back, which equals what it was sent, so nothing moves again.
-   */
-  private follow(moved: WebviewHost, view: CurrentView): void {
-    if (view.runId !== this.current?.runId) return;
-    for (const other of this.hosts()) {
-      if (other === moved) continue;
-      const theirs = this.views.get(other);
-      if (theirs && theirs.runId === view.runId && theirs.blockIndex === view.blockIndex && theirs.head === view.head) continue;
-      other.post({ type: 'showBlock', ...view });
-    }
   }
 
   /** True while some Attention webview is on screen. */
