@@ -214,3 +214,14 @@ export async function waitForFile(file: string): Promise<void> {
   }
   await new Promise((resolve) => setTimeout(resolve, 200));
 }
+
+/** "Select Model...": a quick-pick item by its label, or "Browse for ONNX file..." answered with `file`. */
+export async function selectModel(page: Page, label: string, file?: string): Promise<void> {
+  await runCommand(page, 'Attention Lens: Select Model...');
+  if (file) {
+    await pickQuickItem(page, 'Browse for ONNX file...');
+    await answerOpenDialog(page, file);
+  } else {
+    await pickQuickItem(page, label);
+  }
+}

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { FrameLocator, Page } from 'playwright-core';
 import { uiSession } from '../runner/session';
-import { answerSaveDialog, openFile, pickQuickItem, answerOpenDialog, runCommand, screenshot, selectFirstLine, waitForFile, webviewFrame } from '../runner/vscodeUi';
+import { answerSaveDialog, openFile, screenshot, selectFirstLine, selectModel, waitForFile, webviewFrame } from '../runner/vscodeUi';
 import { openWorkbench } from '../runner/workbench';
 
 describe('the attention debugger', function () {
@@ -17,15 +17,7 @@ describe('the attention debugger', function () {
   let page: Page;
   let frame: FrameLocator;
 
-  async function useModel(label: string, file?: string): Promise<void> {
-    await runCommand(page, 'Attention Lens: Select Model...');
-    if (file) {
-      await pickQuickItem(page, 'Browse for ONNX file...');
-      await answerOpenDialog(page, file);
-    } else {
-      await pickQuickItem(page, label);
-    }
-  }
+  const useModel = (label: string, file?: string): Promise<void> => selectModel(page, label, file);
 
   async function explainFirstLine(): Promise<void> {
     await openFile(page, 'sample.txt');

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { FrameLocator, Page } from 'playwright-core';
 import { uiSession } from '../runner/session';
-import { answerOpenDialog, answerSaveDialog, openFile, pickQuickItem, runCommand, screenshot, selectFirstLine, waitForFile, webviewFrame } from '../runner/vscodeUi';
+import { answerSaveDialog, openFile, screenshot, selectFirstLine, selectModel, waitForFile, webviewFrame } from '../runner/vscodeUi';
 import { openWorkbench } from '../runner/workbench';
 
 describe('the panel: notices for exceptions, the kept trace, exports', function () {
@@ -21,15 +21,7 @@ describe('the panel: notices for exceptions, the kept trace, exports', function 
   let page: Page;
   let frame: FrameLocator;
 
-  async function chooseModel(label: string, file?: string): Promise<void> {
-    await runCommand(page, 'Attention Lens: Select Model...');
-    if (file) {
-      await pickQuickItem(page, 'Browse for ONNX file...');
-      await answerOpenDialog(page, file);
-    } else {
-      await pickQuickItem(page, label);
-    }
-  }
+  const chooseModel = (label: string, file?: string): Promise<void> => selectModel(page, label, file);
 
   async function traceShows(title: string): Promise<void> {
     await frame.locator('h1', { hasText: title }).waitFor({ timeout: 90_000 });
