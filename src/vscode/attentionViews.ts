@@ -34,6 +34,10 @@ export interface CurrentView {
   head: number | 'mean';
 }
 
+function sameView(one: CurrentView, other: CurrentView): boolean {
+  return one.runId === other.runId && one.blockIndex === other.blockIndex && one.head === other.head;
+}
+
 export class AttentionViews implements vscode.Disposable, WebviewHostSource {
   readonly sideView: AttentionViewProvider;
   private panel: AttentionPanel | undefined;
@@ -42,6 +46,16 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
   private status: ToWebviewMessage | undefined;
   /** What each webview shows; the side view and the panel can look at different blocks. */
   private readonly views = new Map<WebviewHost, CurrentView>();
+  /**
+   * The block and head the user moved to last, in whichever webview: the others follow it, and a
+   * webview that was hidden catches up when it is shown again.
+   */
+  private latestView: CurrentView | undefined;
+  /**
+   * A page that (re)loads reports its first view before the view it was told to open on; those
+   * reports are not the user's moves, so the other webviews do not follow them (at most two).
+   */
+  private readonly joining = new Map<WebviewHost, { view: CurrentView; reportsLeft: number }>();
   /** The webview that has keyboard focus, as it reports. */
   private focusedHost: WebviewHost | undefined;
   private readonly disposables: vscode.Disposable[] = [];
@@ -66,6 +80,7 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
       onViewChanged: (host, message) => {
         const view = { runId: message.runId, blockIndex: message.blockIndex, head: message.head };
         this.views.set(host, view);
+        if (!this.joined(host, view)) this.follow(host, view);
         this.changeEmitter.fire();
       },
       onExportImage: (_host, message) => this.exportImageEmitter.fire(message),
@@ -75,7 +90,7 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
         void vscode.commands.executeCommand('setContext', 'attentionLens.webviewFocused', this.focusedHost !== undefined);
       },
     };
-    this.sideView = new AttentionViewProvider(extensionUri, this, this.events, () => this.changeEmitter.fire());
+    this.sideView = new AttentionViewProvider(extensionUri, this, this.events, () => this.visibilityChanged());
     this.disposables.push(
       this.sideView,
       this.hoverEmitter,
@@ -97,7 +112,10 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
       messages.push({ type: 'traceLoaded', runId: this.current.runId, trace: this.current.trace.overview });
       // A page that opens (the editor view) starts on what the other one shows.
       const shown = this.viewOfAnother(host);
-      if (shown) messages.push({ type: 'showBlock', ...shown });
+      if (shown) {
+        messages.push({ type: 'showBlock', ...shown });
+        this.joining.set(host, { view: shown, reportsLeft: 2 });
+      }
     }
     if (this.status) messages.push(this.status);
     return messages;
@@ -128,16 +146,54 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
   }
 
   /** What the side view and the editor view show now (for tests). */
-  shownViews(): { side?: CurrentView; editor?: CurrentView } {
+  shownViews(): { side?: CurrentView; editor?: CurrentView; sideVisible: boolean } {
     const side = this.sideView.host ? this.views.get(this.sideView.host) : undefined;
     const editor = this.panel ? this.views.get(this.panel.host) : undefined;
-    return { ...(side ? { side } : {}), ...(editor ? { editor } : {}) };
+    return { ...(side ? { side } : {}), ...(editor ? { editor } : {}), sideVisible: this.sideView.visible };
   }
 
   /** What another webview than `host` shows of the current run (the side view's first). */
   private viewOfAnother(host: WebviewHost): CurrentView | undefined {
     const runId = this.current?.runId;
     return this.hosts().filter((other) => other !== host).map((other) => this.views.get(other)).find((view) => view !== undefined && view.runId === runId);
+  }
+
+  /**
+   * The webviews show the same block and head: when one moves, the others follow. The one that
+   * follows reports its change back, which equals what it was sent, so nothing moves again.
+   */
+  private follow(moved: WebviewHost, view: CurrentView): void {
+    if (view.runId !== this.current?.runId) return;
+    this.latestView = view;
+    for (const other of this.hosts()) if (other !== moved) this.catchUp(other);
+  }
+
+  /** False once `host` has opened on the view it was told to when its page loaded. */
+  private joined(host: WebviewHost, view: CurrentView): boolean {
+    const joining = this.joining.get(host);
+    if (!joining) return false;
+    joining.reportsLeft -= 1;
+    if (sameView(view, joining.view) || joining.reportsLeft <= 0) this.joining.delete(host);
+    return true;
+  }
+
+  /** Sends `host` the latest view when it shows something else of the current run. */
+  private catchUp(host: WebviewHost): void {
+    const latest = this.latestView;
+    if (!latest || latest.runId !== this.current?.runId) return;
+    const theirs = this.views.get(host);
+    if (theirs && sameView(theirs, latest)) return;
+    host.post({ type: 'showBlock', ...latest });
+  }
+
+  /**
+   * A webview came into view or went out of it. One coming back catches up with what the other
+   * showed meanwhile: a hidden webview may not have followed (its page can be paused or reloaded).
+   */
+  private visibilityChanged(): void {
+    if (this.sideView.visible && this.sideView.host) this.catchUp(this.sideView.host);
+    if (this.panel?.visible) this.catchUp(this.panel.host);
+    this.changeEmitter.fire();
   }
 
   /** True while some Attention webview is on screen. */
@@ -172,6 +228,8 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
     if (previous && previous !== trace) previous.drop();
     this.status = undefined;
     this.views.clear();
+    this.latestView = undefined;
+    this.joining.clear();
     this.broadcast({ type: 'traceLoaded', runId, trace: trace.overview });
     void vscode.commands.executeCommand('setContext', 'attentionLens.hasTrace', true);
     this.changeEmitter.fire();
@@ -235,10 +293,13 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
       return;
     }
     this.panel = AttentionPanel.create(this.extensionUri, this, this.events, () => {
-      if (this.panel) this.views.delete(this.panel.host);
+      if (this.panel) {
+        this.views.delete(this.panel.host);
+        this.joining.delete(this.panel.host);
+      }
       this.panel = undefined;
       this.changeEmitter.fire();
-    }, () => this.changeEmitter.fire());
+    }, () => this.visibilityChanged());
     this.changeEmitter.fire();
   }
 

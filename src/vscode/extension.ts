@@ -25,7 +25,7 @@ export interface AttentionLensApi {
   /** Where the shown trace's blocks are read from: memory, or the engine's temporary trace file. */
   currentStorage(): { storage: 'memory' | 'file'; file?: string } | undefined;
   /** The block and head the side view and the editor view show. */
-  shownViews(): { side?: CurrentView; editor?: CurrentView };
+  shownViews(): { side?: CurrentView; editor?: CurrentView; sideVisible: boolean };
   /** True while the side view or the editor panel is on screen. */
   viewVisible(): boolean;
   /** Resolves when the next run ends, with its whole trace (every block read) or its error. */

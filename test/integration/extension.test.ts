@@ -101,7 +101,7 @@ describe('Attention Lens in the extension host', () => {
     await waitFor('the replaced trace\'s folder to go', () => (existsSync(path.dirname(held.file!)) ? undefined : true), 10_000);
   });
 
-  it('the editor view opens on what the side view shows', async function () {
+  it('the editor view opens on what the side view shows, and the side view follows the editor view', async function () {
     this.timeout(60_000);
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     const result = await explain('The cat sat on the mat.', new vscode.Selection(0, 0, 0, 23));
@@ -114,6 +114,18 @@ describe('Attention Lens in the extension host', () => {
     await vscode.commands.executeCommand('attentionLens.openInEditor');
     const opened = await waitFor('the editor view to report what it shows', () => lens.shownViews().editor);
     assert.deepEqual(opened, lens.shownViews().side, 'the editor view opened on the side view\'s block and head');
+    // Now the editor view is the active one: a block chosen there is followed by the side view.
+    await vscode.commands.executeCommand('attentionLens.showBlock', 1, 'mean');
+    await waitFor('the editor view on block 1, mean of heads', () => (lens.shownViews().editor?.blockIndex === 1 && lens.shownViews().editor?.head === 'mean' ? true : undefined));
+    const followed = (): true | undefined => (lens.shownViews().side?.blockIndex === 1 && lens.shownViews().side?.head === 'mean' ? true : undefined);
+    if (lens.shownViews().sideVisible) {
+      await waitFor('the side view to follow', followed);
+    } else {
+      // A side view out of sight (the workbench may hide the side bar for the editor) catches up
+      // when it is shown again.
+      await vscode.commands.executeCommand('attentionLens.view.focus');
+      await waitFor('the side view, shown again, to catch up', followed);
+    }
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
