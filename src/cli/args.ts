@@ -9,6 +9,9 @@ import { PRESET_NAMES, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, MAX_TOKENS_CEILING, DE
 import { UserFacingError } from '../shared/errors';
 import { HUB_DTYPES, type HubDtype, isHubSpec, parseHubSpec } from '../engine';
 import { JSON_REFUSE_MB, JSON_WARN_MB } from './jsonSize';
+import { ABLATE_SYNTAX, parseAblateFlags, parseAblateMode } from './ablateArgs';
+import type { AblationTarget } from '../engine';
+import type { AblationMode } from '../shared/trace';
 
 export const USAGE = `Usage: attention-lens [options] "text to explain"
        attention-lens [options] --file input.txt
@@ -53,6 +56,12 @@ Options:
                             keep per position (default ${DEFAULT_TOP_K}, at most the vocabulary and ${MAX_TOP_K})
   --logit-lens              also put the residual stream after every layer through the final norm
                             and the unembedding, and print the top-1 per layer and position
+  --ablate L.H              run the model again with this head's output zeroed (repeatable) and
+                            print what changed: KL divergence of the next-token distribution per
+                            position, changed top-1 predictions, attention of later blocks.
+                            L.H = ${ABLATE_SYNTAX}
+  --ablate-mode MODE        zero (default) or mean: replace the head's output by its mean over the
+                            input's positions
   --json FILE               write the whole trace as JSON (README "Trace JSON"); - for stdout.
                             For small traces: past ${JSON_WARN_MB} MB it warns, past ${JSON_REFUSE_MB} MB it refuses
                             (most JSON readers cannot read it back); use --save
@@ -107,6 +116,10 @@ export interface RunRequest {
   topK?: number;
   /** `--logit-lens`: the residual stream after every layer through the final norm and unembedding. */
   logitLens: boolean;
+  /** `--ablate`: heads to switch off in a second run; empty: none. */
+  ablate: AblationTarget[];
+  /** `--ablate-mode`: how their output is replaced. */
+  ablateMode?: AblationMode;
   json?: string;
   html?: string;
   /** `--save`: the trace file to write, and `--half`: its attention as F16. */
@@ -198,6 +211,8 @@ const OPTIONS = {
   scores: { type: 'boolean' },
   'top-k': { type: 'string' },
   'logit-lens': { type: 'boolean' },
+  ablate: { type: 'string', multiple: true },
+  'ablate-mode': { type: 'string' },
   json: { type: 'string' },
   html: { type: 'string' },
   save: { type: 'string' },
@@ -214,7 +229,7 @@ const OPTIONS = {
 } as const;
 
 /** Flags that only make sense for a run, refused with --export-onnx rather than ignored. */
-const RUN_ONLY = ['input', 'backend', 'threads', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'top-k', 'logit-lens', 'json', 'html', 'save', 'half', 'open', 'file', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
+const RUN_ONLY = ['input', 'backend', 'threads', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'top-k', 'logit-lens', 'ablate', 'ablate-mode', 'json', 'html', 'save', 'half', 'open', 'file', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
 
 /** Flags that make or run a model, refused with --open (a saved trace runs nothing). */
 /** A folder given as --model (an export in a repository's layout). */
@@ -226,7 +241,7 @@ function isFolder(model: string): boolean {
   }
 }
 
-const MODEL_FLAGS = ['model', 'seed', 'weights', 'tokenizer', 'input', 'backend', 'threads', 'export-onnx', 'fault', 'attention', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'top-k', 'logit-lens', 'file', 'max-model-mb', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
+const MODEL_FLAGS = ['model', 'seed', 'weights', 'tokenizer', 'input', 'backend', 'threads', 'export-onnx', 'fault', 'attention', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'top-k', 'logit-lens', 'ablate', 'ablate-mode', 'file', 'max-model-mb', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
 
 /** An output file flag's value: a name (`-` only where stdout is allowed). */
 function outputFile(value: string | undefined, flag: string, stdout: boolean): string | undefined {
@@ -305,6 +320,9 @@ export function parseCommandLine(argv: readonly string[]): CliRequest {
     throw new UsageError(`Unknown backend "${backend}". Use one of: ${BACKEND_SETTINGS.join(', ')}.`);
   }
   const inputs = parseInputFlags(values.input ?? [], seed ?? 0);
+  const usage = (message: string): Error => new UsageError(message);
+  const ablate = parseAblateFlags(values.ablate ?? [], usage);
+  const ablateMode = parseAblateMode(values['ablate-mode'], ablate.length > 0, usage);
   if (values.file !== undefined && positionals.length > 0) throw new UsageError('Give the text either on the command line or with --file, not both.');
   if (values.file === undefined && positionals.length === 0 && Object.keys(inputs).length === 0) throw new UsageError('No text given.');
   outputFile(values.json, '--json', true);
@@ -328,6 +346,8 @@ export function parseCommandLine(argv: readonly string[]): CliRequest {
     scores: values.scores ?? false,
     topK: wholeNumber(values['top-k'], '--top-k', 1, MAX_TOP_K),
     logitLens: values['logit-lens'] ?? false,
+    ablate,
+    ...(ablateMode !== undefined ? { ablateMode } : {}),
     json: values.json,
     html: values.html,
     save: values.save,

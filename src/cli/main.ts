@@ -14,6 +14,7 @@ import { CancelledError, USAGE_ERROR_CODES, UserFacingError } from '../shared/er
 import type { AttentionTrace } from '../shared/trace';
 import { renderTraceWords } from '../shared/traceWords';
 import { type ExportRequest, type OpenRequest, parseCommandLine, type RunRequest, USAGE, UsageError } from './args';
+import { ABLATE_SYNTAX } from './ablateArgs';
 import { checkJsonSize } from './jsonSize';
 import { writeHtmlReport, writeJsonFile, writeJsonToStdout, writeModelFile, writeToStdout, writeTraceFileOutput } from './outputs';
 import { formatLazySummary, formatModelList, formatSummary } from './summary';
@@ -43,6 +44,9 @@ class StatusLine {
 
 const EXIT = { ok: 0, badInput: 1, usage: 2, internal: 3, cancelled: 130 } as const;
 
+/** Engine codes of a value no run of this model can take, and the flag that gave it: usage errors (exit 2). */
+const FLAG_OF_CODE: Readonly<Record<string, string>> = { 'invalid-top-k': '--top-k', 'invalid-ablate': '--ablate' };
+
 /** Prints an error the way its kind deserves and returns the exit code. */
 function report(error: unknown): number {
   if (error instanceof UsageError) {
@@ -50,10 +54,12 @@ function report(error: unknown): number {
     return EXIT.usage;
   }
   if (error instanceof UserFacingError) {
-    // The engine counts top tokens in facts only (the vocabulary is known once the model is): here it is --top-k.
-    const topK = error.code === 'invalid-top-k';
-    process.stderr.write(`${topK ? '--top-k: ' : ''}${cliWords(error.message)}\n${cliWords(error.hint)}\n`);
-    return USAGE_ERROR_CODES.has(error.code) || topK ? EXIT.usage : EXIT.badInput;
+    // The engine counts top tokens and names heads in facts only (the vocabulary and the layers are
+    // known once the model is): here they are --top-k and --ablate.
+    const flag = FLAG_OF_CODE[error.code];
+    const hint = error.code === 'invalid-ablate' ? `Write --ablate ${ABLATE_SYNTAX}, and --ablate-mode zero or mean.` : cliWords(error.hint);
+    process.stderr.write(`${flag ? `${flag}: ` : ''}${cliWords(error.message)}\n${hint}\n`);
+    return USAGE_ERROR_CODES.has(error.code) || flag ? EXIT.usage : EXIT.badInput;
   }
   if (error instanceof CancelledError) {
     process.stderr.write('Cancelled.\n');
@@ -118,6 +124,7 @@ function explainOptions(request: RunRequest): ExplainOptions {
     includeScores: request.scores,
     ...(request.topK !== undefined ? { topK: request.topK } : {}),
     ...(request.logitLens ? { logitLens: true } : {}),
+    ...(request.ablate.length > 0 ? { ablate: request.ablate, ...(request.ablateMode ? { ablateMode: request.ablateMode } : {}) } : {}),
     ...(Object.keys(limits).length > 0 ? { limits } : {}),
     ...(request.dtype !== undefined ? { dtype: request.dtype } : {}),
     // The rest of the Hub's settings (endpoint, token, cache) the engine reads from HF_* itself.

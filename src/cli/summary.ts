@@ -6,6 +6,7 @@
 import { type LazyTrace, summarizeHeads, PRESET_NAMES, PRESETS } from '../engine';
 import { type AttentionBlock, type AttentionTrace, type Token, findStream } from '../shared/trace';
 import { predictionLines } from './predictionsSummary';
+import { ablationLines } from './ablationSummary';
 import { cliWords } from './words';
 
 /** A token as the summary shows it: its text, quoted, or its piece for specials. */
@@ -47,7 +48,7 @@ function summaryHead(trace: AttentionTrace): string[] {
     lines.push(`${stream.name} tokens (${stream.tokens.length}, ${model.tokenizer}, ${stream.origin}): ${stream.tokens.map(label).join(' ')}`);
   }
   for (const notice of trace.notices) lines.push(`note: ${cliWords(notice.message)}`);
-  lines.push(...predictionLines(trace));
+  lines.push(...predictionLines(trace), ...ablationLines(trace));
   return lines;
 }
 

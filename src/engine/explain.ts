@@ -24,7 +24,8 @@ import { type BlockShape, checkTraceEstimate, estimateTrace } from './traceEstim
 import type { AttentionTrace, StageTiming } from '../shared/trace';
 import { notice, TRACE_FORMAT_VERSION } from '../shared/trace';
 import { builtinLogitLens, builtinPredictions } from './analysis/builtinLens';
-import { checkTopK, DEFAULT_TOP_K } from './analysis/topTokens';
+import { checkTopK, DEFAULT_TOP_K, idTextOf } from './analysis/topTokens';
+import { referenceAblation } from './analysis/ablationReference';
 
 /** Refuses a trace whose attention would pass the ceiling, naming the setting to raise. */
 export function checkTraceSize(trace: AttentionTrace, limits: ResourceLimits | undefined): void {
@@ -175,8 +176,9 @@ export class ExplainEngine {
     const ids = (name: 'encoder' | 'decoder'): number[] | undefined => plan.streams.find((s) => s.name === name)?.tokens.map((t) => t.id);
 
     const forwardStart = performance.now();
+    const input = { encoderIds: ids('encoder'), encoderPadding: plan.encoderPadding, decoderIds: ids('decoder') };
     const output = model.transformer.forward(
-      { encoderIds: ids('encoder'), encoderPadding: plan.encoderPadding, decoderIds: ids('decoder') },
+      input,
       cancel,
       options.includeScores ?? false,
       options.logitLens ?? false,
@@ -185,6 +187,12 @@ export class ExplainEngine {
     const lensStart = performance.now();
     const lens = builtinPredictions(model, output, options, cancel);
     timings.push({ stage: 'predictions', ms: performance.now() - lensStart });
+    // Ablation: the same ids once more with the heads gated; the trace stays the first run's.
+    const ablationStart = performance.now();
+    const ablation = options.ablate && options.ablate.length > 0
+      ? referenceAblation(model.transformer, input, output, { targets: options.ablate, mode: options.ablateMode ?? 'zero' }, idTextOf(model.tokenizer), cancel).result
+      : undefined;
+    if (ablation) timings.push({ stage: 'ablation', ms: performance.now() - ablationStart });
     timings.push({ stage: 'total', ms: performance.now() - started });
     return {
       formatVersion: TRACE_FORMAT_VERSION,
@@ -198,6 +206,7 @@ export class ExplainEngine {
       notices: plan.notices,
       createdAt: new Date().toISOString(),
       ...lens,
+      ...(ablation ? { ablation } : {}),
     };
   }
 }

@@ -17,7 +17,7 @@ export { formatHubRef, type HubModelRef, isHubSpec, parseHubSpec } from './hub/s
 export { EXPORT_FAULTS, type ExportFault } from './onnx/exportFaults';
 export { type InputSpec, parseInputSpec } from './onnx/inputSpec';
 export {
-  BACKEND_SETTINGS, type BackendSetting, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, DEFAULT_TOP_K, effectiveThreads, type ExplainOptions, MAX_TOKENS_CEILING, MAX_TOP_K, validateOptions,
+  type AblationTarget, BACKEND_SETTINGS, type BackendSetting, DEFAULT_MAX_TOKENS, DEFAULT_MODEL, DEFAULT_TOP_K, effectiveThreads, type ExplainOptions, MAX_ABLATED_HEADS, MAX_TOKENS_CEILING, MAX_TOP_K, validateOptions,
 } from './options';
 export { DEFAULT_PRESET, isBuiltinSpec, PRESET_NAMES, PRESETS, type PresetName, SHIPPED_WEIGHTS } from './reference/config';
 export { buildHtmlReport } from './report/htmlReport';

@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { DiagnosticThresholds } from '../shared/analysis';
+import { ABLATION_MODES, type AblationMode, type BlockKind } from '../shared/trace';
 import { type OptionName, optionRef, UserFacingError } from '../shared/errors';
 import { checkEndpoint, HUB_DTYPES, type HubDtype, type HubOptions } from './hub/settings';
 import { isHubSpec, parseHubSpec } from './hub/spec';
@@ -27,6 +28,22 @@ export const DEFAULT_TOP_K = 5;
  * positions (and again per layer for the lens) would be gigabytes for a list no one reads.
  */
 export const MAX_TOP_K = 1000;
+
+/** The most heads one run may ablate: more is a typo, not a question (gpt2-shape has 144). */
+export const MAX_ABLATED_HEADS = 4096;
+
+const BLOCK_KINDS: readonly BlockKind[] = ['self', 'encoder-self', 'decoder-self', 'cross'];
+
+/**
+ * A head to ablate: 0-based layer and head, and the kind of block when the model has more than one
+ * (an encoder-decoder's encoder-self, decoder-self and cross); without a kind, the model's one kind
+ * of self-attention.
+ */
+export interface AblationTarget {
+  kind?: BlockKind;
+  layer: number;
+  head: number;
+}
 
 export interface ExplainOptions {
   /** "builtin:<preset>", "hf:ORG/NAME[@REVISION]" (a Hugging Face Hub repository) or the path of an .onnx file; default builtin:trained-decoder. */
@@ -63,6 +80,13 @@ export interface ExplainOptions {
   topK?: number;
   /** Also put every layer's residual stream through the final norm and the unembedding (the logit lens). */
   logitLens?: boolean;
+  /**
+   * Heads to ablate: the model runs a second time with their outputs replaced, and the trace's
+   * `ablation` says what changed (the trace stays the first run's).
+   */
+  ablate?: AblationTarget[];
+  /** zero (default): the heads' outputs are zeroed; mean: replaced by their mean over the query positions. */
+  ablateMode?: AblationMode;
   /** When diagnostics fire (defaults: analysis/types.ts DEFAULT_THRESHOLDS). */
   thresholds?: Partial<DiagnosticThresholds>;
   /** Ceilings that protect the editor from a run it cannot hold (settings "attentionLens.limits.*"). */
@@ -87,6 +111,7 @@ export function validateOptions(options: ExplainOptions): void {
   if (options.topK !== undefined && !(Number.isInteger(options.topK) && options.topK >= 1 && options.topK <= MAX_TOP_K)) {
     throw new UserFacingError(`${String(options.topK)} top tokens per position were asked for.`, `Ask for a whole number of top tokens from 1 to ${MAX_TOP_K}.`, { code: 'invalid-top-k', facts: { topK: String(options.topK), limit: MAX_TOP_K } });
   }
+  checkAblation(options);
   for (const [name, value] of Object.entries(options.limits ?? {})) {
     if (value !== undefined && !(typeof value === 'number' && value > 0)) {
       const option: OptionName = name === 'maxTraceMB' ? 'maxTraceMB' : 'maxModelMB';
@@ -100,6 +125,30 @@ export function validateOptions(options: ExplainOptions): void {
   if (options.hub?.endpoint) checkEndpoint(options.hub.endpoint);
   if (options.backend !== undefined && !(BACKEND_SETTINGS as readonly string[]).includes(options.backend)) {
     throw new UserFacingError(`Unknown backend "${String(options.backend)}" (${optionRef('backend')}).`, `Use ${BACKEND_SETTINGS.join(', ')}.`, { code: 'invalid-option', facts: { option: 'backend', value: String(options.backend) } });
+  }
+}
+
+/**
+ * The ablation's form: whole numbers, known kinds and modes, no head twice. Whether the layer and
+ * head exist is checked once the model is known (analysis/ablation.ts resolveAblation). In facts,
+ * code invalid-ablate: each host names its own option.
+ */
+function checkAblation(options: ExplainOptions): void {
+  const refuse = (message: string, target: string): never => {
+    throw new UserFacingError(message, 'Name each head as its layer and head, both counted from 0, and use the mode zero or mean.', { code: 'invalid-ablate', facts: { target } });
+  };
+  if (options.ablateMode !== undefined && !(ABLATION_MODES as readonly string[]).includes(options.ablateMode)) refuse(`Unknown ablation mode "${String(options.ablateMode)}"; the modes are ${ABLATION_MODES.join(', ')}.`, String(options.ablateMode));
+  const targets = options.ablate ?? [];
+  if (!Array.isArray(targets)) return refuse('The heads to ablate are not a list.', String(targets));
+  if (targets.length > MAX_ABLATED_HEADS) refuse(`${targets.length} heads were asked to be ablated; at most ${MAX_ABLATED_HEADS} are.`, String(targets.length));
+  const seen = new Set<string>();
+  for (const target of targets) {
+    const named = `${target?.kind ? `${target.kind} ` : ''}layer ${String(target?.layer)} head ${String(target?.head)}`;
+    if (typeof target !== 'object' || target === null || !Number.isSafeInteger(target.layer) || target.layer < 0 || !Number.isSafeInteger(target.head) || target.head < 0) refuse(`The head to ablate ${named} is not a pair of whole numbers from 0.`, named);
+    if (target.kind !== undefined && !BLOCK_KINDS.includes(target.kind)) refuse(`The head to ablate ${named} names an unknown kind of block; the kinds are ${BLOCK_KINDS.join(', ')}.`, named);
+    const key = `${target.kind ?? ''}:${target.layer}:${target.head}`;
+    if (seen.has(key)) refuse(`The head ${named} is asked to be ablated twice.`, named);
+    seen.add(key);
   }
 }
 

@@ -188,6 +188,63 @@ export interface LogitLensLayer {
   top: TokenPrediction[][];
 }
 
+/** How an ablated head's output is replaced: by zeros, or by its mean over the input's query positions. */
+export type AblationMode = 'zero' | 'mean';
+export const ABLATION_MODES: readonly AblationMode[] = ['zero', 'mean'];
+
+/** One head switched off in an ablation run. */
+export interface AblatedHead {
+  /** Index into `blocks` of the head's block. */
+  blockIndex: number;
+  kind: BlockKind;
+  /** 0-based layer within its stack. */
+  layer: number;
+  /** 0-based head within the block. */
+  head: number;
+}
+
+/** A position whose most likely next token changed when the heads were ablated. */
+export interface ChangedPrediction {
+  position: number;
+  before: TokenPrediction;
+  after: TokenPrediction;
+}
+
+/**
+ * How the attention of one block later in the residual stream than the first ablated head moved:
+ * |ablated − original| over its cells, per head (the full difference is not kept: a run's
+ * attention twice over).
+ */
+export interface AblationBlockChange {
+  blockIndex: number;
+  kind: BlockKind;
+  layer: number;
+  /** The largest |Δ| over every head and cell of the block. */
+  maxAbs: number;
+  /** Per head, the mean |Δ| over its allowed cells. */
+  meanAbs: number[];
+  /** Per head, the largest |Δ|. */
+  maxAbsPerHead: number[];
+}
+
+/**
+ * The model run a second time with some heads' outputs replaced (zeroed, or set to their mean over
+ * the query positions): what changed in its next-token predictions and in the attention of the
+ * blocks after them. The trace itself stays the original run's.
+ */
+export interface AblationResult {
+  heads: AblatedHead[];
+  mode: AblationMode;
+  /** The stream the LM head reads (absent, with kl and changedTop, when the model has no logits). */
+  stream?: StreamName;
+  /** Per position, KL(original ‖ ablated) of the next-token distribution, in bits. */
+  kl?: number[];
+  /** Positions whose top-1 prediction changed, with the top-1 before and after. */
+  changedTop?: ChangedPrediction[];
+  /** Every block after the first ablated head's block, in trace order. */
+  blocks: AblationBlockChange[];
+}
+
 export interface AttentionTrace {
   formatVersion: number;
   model: ModelInfo;
@@ -210,6 +267,8 @@ export interface AttentionTrace {
   predictions?: StreamPredictions[];
   /** The logit lens, one entry per layer in order, when the run asked for it and the model allows it. */
   logitLens?: LogitLensLayer[];
+  /** What ablating the heads the run was asked to switch off changed; absent when it asked for none. */
+  ablation?: AblationResult;
 }
 
 /** The stream a block's queries or keys index into. */

@@ -12,7 +12,8 @@
  *      spaces               padding so the data starts at a multiple of 8
  *   .. data                  the arrays' bytes, each starting at a multiple of 8
  *
- * Everything else (tokens, notices, the predictions and logit lens as { id, text, prob } lists)
+ * Everything else (tokens, notices, the predictions and logit lens as { id, text, prob } lists, the
+ * ablation's per-position KL and per-block |Δ| statistics)
  * travels in the header as plain JSON.
  *
  * Decoding returns views into the given buffer when it is aligned (no copy of the attention data).

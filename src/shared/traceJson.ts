@@ -18,13 +18,16 @@
  *   diagnostics: [{ code, severity, blockIndex, layer, head, stream, message }], thresholds,
  *   predictions?: [{ stream, top: [[{ id, text, prob }] per position] }],   top-k, most likely first
  *   logitLens?:   [{ stream, layer, top: same as predictions' }]             one per layer
+ *   ablation?:    { heads: [{ blockIndex, kind, layer, head }], mode: "zero" | "mean",
+ *                   stream?, kl?: number[positions] (bits), changedTop?: [{ position, before, after }],
+ *                   blocks: [{ blockIndex, kind, layer, maxAbs, meanAbs: number[heads], maxAbsPerHead: number[heads] }] }
  * }
  * Floats are written with 9 significant digits, which round-trips float32 exactly; NaN and
  * ±Infinity (a broken model) are written as null, since JSON has no such numbers.
  */
 import { UserFacingError } from './errors';
 import type { DiagnosticThresholds, HeadStats, TraceDiagnostic } from './analysis';
-import type { AttentionBlock, AttentionTrace, LogitLensLayer, StreamName, StreamPredictions, Token, TokenStream } from './trace';
+import type { AblationResult, AttentionBlock, AttentionTrace, LogitLensLayer, StreamName, StreamPredictions, Token, TokenStream } from './trace';
 
 export interface TraceJsonBlock {
   layer: number;
@@ -72,6 +75,8 @@ export interface TraceJson {
   predictions?: StreamPredictions[];
   /** Each layer's residual stream through the final norm and the unembedding, top-k per position. */
   logitLens?: LogitLensLayer[];
+  /** What ablating heads changed: KL per position (bits), changed top-1, |Δ attention| of later blocks. */
+  ablation?: AblationResult;
 }
 
 function floats(values: Float32Array): Array<number | null> {
@@ -138,6 +143,7 @@ export function traceToJson(trace: AttentionTrace): TraceJson {
       : {}),
     ...(trace.predictions ? { predictions: trace.predictions } : {}),
     ...(trace.logitLens ? { logitLens: trace.logitLens } : {}),
+    ...(trace.ablation ? { ablation: trace.ablation } : {}),
   };
 }
 

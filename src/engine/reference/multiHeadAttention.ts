@@ -9,7 +9,11 @@
  *   ⌊h / (heads / kvHeads)⌋). The keys and values a decoder must keep shrink by that factor;
  *   multi-query attention is kvHeads = 1, plain multi-head attention kvHeads = heads.
  * - rotary positions (rope.ts): queries and keys are rotated by their positions before Q·Kᵀ.
+ *
+ * A head can be ablated (gated off): its slice of the concatenation, its α·V before W_O, is replaced
+ * by zeros or by its mean over the query positions, so one sees what the model does without it.
  */
+import type { AblationMode } from '../../shared/trace';
 import { scaledDotProductAttention } from './attention';
 import type { AttentionMask } from './masks';
 import { type Matrix, columnSlice, linear, setColumns, zeros } from './matrix';
@@ -34,6 +38,21 @@ export interface AttentionShape {
   bias?: { query: boolean; key: boolean; value: boolean; output: boolean };
   /** Rotary positions with this base θ; default none (positions come with the embeddings). */
   ropeTheta?: number;
+}
+
+/** Heads whose output is replaced before W_O, and with what. */
+export interface HeadGate {
+  heads: ReadonlySet<number>;
+  mode: AblationMode;
+}
+
+/** [Q, w] → [Q, w] with every row the mean of the rows: a head's output averaged over the query positions. */
+function meanOverRows(matrix: Matrix): Matrix {
+  const mean = new Float64Array(matrix.cols);
+  for (let r = 0; r < matrix.rows; r++) for (let c = 0; c < matrix.cols; c++) mean[c] += matrix.data[r * matrix.cols + c];
+  const out = zeros(matrix.rows, matrix.cols);
+  for (let r = 0; r < matrix.rows; r++) for (let c = 0; c < matrix.cols; c++) out.data[r * matrix.cols + c] = mean[c] / matrix.rows;
+  return out;
 }
 
 interface Projection {
@@ -91,8 +110,9 @@ export class MultiHeadAttention {
    * @param queryInput [Q, d] the stream asking (decoder for cross-attention)
    * @param keyValueInput [K, d] the stream answered from (same as queryInput for self-attention,
    *        the encoder output for cross-attention)
+   * @param gate heads whose output is zeroed or replaced by its mean before W_O (an ablation run)
    */
-  forward(queryInput: Matrix, keyValueInput: Matrix, mask: AttentionMask): MultiHeadResult {
+  forward(queryInput: Matrix, keyValueInput: Matrix, mask: AttentionMask, gate?: HeadGate): MultiHeadResult {
     const Q = queryInput.rows;
     const K = keyValueInput.rows;
     const queries = linear(queryInput, this.query.weight, this.query.bias); // [Q, d]
@@ -116,7 +136,9 @@ export class MultiHeadAttention {
         columnSlice(values, kvStart, this.headWidth),
         mask,
       );
-      setColumns(concatenated, result.output, start);
+      // Zero ablation leaves the head's columns at 0; mean ablation writes its mean row everywhere.
+      if (!gate?.heads.has(head)) setColumns(concatenated, result.output, start);
+      else if (gate.mode === 'mean') setColumns(concatenated, meanOverRows(result.output), start);
       probs.set(result.probs.data, head * Q * K);
       scores.set(result.scores.data, head * Q * K);
     }

@@ -6,7 +6,18 @@ import type { CancellationCheck } from '../../shared/errors';
 import type { AttentionBlock, BlockKind, ResidualStage, StreamName } from '../../shared/trace';
 import type { AttentionMask } from './masks';
 import { type Matrix, rowNorms } from './matrix';
-import type { MultiHeadResult } from './multiHeadAttention';
+import type { HeadGate, MultiHeadResult } from './multiHeadAttention';
+
+/**
+ * Heads to ablate in a run, by block: the key is `${kind}:${layer}` (blockKey), so each stack's
+ * attention finds its own gate without the stacks knowing about ablation.
+ */
+export type HeadAblation = ReadonlyMap<string, HeadGate>;
+
+/** The key of a block in a HeadAblation. */
+export function blockKey(kind: BlockKind, layer: number): string {
+  return `${kind}:${layer}`;
+}
 
 export interface ForwardContext {
   readonly cancel: CancellationCheck;
@@ -19,6 +30,8 @@ export interface ForwardContext {
    * matrix per layer is small next to the attention, but most runs do not need it.
    */
   readonly layerStates?: LayerState[];
+  /** Heads whose output this run replaces (an ablation run); absent in a plain run. */
+  readonly ablation?: HeadAblation;
 }
 
 /** The residual stream of one stream after one layer (for post-LN, after that layer's last norm). */

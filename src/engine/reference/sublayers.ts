@@ -8,7 +8,7 @@ import type { Norm, PositionwiseNetwork } from './components';
 import type { AttentionMask } from './masks';
 import type { Matrix } from './matrix';
 import type { MultiHeadAttention } from './multiHeadAttention';
-import { type ForwardContext, recordAttention, recordResidual } from './recorder';
+import { blockKey, type ForwardContext, recordAttention, recordResidual } from './recorder';
 import { residualSublayer } from './residual';
 
 /** Where a sub-layer runs: which stream, which layer, and how its norm is placed. */
@@ -32,8 +32,9 @@ export function attentionSublayer(
   memory: Matrix | null,
   mask: AttentionMask,
 ): Matrix {
+  const gate = site.context.ablation?.get(blockKey(kind, site.layer));
   const attended = residualSublayer(x, norm, site.placement, (input) => {
-    const result = attention.forward(input, memory ?? input, mask);
+    const result = attention.forward(input, memory ?? input, mask, gate);
     return { output: result.output, extra: result };
   });
   const keyStream: StreamName = memory ? 'encoder' : site.stream;

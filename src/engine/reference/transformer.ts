@@ -13,7 +13,7 @@ import { LanguageModelHead } from './lmHead';
 import { causalMask, paddingMask } from './masks';
 import { type Matrix, add } from './matrix';
 import { sinusoidalPositions } from './positions';
-import { type ForwardContext, type LayerState, recordResidual } from './recorder';
+import { type ForwardContext, type HeadAblation, type LayerState, recordResidual } from './recorder';
 import type { WeightSource } from './weights';
 
 export interface ForwardInput {
@@ -65,9 +65,12 @@ export class Transformer {
     return this.config.positions === 'rope' ? 'embedding' : 'embedding + positions';
   }
 
-  /** @param keepLayerStates keep each layer's output vectors (the logit lens reads them) */
-  forward(input: ForwardInput, cancel: CancellationCheck, includeScores = false, keepLayerStates = false): ForwardOutput {
-    const context: ForwardContext = { cancel, includeScores, blocks: [], residual: [], ...(keepLayerStates ? { layerStates: [] } : {}) };
+  /**
+   * @param keepLayerStates keep each layer's output vectors (the logit lens reads them)
+   * @param ablation heads whose output is zeroed or replaced by its mean (an ablation run)
+   */
+  forward(input: ForwardInput, cancel: CancellationCheck, includeScores = false, keepLayerStates = false, ablation?: HeadAblation): ForwardOutput {
+    const context: ForwardContext = { cancel, includeScores, blocks: [], residual: [], ...(keepLayerStates ? { layerStates: [] } : {}), ...(ablation ? { ablation } : {}) };
     let memory: EncoderMemory | null = null;
     let encoderOutput: Matrix | null = null;
     let decoderOutput: Matrix | null = null;

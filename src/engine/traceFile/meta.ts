@@ -83,6 +83,36 @@ function checkTopLists(value: unknown, field: string, tokensOf: ReadonlyMap<stri
   });
 }
 
+const isUnit = (value: unknown): boolean => typeof value === 'number' && value >= 0 && value <= 1;
+const isPrediction = (value: unknown): boolean => isRecord(value) && isCount(value.id) && typeof value.text === 'string' && isUnit(value.prob);
+
+/**
+ * The ablation: its heads name blocks of the file and heads they have, its KL has one value per
+ * token of its stream (NaN allowed: a broken model), its changed positions are tokens of that
+ * stream, and each block change names a block with one value per head; the panel indexes by them.
+ */
+function checkAblation(value: unknown, blocks: readonly unknown[], tokensOf: ReadonlyMap<string, number>, file: string): void {
+  if (value === undefined) return;
+  const bad = (what: string): Error => traceFileError('trace-file-bad-metadata', file, `ablation ${what}`);
+  if (!isRecord(value) || !Array.isArray(value.heads) || !Array.isArray(value.blocks) || (value.mode !== 'zero' && value.mode !== 'mean')) throw bad('is not { heads, mode: zero | mean, blocks }');
+  const headsOf = (index: unknown): number => (isCount(index) && index < blocks.length && isRecord(blocks[index]) ? Number((blocks[index] as Record<string, unknown>).heads) : -1);
+  value.heads.forEach((head, index) => {
+    if (!isRecord(head) || !isCount(head.layer) || !isCount(head.head) || typeof head.kind !== 'string' || !(head.head < headsOf(head.blockIndex))) throw bad(`head ${index} names no head of a block of the file`);
+  });
+  value.blocks.forEach((change, index) => {
+    const heads = isRecord(change) ? headsOf(change.blockIndex) : -1;
+    const perHead = (list: unknown): boolean => Array.isArray(list) && list.length === heads && list.every((item) => typeof item === 'number');
+    if (!isRecord(change) || heads < 0 || !isCount(change.layer) || typeof change.kind !== 'string' || typeof change.maxAbs !== 'number' || !perHead(change.meanAbs) || !perHead(change.maxAbsPerHead)) throw bad(`block change ${index} does not name a block of the file with one value per head`);
+  });
+  if (value.kl === undefined && value.changedTop === undefined) return;
+  const tokens = typeof value.stream === 'string' ? tokensOf.get(value.stream) : undefined;
+  if (tokens === undefined) throw bad('reads no stream of the file');
+  if (!Array.isArray(value.kl) || value.kl.length !== tokens || !value.kl.every((kl) => typeof kl === 'number')) throw bad(`has no KL per token of its stream (${tokens})`);
+  if (!Array.isArray(value.changedTop) || !value.changedTop.every((entry) => isRecord(entry) && isCount(entry.position) && entry.position < tokens && isPrediction(entry.before) && isPrediction(entry.after))) {
+    throw bad('has a changed prediction that is not { position, before, after } at a token of its stream');
+  }
+}
+
 /** Parses the metadata and checks it against the tensors; faults name the block or field. */
 export function parseTraceMeta(text: string, tensors: ReadonlyMap<string, TensorEntry>, file: string): TraceFileMeta {
   let meta: unknown;
@@ -106,6 +136,7 @@ export function parseTraceMeta(text: string, tensors: ReadonlyMap<string, Tensor
   if (!Array.isArray(blocks)) throw bad('its metadata lists no blocks');
   const check = tensorChecker(tensors, file);
   blocks.forEach((block, index) => checkBlock(block, index, names, check, file));
+  checkAblation(meta.ablation, blocks, tokensOf, file);
   if (!Array.isArray(residual)) throw bad('its metadata lists no residual steps');
   residual.forEach((step, index) => {
     if (!isRecord(step) || typeof step.stream !== 'string' || !names.has(step.stream)) throw bad(`residual step ${index} reads no stream of the file`);
