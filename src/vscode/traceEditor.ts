@@ -8,7 +8,9 @@
  */
 import * as vscode from 'vscode';
 import { TraceFile } from '../engine';
+import type { TraceDiagnostic } from '../shared/analysis';
 import { UserFacingError } from '../shared/errors';
+import { listedInProblems } from '../shared/problemsShare';
 import type { LazyTrace } from '../shared/lazyTrace';
 import type { PanelCapabilities, ToWebviewMessage, TraceOverview } from '../shared/protocol';
 import type { AttentionBlock } from '../shared/trace';
@@ -60,11 +62,33 @@ export async function readTraceDocument(uri: vscode.Uri): Promise<TraceFileConte
 }
 
 class TraceDocument implements vscode.CustomDocument {
-  constructor(readonly uri: vscode.Uri, readonly content: TraceFileContent) {}
+  constructor(readonly uri: vscode.Uri, readonly content: TraceFileContent, private readonly onDispose: () => void) {}
 
   dispose(): void {
     if (this.content.kind === 'trace') this.content.trace.drop();
+    this.onDispose();
   }
+}
+
+const SEVERITY: Record<TraceDiagnostic['severity'], vscode.DiagnosticSeverity> = {
+  error: vscode.DiagnosticSeverity.Error,
+  warning: vscode.DiagnosticSeverity.Warning,
+  info: vscode.DiagnosticSeverity.Information,
+};
+
+/**
+ * A trace file's errors and warnings, as VS Code's Problems panel lists them on the file while it is
+ * open: the same share as a run's (src/shared/problemsShare.ts), so the panel's Problems tab, which
+ * counts what VS Code lists, is right for a saved trace too.
+ */
+export function traceFileDiagnostics(trace: TraceOverview): vscode.Diagnostic[] {
+  return (trace.analysis?.diagnostics ?? []).filter((finding) => listedInProblems(finding.severity)).map((finding) => {
+    const where = finding.layer === null ? '' : ` (layer ${finding.layer}${finding.head === null ? '' : ` head ${finding.head}`})`;
+    const diagnostic = new vscode.Diagnostic(new vscode.Range(0, 0, 0, 0), `${finding.message}${where}`, SEVERITY[finding.severity]);
+    diagnostic.source = 'Attention Lens';
+    diagnostic.code = finding.code;
+    return diagnostic;
+  });
 }
 
 /** One open trace editor: a webview page serving one document's trace. */
@@ -104,7 +128,9 @@ export class TraceEditorProvider implements vscode.CustomReadonlyEditorProvider<
   static readonly viewType = 'attentionLens.traceFile';
 
   private readonly editors = new Set<TraceEditor>();
-  private readonly disposables: vscode.Disposable[] = [];
+  /** The open trace files' findings (a run's are src/vscode/problems.ts's). */
+  private readonly problems = vscode.languages.createDiagnosticCollection('attentionLens.traceFiles');
+  private readonly disposables: vscode.Disposable[] = [this.problems];
 
   constructor(private readonly extensionUri: vscode.Uri, private readonly exporter: Exporter, private readonly log: vscode.LogOutputChannel) {
     this.disposables.push(vscode.workspace.onDidChangeConfiguration((event) => {
@@ -147,7 +173,8 @@ export class TraceEditorProvider implements vscode.CustomReadonlyEditorProvider<
     } else {
       this.log.info(`trace file ${uri.toString(true)}: ${content.trace.overview.model.name}, ${content.trace.overview.blocks.length} blocks`);
     }
-    return new TraceDocument(uri, content);
+    if (content.kind === 'trace') this.problems.set(uri, traceFileDiagnostics(content.trace.overview));
+    return new TraceDocument(uri, content, () => this.problems.delete(uri));
   }
 
   resolveCustomEditor(document: TraceDocument, panel: vscode.WebviewPanel): void {

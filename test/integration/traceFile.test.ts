@@ -139,4 +139,40 @@ describe('Trace files in the extension host', () => {
     }
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
+
+  it('an open trace file carries its errors and warnings in the Problems panel, and they go when it closes', async function () {
+    this.timeout(120_000);
+    const config = vscode.workspace.getConfiguration('attentionLens');
+    const model = workspaceFile('models/leaky-causal/model.onnx');
+    await config.update('model', model.fsPath, vscode.ConfigurationTarget.Global);
+    let findings: AttentionTrace['analysis'];
+    try {
+      const document = await vscode.workspace.openTextDocument({ content: 'The cat sat on the mat.', language: 'plaintext' });
+      const editor = await vscode.window.showTextDocument(document);
+      editor.selection = new vscode.Selection(0, 0, 0, 23);
+      const lens = await api();
+      const finished = lens.nextRun();
+      await vscode.commands.executeCommand('attentionLens.explainSelection');
+      const result = await finished;
+      assert.equal(result.error, undefined, String(result.error));
+      findings = result.trace!.analysis;
+    } finally {
+      await config.update('model', undefined, vscode.ConfigurationTarget.Global);
+    }
+    const leaky = workspaceFile('leaky.attn.safetensors');
+    await vscode.commands.executeCommand('attentionLens.exportTraceFile', leaky);
+    await openInEditor(leaky, (candidate) => candidate.view !== undefined);
+    const expected = (findings?.diagnostics ?? []).filter((finding) => finding.severity !== 'info');
+    assert.ok(expected.some((finding) => finding.code === 'mask-leak'), 'the planted bug is found');
+    const listed = await waitFor('the trace file\'s problems', () => {
+      const problems = vscode.languages.getDiagnostics(leaky);
+      return problems.length > 0 ? problems : undefined;
+    });
+    assert.deepEqual(listed.map((problem) => problem.code), expected.map((finding) => finding.code), 'the errors and warnings, no infos');
+    const leak = listed.find((problem) => problem.code === 'mask-leak')!;
+    assert.equal(leak.severity, vscode.DiagnosticSeverity.Error);
+    assert.equal(leak.source, 'Attention Lens');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await waitFor('the closed trace file\'s problems to go', () => (vscode.languages.getDiagnostics(leaky).length === 0 ? true : undefined));
+  });
 });
