@@ -11,13 +11,15 @@ import { checkTraceEstimate, checkWasmMemory, estimateTrace } from '../traceEsti
 import { planTapPasses, runPasses } from './tapPasses';
 import type { ExplainOptions } from '../options';
 import { planStreams, requireText, type StreamPlan } from '../streams';
-import { type AttentionTrace, type ModelInfo, notice, type StageTiming, type StreamName, type Token, type TokenStream, type TraceNotice } from '../../shared/trace';
+import { type AblationResult, type AttentionTrace, type ModelInfo, notice, type StageTiming, type StreamName, type Token, type TokenStream, type TraceNotice } from '../../shared/trace';
 import { TRACE_FORMAT_VERSION } from '../../shared/trace';
 import { buildFeeds, checkExplicitNames, feedsFor, fixedSequenceLength, inputRole } from './inputs';
 import { type LoadedOnnxModel, loadOnnxModel, type OnnxModelSource } from './onnxModel';
 import { readTaps, tapOutputNames } from './traceFromRun';
 import { logitsOutputName, predictionsFromLogits } from '../analysis/onnxPredictions';
 import { checkTopK, DEFAULT_TOP_K, idTextOf } from '../analysis/topTokens';
+import { onnxAblation } from '../analysis/ablationOnnx';
+import { gateFeeds } from './headGate';
 
 const DEFAULT_MAX_TOKENS = 512;
 
@@ -192,6 +194,8 @@ export async function explainOnnx(
     return tensor ? tensor.dims[tensor.dims.length - 1] ?? 1 : 1;
   };
   const feeds = buildFeeds(model.inputs, { ids, keep, decoderIds: decoder?.tokens.map((token) => token.id), explicit, vocabularySize: model.vocabularySize, maskConventions: model.plan.maskConventions });
+  // The head gates of ablation runs are inputs too: a plain run feeds them open.
+  Object.assign(feeds, gateFeeds(model.plan));
 
   const estimate = estimateTrace(model.plan.attention.map((tap) => ({
     heads: tap.heads ?? tap.expectedHeads ?? null,
@@ -279,6 +283,13 @@ export async function explainOnnx(
   const logits = logitsName ? outputs[logitsName] : undefined;
   const reading = logitsName && logits ? predictionsFromLogits(logits, logitsName, headStream, streamLength(headStream), topK, idTextOf(model.tokenizer)) : null;
   if (reading && 'notice' in reading) notices.push(reading.notice);
+  let ablation: AblationResult | undefined;
+  if (options.ablate && options.ablate.length > 0) {
+    const ablationStart = performance.now();
+    const compared = logitsName && logits && reading && 'predictions' in reading ? { name: logitsName, tensor: logits, stream: headStream } : null;
+    ablation = await onnxAblation(model, { feeds, blocks, logits: compared, passes }, { targets: options.ablate, mode: options.ablateMode ?? 'zero' }, idTextOf(model.tokenizer), cancel);
+    timings.push({ stage: 'ablation', ms: performance.now() - ablationStart });
+  }
   if (logitsName && passes.groups.length > 1) notices.push(notice('predictions-skipped', `The predictions were not read: the run was split into ${passes.groups.length} passes, and the logits would need the whole graph once more.`));
   if (options.logitLens) notices.push(notice('logit-lens-unavailable', 'The logit lens needs every layer\'s residual vectors, the final norm and the unembedding; they are not found in ONNX graphs yet (the built-in models have it).'));
   if (passes.groups.length > 1) {
@@ -297,5 +308,6 @@ export async function explainOnnx(
     notices,
     createdAt: new Date().toISOString(),
     ...(reading && 'predictions' in reading ? { predictions: reading.predictions } : {}),
+    ...(ablation ? { ablation } : {}),
   };
 }

@@ -32,6 +32,19 @@ export interface MaskTap {
   encoding: MaskEncoding;
 }
 
+/**
+ * The graph inputs that gate a block's heads (headGate.ts): `scale` multiplies the probabilities,
+ * `mean` their mean over the queries, each shaped to broadcast along the heads.
+ */
+export interface HeadGateInputs {
+  scale: string;
+  mean: string;
+  /** Rank of the probabilities, which the gates share. */
+  rank: number;
+  /** The axis of the heads; null for a single-head layout. */
+  headAxis: number | null;
+}
+
 export interface AttentionTap {
   /** Graph output added for this block's probabilities (float32; fp16 models are cast). */
   output: string;
@@ -57,6 +70,8 @@ export interface AttentionTap {
   mask: MaskTap | null;
   /** What the analysis believes the mask is (the decoded cells are the truth). */
   expectedMaskKind: MaskKind;
+  /** The inputs that gate its heads (an ablation run feeds them); absent where it cannot be gated. */
+  gate?: HeadGateInputs;
 }
 
 export interface ResidualTap {

@@ -16,6 +16,7 @@
  *      a sub-layer.
  *   5. edits (attentionTaps.ts, residualTaps.ts, through graphEditor.ts): the extra outputs (float32
  *      probabilities, masks, ReduceL2 norms).
+ *   6. head gates (headGate.ts): a per-head factor after each Softmax, a graph input, for ablation.
  *
  * Nothing here guesses silently: what was not found, or found odd (a softmax over the wrong axis,
  * no 1/√d scale), goes to plan.notes.
@@ -24,6 +25,7 @@ import { UserFacingError } from '../../shared/errors';
 import { notice, type TraceNotice } from '../../shared/trace';
 import { type FoundBlock, findSoftmaxBlocks, nodeHidingAttention, noteSubgraphs } from './attentionBlocks';
 import { tapBlock } from './attentionTaps';
+import { gateBlock } from './headGate';
 import { describeStandardAttention, prepareStandardAttention, refuseOtherFusedAttention } from './fusedAttention';
 import { EXPORT_HINT, rewriteFusedKernels } from './fusedKernels';
 import { FUSED_REWRITERS } from './fusedRegistry';
@@ -83,6 +85,11 @@ export function analyzeAndTap(model: ModelProto): TapResult {
   // 5. Edits.
   const attention = blocks.map((block, blockIndex) => tapBlock(editor, index, block, blockIndex));
   const residual = steps.map((step, stepIndex) => tapResidual(editor, index, step, stepIndex, opset));
+  // 6. Head gates for ablation runs, fed as inputs (before the taps join the graph: they read the ungated values).
+  attention.forEach((tap, blockIndex) => {
+    const gate = gateBlock(editor, index, blocks[blockIndex], blockIndex);
+    if (gate) tap.gate = gate;
+  });
   editor.commit();
 
   notes.unshift(notice('tap-summary', summarise(blocks, steps)));
