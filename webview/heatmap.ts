@@ -3,23 +3,26 @@
  * Every frame is drawn from the weights for the visible window only (heatmapRender.ts), so it stays
  * crisp at any zoom and device pixel ratio; the zoom and pan geometry lives in heatmapViewport.ts,
  * the input (wheel, drag, keys, toolbar) in heatmapZoom.ts, the minimap in minimap.ts. Token labels
- * are DOM elements in gutters beside the view, for the visible rows and columns; the colour legend
- * sits beside the view, which never scrolls, so it stays in sight. Hover and selection highlights; a
- * tooltip.
+ * are DOM elements in gutters beside the view, for the visible rows and columns, per token or per
+ * word (heatmapWords.ts; thin gaps then part the words' cells); the colour legend sits beside the
+ * view, which never scrolls, so it stays in sight. Hover (of a cell or a row label) and selection
+ * highlights; a tooltip.
  */
 import type { Token } from '../src/shared/trace';
 import type { BlockOverview } from '../src/shared/protocol';
 import type { HeadChoice } from './attention';
 import type { ColorScale } from './colorScale';
 import { HeatmapLabels } from './heatmapLabels';
-import { type CellSource, drawOverlays, fillView, hatchPattern, pixelColours, PooledLevels } from './heatmapRender';
+import { placeBand } from './heatmapBands';
+import { type CellSource, drawOverlays, drawWordSeparators, fillView, FrameCache, pixelColours, type PooledLevels } from './heatmapRender';
 import { showCellTooltip } from './heatmapTooltip';
 import {
   type BlockShape, cellAtPoint, centreOnThumbnail, clampViewport, fitCell, fittedViewport, minimapRect, overflows, panBy, poolLevel, reveal,
   type ViewBox, viewBoxFor, type Viewport, visibleRange, zoomAbout, zoomLimits, zoomTo,
 } from './heatmapViewport';
 import { attachZoomInput, ZoomToolbar, type ZoomTarget } from './heatmapZoom';
-import { type Measure, tokenLabel } from './labels';
+import { axisTexts, type WordAxis, wordAxis, wordOf } from './heatmapWords';
+import type { Measure } from './labels';
 import { labelGutters, LEGEND_WIDTH, MAX_CELL } from './layout';
 import { Legend } from './legend';
 import { Minimap } from './minimap';
@@ -44,12 +47,16 @@ export interface HeatmapCallbacks {
   onHover(query: number | null): void;
   /** A row was clicked or chosen with the keyboard (null: selection cleared). */
   onSelect(query: number | null): void;
+  /** The labels were switched between per token and per word (by the toolbar or W). */
+  onWordsChange?(words: boolean): void;
 }
 
 /** The view's height as a share of the window at most: the controls and the chart keep the rest. */
 const MAX_VIEW_HEIGHT = 0.8;
 /** Height the toolbar above the view takes, CSS px. */
 const TOOLBAR_HEIGHT = 26;
+/** Word separators from this cell size, device px (smaller cells would be mostly gap). */
+const MIN_SEPARATED_CELL = 4;
 
 function div(className: string): HTMLDivElement {
   const node = document.createElement('div');
@@ -74,12 +81,13 @@ export class HeatmapView implements ZoomTarget {
   private readonly tooltip = div('tooltip');
   private readonly legend = new Legend();
   private readonly minimap = new Minimap((x, y) => this.setViewport(centreOnThumbnail(this.viewport, this.box, this.shape, this.minimap.size, x, y)));
-  private readonly labels = new HeatmapLabels(this.rows, this.columns);
+  private readonly labels = new HeatmapLabels(this.rows, this.columns, (query) => this.hover(query));
+  /** Labels per word (else per token), and the axes' words while they are. */
+  private words = false;
+  private rowWords: WordAxis | null = null;
+  private columnWords: WordAxis | null = null;
   private measureText: Measure = (text) => Array.from(text).length * 7;
-  /** The view's pixels, kept between frames of the same size (a 1000² view is 4 MB). */
-  private image: { data: ImageData; pixels: Uint32Array } | undefined;
-  private levels: PooledLevels | null = null;
-  private hatchCache: { key: string; pattern: CanvasPattern | null } | null = null;
+  private readonly frameCache = new FrameCache();
   private input: HeatmapInput | undefined;
   private lastWidth = 0;
   private shape: BlockShape = { rows: 1, cols: 1 };
@@ -144,12 +152,15 @@ export class HeatmapView implements ZoomTarget {
     const ratio = window.devicePixelRatio || 1;
     const measure = this.labels.measure(input.theme.editorFontFamily);
     this.measureText = measure;
-    const rowTexts = input.queryTokens.map((token) => tokenLabel(token));
-    const columnTexts = input.keyTokens.map((token) => tokenLabel(token));
-    const widest = (labels: string[]): number => labels.reduce((max, label) => Math.max(max, measure(label)), 0);
-    const gutters = labelGutters(availableWidth, widest(rowTexts), widest(columnTexts));
-    // New tokens, gutters or font: the label nodes kept between frames are rebuilt.
-    this.labels.reset(rowTexts, columnTexts, gutters);
+    this.rowWords = this.words ? wordAxis(input.queryTokens) : null;
+    this.columnWords = this.words ? wordAxis(input.keyTokens) : null;
+    const rowAxis = axisTexts(input.queryTokens, this.rowWords);
+    const columnAxis = axisTexts(input.keyTokens, this.columnWords);
+    const widest = (labels: readonly string[]): number => labels.reduce((max, label) => Math.max(max, measure(label)), 0);
+    const gutters = labelGutters(availableWidth, widest(rowAxis.texts), widest(columnAxis.texts));
+    // New tokens, words, gutters or font: the label nodes kept between frames are rebuilt.
+    this.labels.reset(rowAxis, columnAxis, gutters);
+    this.toolbar.showWords(this.words);
     const shape = { rows: Math.max(1, block.queries), cols: Math.max(1, block.keys) };
     const available = {
       width: Math.floor(Math.max(40, availableWidth - gutters.rowGutter - LEGEND_WIDTH) * ratio),
@@ -279,6 +290,19 @@ export class HeatmapView implements ZoomTarget {
     return this.viewport.cell > this.limits.min;
   }
 
+  toggleWords(): void {
+    this.setWords(!this.words);
+    this.callbacks.onWordsChange?.(this.words);
+  }
+
+  /** Labels per word or per token (the panel's saved choice, or the toggle). */
+  setWords(words: boolean): void {
+    if (words === this.words) return;
+    this.words = words;
+    this.toolbar.showWords(words);
+    if (this.input) this.render(this.input, this.lastWidth);
+  }
+
   /** Moves the view; the frame is drawn at the next animation frame (wheel events come faster). */
   private setViewport(next: Viewport): boolean {
     const current = this.viewport;
@@ -309,7 +333,7 @@ export class HeatmapView implements ZoomTarget {
     if (input.weights !== null && context) {
       const levels = this.levelsFor(input, input.weights);
       const source = levels.source;
-      const image = this.viewImage(context, box);
+      const image = this.frameCache.image(context, box);
       fillView(image.pixels, box.width, box.height, viewport, levels);
       context.putImageData(image.data, 0, 0);
       if (poolLevel(viewport.cell) === 0) {
@@ -319,6 +343,10 @@ export class HeatmapView implements ZoomTarget {
           leak: theme.error,
           border: theme.contrastBorder !== null ? withAlpha(theme.contrastBorder, 0.6) : null,
         });
+      }
+      if (this.rowWords && this.columnWords && viewport.cell >= MIN_SEPARATED_CELL) {
+        const [r, g, b] = input.theme.background;
+        drawWordSeparators(context, viewport, box, shape, this.rowWords.starts, this.columnWords.starts, `rgb(${r}, ${g}, ${b})`, Math.max(1, Math.floor(ratio)));
       }
       if (zoomed) this.minimap.draw(shape, levels, ratio, { width: box.width / ratio, height: box.height / ratio });
     } else {
@@ -348,26 +376,12 @@ export class HeatmapView implements ZoomTarget {
   /** The colour codes and pooled levels of the matrix on show, made again when it or its colours change. */
   private levelsFor(input: HeatmapInput, weights: Float32Array): PooledLevels {
     const source: CellSource = { rows: this.shape.rows, cols: this.shape.cols, weights, mask: input.mask };
-    const colours = pixelColours(input.scale, blockedCellColor(input.theme));
-    if (!this.levels || !this.levels.matches(source, colours)) this.levels = new PooledLevels(source, colours);
-    return this.levels;
-  }
-
-  /** The view-sized ImageData, reused while the size stays. */
-  private viewImage(context: CanvasRenderingContext2D, box: ViewBox): { data: ImageData; pixels: Uint32Array } {
-    if (!this.image || this.image.data.width !== box.width || this.image.data.height !== box.height) {
-      const data = context.createImageData(box.width, box.height);
-      this.image = { data, pixels: new Uint32Array(data.data.buffer, data.data.byteOffset, box.width * box.height) };
-    }
-    return this.image;
+    return this.frameCache.levels(source, pixelColours(input.scale, blockedCellColor(input.theme)));
   }
 
   /** The hatching for blocked cells, made once per colour and pixel ratio. */
   private hatch(context: CanvasRenderingContext2D, theme: ThemeColors): CanvasPattern | null {
-    const colour = withAlpha(theme.contrastBorder ?? theme.description, theme.contrastBorder ? 0.9 : 0.45);
-    const key = `${colour}@${this.ratio}`;
-    if (this.hatchCache?.key !== key) this.hatchCache = { key, pattern: hatchPattern(context, colour, this.ratio) };
-    return this.hatchCache.pattern;
+    return this.frameCache.hatch(context, withAlpha(theme.contrastBorder ?? theme.description, theme.contrastBorder ? 0.9 : 0.45), this.ratio);
   }
 
   // ---- pointer, keys, tooltip --------------------------------------------------------------------
@@ -385,21 +399,22 @@ export class HeatmapView implements ZoomTarget {
       this.onLeave();
       return;
     }
-    if (this.hovered !== cell.query) {
-      this.hovered = cell.query;
-      this.updateBands();
-      this.callbacks.onHover(cell.query);
-    }
-    showCellTooltip(this.tooltip, this.element, input, cell.query, cell.key, event);
+    this.hover(cell.query);
+    const words = this.words ? { query: wordOf(this.rowWords, cell.query), key: wordOf(this.columnWords, cell.key) } : undefined;
+    showCellTooltip(this.tooltip, this.element, input, cell.query, cell.key, event, words);
   }
 
   private onLeave(): void {
     this.tooltip.hidden = true;
-    if (this.hovered !== null) {
-      this.hovered = null;
-      this.updateBands();
-      this.callbacks.onHover(null);
-    }
+    this.hover(null);
+  }
+
+  /** The pointer is on a query row (its cells or its label), or on none: the band and the editor follow. */
+  private hover(query: number | null): void {
+    if (this.hovered === query) return;
+    this.hovered = query;
+    this.updateBands();
+    this.callbacks.onHover(query);
   }
 
   private onKey(event: KeyboardEvent): void {
@@ -421,30 +436,11 @@ export class HeatmapView implements ZoomTarget {
 
   /** Hover and selection bands over the view, hidden when their row or column is out of it. */
   private updateBands(): void {
-    const { viewport, ratio } = this;
-    const range = visibleRange(viewport, this.box, this.shape);
-    const cell = viewport.cell / ratio;
-    const place = (band: HTMLElement, index: number | null, vertical: boolean): void => {
-      const inView = index !== null && (vertical ? index >= range.colStart && index < range.colEnd : index >= range.rowStart && index < range.rowEnd);
-      if (!this.input || index === null || !inView) {
-        band.hidden = true;
-        return;
-      }
-      band.hidden = false;
-      const thickness = Math.max(2, cell);
-      const origin = Math.round(vertical ? viewport.x : viewport.y) / ratio;
-      const offset = index * cell - origin - (thickness - cell) / 2;
-      if (vertical) {
-        band.style.left = `${offset}px`;
-        band.style.width = `${thickness}px`;
-      } else {
-        band.style.top = `${offset}px`;
-        band.style.height = `${thickness}px`;
-      }
-    };
-    place(this.hoverBand, this.hovered, false);
-    place(this.selectedBand, this.selected, false);
-    place(this.columnBand, this.selectedKey, true);
+    const range = visibleRange(this.viewport, this.box, this.shape);
+    const at = { viewport: this.viewport, ratio: this.ratio, range, shown: this.input !== undefined };
+    placeBand(this.hoverBand, this.hovered, false, at);
+    placeBand(this.selectedBand, this.selected, false, at);
+    placeBand(this.columnBand, this.selectedKey, true, at);
     this.labels.mark(this.hovered, this.selected);
   }
 }

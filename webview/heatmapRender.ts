@@ -245,3 +245,62 @@ export function hatchPattern(context: CanvasRenderingContext2D, colour: string, 
   tileContext.stroke();
   return context.createPattern(tile, 'repeat');
 }
+
+/**
+ * Thin gaps between words (the Words labels) across the visible cells, in `colour` (the
+ * background: the cells of a word read as one block). `rowStarts` and `colStarts` are the tokens
+ * that begin a word, ascending (token 0 left out: the block's edge needs no line).
+ */
+export function drawWordSeparators(
+  context: CanvasRenderingContext2D, viewport: Viewport, view: { width: number; height: number }, block: { rows: number; cols: number },
+  rowStarts: readonly number[], colStarts: readonly number[], colour: string, lineWidth: number,
+): void {
+  const size = viewport.cell;
+  const x0 = Math.round(viewport.x);
+  const y0 = Math.round(viewport.y);
+  // The lines stop at the block's edge when the view is larger than the block.
+  const right = Math.min(view.width, block.cols * size - x0);
+  const bottom = Math.min(view.height, block.rows * size - y0);
+  const half = Math.floor(lineWidth / 2);
+  context.fillStyle = colour;
+  for (const k of colStarts) {
+    const x = k * size - x0;
+    if (x > right) break;
+    if (x > 0) context.fillRect(x - half, 0, lineWidth, bottom);
+  }
+  for (const q of rowStarts) {
+    const y = q * size - y0;
+    if (y > bottom) break;
+    if (y > 0) context.fillRect(0, y - half, right, lineWidth);
+  }
+}
+
+/** What one view's frames keep between them: its pixels, the pooled levels of its matrix, the hatching. */
+export class FrameCache {
+  /** The view's pixels, kept between frames of the same size (a 1000² view is 4 MB). */
+  private pixels: { data: ImageData; pixels: Uint32Array } | undefined;
+  private pooled: PooledLevels | null = null;
+  private hatching: { key: string; pattern: CanvasPattern | null } | null = null;
+
+  /** The matrix's levels, made again when it or its colours change. */
+  levels(source: CellSource, colours: PixelColours): PooledLevels {
+    if (!this.pooled || !this.pooled.matches(source, colours)) this.pooled = new PooledLevels(source, colours);
+    return this.pooled;
+  }
+
+  /** The view-sized ImageData, reused while the size stays. */
+  image(context: CanvasRenderingContext2D, box: { width: number; height: number }): { data: ImageData; pixels: Uint32Array } {
+    if (!this.pixels || this.pixels.data.width !== box.width || this.pixels.data.height !== box.height) {
+      const data = context.createImageData(box.width, box.height);
+      this.pixels = { data, pixels: new Uint32Array(data.data.buffer, data.data.byteOffset, box.width * box.height) };
+    }
+    return this.pixels;
+  }
+
+  /** The hatching in `colour`, made once per colour and pixel ratio. */
+  hatch(context: CanvasRenderingContext2D, colour: string, ratio: number): CanvasPattern | null {
+    const key = `${colour}@${ratio}`;
+    if (this.hatching?.key !== key) this.hatching = { key, pattern: hatchPattern(context, colour, ratio) };
+    return this.hatching.pattern;
+  }
+}

@@ -1,8 +1,9 @@
 /**
  * @file The Heatmap tab's views: the block's badges, the heatmap of the head (or mean) on show, and
  * the residual stream's chart at the step on show. It draws what PanelSession shows, tells it which
- * row the pointer is on and which row was picked, and times each block from its message's arrival
- * to the end of its drawing.
+ * row the pointer is on (over its cells or its label) and which row was picked, and times each block
+ * from its message's arrival to the end of its drawing. The Words choice comes from, and goes to,
+ * the panel's saved state through `labels`.
  */
 import { BlockBadges } from './blockBadges';
 import { element, oncePerFrame } from './dom';
@@ -11,6 +12,14 @@ import { ResidualChart, residualSeries } from './residualChart';
 import type { PanelSession } from './session';
 import type { Tabs } from './tabs';
 import { type ThemeColors, weightScale } from './theme';
+
+/** The heatmap's label preference as the panel keeps it (vscode.getState / setState). */
+export interface LabelPreference {
+  /** Labels per word when the panel opens. */
+  words: boolean;
+  /** Keeps a new choice. */
+  saveWords(words: boolean): void;
+}
 
 export class HeatmapTab {
   /** The tab's panel: the heatmap (or a note that there is nothing to show) and the chart. */
@@ -22,7 +31,7 @@ export class HeatmapTab {
   /** The heatmap figure's width as the last layout left it (noteLayout), 0 when unknown or hidden. */
   private knownWidth = 0;
 
-  constructor(private readonly session: PanelSession, private readonly theme: () => ThemeColors, tabs: Tabs) {
+  constructor(private readonly session: PanelSession, private readonly theme: () => ThemeColors, tabs: Tabs, labels?: LabelPreference) {
     const hover = oncePerFrame((query: number | null) => session.hoverQuery(query));
     this.heatmap = new HeatmapView({
       onHover: hover,
@@ -30,7 +39,9 @@ export class HeatmapTab {
         session.selectRow(query);
         hover(query);
       },
+      onWordsChange: (words) => labels?.saveWords(words),
     });
+    this.heatmap.setWords(labels?.words === true);
     this.noBlocks.hidden = true;
     this.element.append(this.heatmap.element, this.noBlocks, this.chart.element);
     tabs.onChange((name) => {

@@ -1,9 +1,11 @@
 /**
  * @file The heatmap's tooltip: query, key and weight of the cell under the pointer (masked and
- * leaking weights said so), placed beside the pointer inside the figure.
+ * leaking weights said so), with the words the tokens are in while the labels are per word, placed
+ * beside the pointer inside the figure.
  */
 import type { BlockOverview } from '../src/shared/protocol';
 import type { Token } from '../src/shared/trace';
+import type { WordGroup } from '../src/shared/wordGroups';
 import { LEAK_THRESHOLD } from './colorScale';
 import { outsideWindow } from './kvGroups';
 import { tokenLabel } from './labels';
@@ -17,12 +19,23 @@ export interface TooltipInput {
   keyTokens: readonly Token[];
 }
 
+/** The words of the query and key tokens (while the labels are per word). */
+export interface TooltipWords {
+  query: WordGroup | undefined;
+  key: WordGroup | undefined;
+}
+
+/** ` · in "quick"` for a token inside a word of several tokens (no '#': tests read the token's index after it). */
+function inWord(word: WordGroup | undefined): string {
+  return word && word.end - word.start > 1 ? `  \u00b7 in \u201c${word.text}\u201d` : '';
+}
+
 /** Fills and shows `tooltip` for cell (query, key), placed by the pointer inside `figure`. */
-export function showCellTooltip(tooltip: HTMLElement, figure: HTMLElement, input: TooltipInput, query: number, key: number, event: MouseEvent): void {
+export function showCellTooltip(tooltip: HTMLElement, figure: HTMLElement, input: TooltipInput, query: number, key: number, event: MouseEvent, words?: TooltipWords): void {
   const { block, weights, mask } = input;
   const lines: Array<[string, string]> = [
-    ['query', `${tokenLabel(input.queryTokens[query])}  #${query}`],
-    ['key', `${tokenLabel(input.keyTokens[key])}  #${key}`],
+    ['query', `${tokenLabel(input.queryTokens[query])}  #${query}${inWord(words?.query)}`],
+    ['key', `${tokenLabel(input.keyTokens[key])}  #${key}${inWord(words?.key)}`],
   ];
   const i = query * block.keys + key;
   const isMasked = mask !== null && mask[i] === 0;

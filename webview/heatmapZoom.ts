@@ -1,8 +1,8 @@
 /**
  * @file The heatmap's zoom and pan input: the wheel zooms about the pointer, a drag pans, keys zoom
  * (+ − 0 1) and pan (arrows) while the heatmap has focus, and a toolbar offers −, +, Fit and 1:1
- * with a line saying what is in view. The view (heatmap.ts) owns the viewport; this module only
- * turns input into its requests.
+ * with a line saying what is in view, and the Words toggle (labels per word; W). The view
+ * (heatmap.ts) owns the viewport and the labels; this module only turns input into its requests.
  */
 
 /** What the input asks of the view. Points are client px, distances CSS px. */
@@ -18,6 +18,8 @@ export interface ZoomTarget {
   canPan(axis: 'x' | 'y'): boolean;
   /** Zooming out is possible (not yet at the fit). */
   canZoomOut(): boolean;
+  /** Switches the labels between one per token and one per word. */
+  toggleWords(): void;
 }
 
 /** Movement, CSS px, before a press on the heatmap counts as a drag rather than a click. */
@@ -92,6 +94,7 @@ export function attachZoomInput(box: HTMLElement, target: ZoomTarget): () => boo
     else if (event.key === '-' || event.key === '_') target.zoomBy(1 / KEY_ZOOM);
     else if (event.key === '0') target.fit();
     else if (event.key === '1') target.actualSize();
+    else if (event.key === 'w' || event.key === 'W') target.toggleWords();
     // Arrows pan along an axis the block overflows; otherwise they keep their other meanings
     // (up/down choose a row, left/right step through the layer's sub-layers).
     else if (!event.shiftKey && (event.key === 'ArrowLeft' || event.key === 'ArrowRight') && target.canPan('x')) target.panBy((event.key === 'ArrowLeft' ? -1 : 1) * bounds.width * step, 0);
@@ -109,12 +112,13 @@ export function attachZoomInput(box: HTMLElement, target: ZoomTarget): () => boo
   };
 }
 
-/** The toolbar above the heatmap: −, +, Fit, 1:1 and what is in view. */
+/** The toolbar above the heatmap: −, +, Fit, 1:1, Words and what is in view. */
 export class ZoomToolbar {
   readonly element = document.createElement('div');
   private readonly readout = document.createElement('span');
   private readonly fitButton: HTMLButtonElement;
   private readonly oneButton: HTMLButtonElement;
+  private readonly wordsButton: HTMLButtonElement;
 
   constructor(target: ZoomTarget) {
     this.element.className = 'heatmap-zoom';
@@ -124,6 +128,8 @@ export class ZoomToolbar {
       node.className = `zoom-button ${className}`;
       node.textContent = text;
       node.title = title;
+      // The readout beside them gives way (it ellipsises); a squeezed button would spill its text.
+      node.style.flexShrink = '0';
       node.addEventListener('click', run);
       return node;
     };
@@ -131,9 +137,16 @@ export class ZoomToolbar {
     const zoomIn = button('zoom-in', '+', 'Zoom in (+, or the wheel over the heatmap)', () => target.zoomBy(KEY_ZOOM));
     this.fitButton = button('zoom-fit', 'Fit', 'Show the whole block (0)', () => target.fit());
     this.oneButton = button('zoom-one', '1:1', 'One cell per screen pixel (1)', () => target.actualSize());
+    this.wordsButton = button('zoom-words', 'Words', 'Label rows and columns by word, the cells still one per token (W)', () => target.toggleWords());
+    this.wordsButton.setAttribute('aria-pressed', 'false');
     this.readout.className = 'zoom-readout';
     this.readout.setAttribute('aria-live', 'polite');
-    this.element.append(out, zoomIn, this.fitButton, this.oneButton, this.readout);
+    this.element.append(out, zoomIn, this.fitButton, this.oneButton, this.wordsButton, this.readout);
+  }
+
+  /** Shows whether the labels are per word. */
+  showWords(words: boolean): void {
+    this.wordsButton.setAttribute('aria-pressed', String(words));
   }
 
   /** Says what is in view; the Fit and 1:1 buttons show whether the view is at them. */

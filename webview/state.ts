@@ -1,6 +1,7 @@
 /**
  * @file What the panel keeps across being hidden or reloaded (vscode.setState), and when a saved
- * view applies to a new trace: only to one of the same model and shape. Pure.
+ * view applies to a new trace: only to one of the same model and shape. Display preferences (the
+ * heatmap's Words labels) apply to every trace, so they are kept apart from the view. Pure.
  */
 import type { DefaultView } from '../src/shared/protocol';
 import type { TraceOverview } from '../src/shared/protocol';
@@ -16,6 +17,26 @@ export interface SavedView {
   head: HeadChoice;
   /** The selected query row, if any. */
   selectedQuery: number | null;
+  /** The heatmap labels rows and columns per word (a preference for every trace, not part of the view). */
+  words?: boolean;
+}
+
+/** The preferences kept in the saved state: what a new view's state must carry over. */
+export type PanelPreferences = Pick<SavedView, 'words'>;
+
+/** The preferences of a saved state (none saved: labels per token). */
+export function preferencesOf(saved: SavedView | undefined): Required<PanelPreferences> {
+  return { words: saved?.words === true };
+}
+
+/** A view to save with the preferences saved before it (views are made without them: ShownTrace.savedView). */
+export function withPreferences(view: SavedView, saved: SavedView | undefined): SavedView {
+  return saved?.words === undefined ? view : { ...view, words: saved.words };
+}
+
+/** The saved state with preferences changed; before any view, one that no trace's shape matches (shapeKey is never ''). */
+export function withPreference(saved: SavedView | undefined, preferences: PanelPreferences): SavedView {
+  return { ...(saved ?? { shape: '', stepIndex: 0, blockIndex: 0, head: 'mean', selectedQuery: null }), ...preferences };
 }
 
 /** Model name and kind, token counts per stream, and every block's shape: equal keys, same layout. */
