@@ -9,6 +9,7 @@
  * as they do in the CLI.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { CancelledError, UserFacingError } from '../../shared/errors';
@@ -18,14 +19,20 @@ import { encodeTrace } from '../../shared/traceBinary';
 import { TRACE_FILE_EXTENSION } from '../traceFile/format';
 import { writeTraceFile } from '../traceFile/writer';
 import { EngineClient, EngineError } from './engineClient';
-import type { FromEngineProcess, ProcessError, ToEngineProcess } from './processProtocol';
+import { encodeFrame } from './frames';
+import { ENGINE_MESSAGES_FD, type FromEngineProcess, type ProcessError, type ToEngineProcess } from './processProtocol';
 
 let client: EngineClient | null = null;
 const running = new Map<number, AbortController>();
 
+/** Our messages to the host go over a pipe of their own (frames.ts says why not over IPC). */
+const toHost = new Socket({ fd: ENGINE_MESSAGES_FD, readable: false, writable: true });
+// The host may be gone (it kills us then): a message that cannot be sent is dropped.
+toHost.on('error', () => undefined);
+
 function send(message: FromEngineProcess): void {
-  // The host may be gone (it kills us then); a message that cannot be sent is dropped.
-  if (process.connected) process.send?.(message);
+  if (!process.connected || toHost.destroyed) return;
+  for (const piece of encodeFrame(message)) toHost.write(piece);
 }
 
 function toProcessError(error: unknown): ProcessError {

@@ -6,6 +6,7 @@
  * after a while without work; its memory then goes back to the system.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { CancelledError, UserFacingError } from '../../shared/errors';
@@ -17,7 +18,8 @@ import type { ExportedModel, ExportOptions } from '../exportModel';
 import type { DownloadProgress } from '../hub/download';
 import type { ExplainOptions } from '../options';
 import { type EngineClientOptions, EngineError } from './engineClient';
-import type { FromEngineProcess, ProcessError, ToEngineProcess } from './processProtocol';
+import { FrameReader } from './frames';
+import { ENGINE_MESSAGES_FD, type FromEngineProcess, type ProcessError, type ToEngineProcess } from './processProtocol';
 
 /** What a host calls on an engine, wherever it runs (EngineClient, EngineProcessClient). */
 export interface AttentionEngine {
@@ -120,6 +122,12 @@ async function heldFile(file: string, folder: string): Promise<HeldTrace> {
   };
 }
 
+/** The pipe the engine process sends its messages on (a socket: it can be unref'd when idle). */
+function messagesOf(child: ChildProcess): { ref(): void; unref(): void } | undefined {
+  const stream = child.stdio[ENGINE_MESSAGES_FD] as (Readable & { ref?: () => void; unref?: () => void }) | null;
+  return stream?.ref && stream.unref ? { ref: () => stream.ref?.(), unref: () => stream.unref?.() } : undefined;
+}
+
 export class EngineProcessClient implements AttentionEngine {
   private child: ChildProcess | null = null;
   private stderrTail = '';
@@ -153,15 +161,25 @@ export class EngineProcessClient implements AttentionEngine {
       execArgv: execArgv ?? [],
       env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
       serialization: 'advanced',
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc', 'pipe'],
     });
     this.stderrTail = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL_BYTES);
     });
-    child.on('message', (message: FromEngineProcess) => {
-      if (this.child === child) this.onMessage(message);
+    const frames = new FrameReader((message) => {
+      if (this.child === child) this.onMessage(message as FromEngineProcess);
+    });
+    const messages = child.stdio[ENGINE_MESSAGES_FD] as Readable | null;
+    messages?.on('data', (chunk: Buffer) => {
+      try {
+        frames.push(chunk);
+      } catch (error) {
+        // A broken frame means the stream cannot be followed any more: end this process.
+        this.stderrTail += `\n${error instanceof Error ? error.message : String(error)}`;
+        this.stop(child);
+      }
     });
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
     // A failed spawn (no executable) also ends in 'exit'; the error itself says why.
@@ -219,6 +237,7 @@ export class EngineProcessClient implements AttentionEngine {
     if (!child) return;
     child.unref();
     child.channel?.unref();
+    messagesOf(child)?.unref();
     if (this.idleStopMs > 0) {
       this.idleTimer = setTimeout(() => {
         if (this.child === child && this.pending.size === 0) this.stop(child);
@@ -229,7 +248,7 @@ export class EngineProcessClient implements AttentionEngine {
 
   private stop(child: ChildProcess): void {
     if (this.child === child) this.child = null;
-    child.removeAllListeners('message');
+    (child.stdio[ENGINE_MESSAGES_FD] as Readable | null)?.removeAllListeners('data');
     child.kill();
   }
 
@@ -277,6 +296,7 @@ export class EngineProcessClient implements AttentionEngine {
     const child = this.ensureProcess();
     child.ref();
     child.channel?.ref();
+    messagesOf(child)?.ref();
     const requestId = this.nextRequestId++;
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {

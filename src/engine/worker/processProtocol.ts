@@ -1,12 +1,16 @@
 /**
  * @file Messages between a host (the VS Code extension host) and the engine process
- * (engineProcess.ts), over Node's IPC channel with `serialization: 'advanced'`, so traces travel as
- * bytes (encodeTrace), not as JSON text.
+ * (engineProcess.ts). The host's go over Node's IPC channel (`serialization: 'advanced'`); the
+ * engine's, which carry traces and models as bytes (encodeTrace), go over a pipe of their own,
+ * `ENGINE_MESSAGES_FD`, as frames (frames.ts: IPC copies a big message quadratically).
  */
 import type { ExportOptions } from '../exportModel';
 import type { DownloadProgress } from '../hub/download';
 import type { ExplainOptions } from '../options';
 import type { EngineClientOptions } from './engineClient';
+
+/** The engine process's file descriptor for its messages to the host: stdio 0-2, then IPC at 3. */
+export const ENGINE_MESSAGES_FD = 4;
 
 /** The first message: where the engine's worker script is, and the options its client gets. */
 export interface ProcessInitMessage {
