@@ -6,6 +6,7 @@
  */
 import { onnx } from 'onnx-proto';
 import ort = require('onnxruntime-web');
+import { withOpenGates } from './headGates';
 import { floatToHalf, halfToFloat } from '../../src/engine/half';
 import { ElemType, encodeModel, makeNode, makeValueInfo, type ModelProto, type NodeProto } from '../../src/engine/onnx/model';
 import { makeTensor } from '../../src/engine/onnx/tensorValues';
@@ -115,7 +116,7 @@ export function feedsFor(builder: GraphBuilder, seed: number, fixed: Record<stri
 export async function runModel(model: ModelProto, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
   const session = await ort.InferenceSession.create(encodeModel(model));
   try {
-    return await session.run(feeds);
+    return await session.run(withOpenGates(session.inputNames, feeds));
   } finally {
     await session.release();
   }

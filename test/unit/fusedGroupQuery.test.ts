@@ -13,6 +13,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import ort = require('onnxruntime-web');
+import { withOpenGates } from '../support/headGates';
 import { UserFacingError } from '../../src/shared/errors';
 import { halfToFloat } from '../../src/engine/half';
 import { ExplainEngine } from '../../src/engine/explain';
@@ -52,7 +53,7 @@ function values(tensor: ort.Tensor): number[] {
 async function run(model: ModelProto, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
   const session = await ort.InferenceSession.create(encodeModel(model));
   try {
-    return await session.run(feeds);
+    return await session.run(withOpenGates(session.inputNames, feeds));
   } finally {
     await session.release();
   }

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import ort = require('onnxruntime-web');
+import { withOpenGates } from '../support/headGates';
 import { UserFacingError } from '../../src/shared/errors';
 import { floatToHalf, halfToFloat } from '../../src/engine/half';
 import { decodeModel, encodeModel, ElemType, makeNode, makeValueInfo, makeAttrInt, makeAttrInts, type ModelProto } from '../../src/engine/onnx/model';
@@ -122,7 +123,7 @@ function makeOrtTensor(type: number, values: number[], dims: number[]): ort.Tens
 async function run(model: ModelProto, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
   const session = await ort.InferenceSession.create(encodeModel(model));
   try {
-    return await session.run(feeds);
+    return await session.run(withOpenGates(session.inputNames, feeds));
   } finally {
     await session.release();
   }

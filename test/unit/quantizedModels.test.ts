@@ -12,6 +12,7 @@
 import { strict as assert } from 'node:assert';
 import { before, describe, test } from 'node:test';
 import ort = require('onnxruntime-web');
+import { withOpenGates } from '../support/headGates';
 import { encodeModel, type ModelProto } from '../../src/engine/onnx/model';
 import { GROUP_QUERY_REWRITERS } from '../../src/engine/onnx/fusedGroupQuery';
 import { analyzeAndTap } from '../../src/engine/onnx/tapper';
@@ -28,7 +29,7 @@ async function run(model: ModelProto, tokens = TOKENS): Promise<Record<string, o
   const session = await ort.InferenceSession.create(encodeModel(model));
   try {
     const ids = Array.from({ length: tokens }, (_, i) => (i * 7 + 3) % 40);
-    return await session.run({ input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, tokens]) });
+    return await session.run(withOpenGates(session.inputNames, { input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, tokens]) }));
   } finally {
     await session.release();
   }

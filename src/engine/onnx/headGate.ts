@@ -13,6 +13,7 @@
  * reference model computes. The tap reads the ungated probabilities; the consumers (α·V) read the
  * gated ones.
  */
+import { onnx } from 'onnx-proto';
 import type { AblationMode } from '../../shared/trace';
 import type { FoundBlock } from './attentionBlocks';
 import type { GraphIndex } from './graph';
@@ -20,6 +21,19 @@ import type { GraphEditor } from './graphEditor';
 import { ElemType, graphOf, makeAttrInt, makeAttrInts, makeNode, makeValueInfo, type NodeProto } from './model';
 import type { HostTensor } from './runtime';
 import type { HeadGateInputs, ProbsLayout, TapPlan } from './tapPlan';
+
+const GATE_BASE = 'gate_';
+/** Every gate input's name starts so (GraphEditor's prefix and the gate's base). */
+const GATE_NAME = /^attention_lens\/gate_/;
+
+/**
+ * The value that leaves a gate input's head open (1 for a scale, 0 for a mean), or null for an
+ * input that is no gate: for callers that run a tapped model with their own feeds.
+ */
+export function openGateValue(name: string): number | null {
+  if (!GATE_NAME.test(name)) return null;
+  return name.startsWith('attention_lens/gate_mean_') ? 0 : 1;
+}
 
 /** Per layout: its rank, the axis of the heads (null: one head) and the axis of the queries. */
 const AXES: Readonly<Record<ProbsLayout, { rank: number; head: number | null; query: number }>> = {
@@ -40,8 +54,9 @@ export function gateBlock(editor: GraphEditor, index: GraphIndex, block: FoundBl
   if (block.node.opType !== 'Softmax' || block.node.output?.[0] !== block.probs) return null;
   const graph = graphOf(editor.model);
   const axes = AXES[block.layout];
-  const scale = `attention_lens_gate_${blockIndex}`;
-  const mean = `attention_lens_gate_mean_${blockIndex}`;
+  // Fresh names (attention_lens/gate_N): a model's own inputs can never be taken for gates.
+  const scale = editor.fresh(`${GATE_BASE}${blockIndex}`);
+  const mean = editor.fresh(`${GATE_BASE}mean_${blockIndex}`);
   graph.input?.push(makeValueInfo(scale, ElemType.FLOAT), makeValueInfo(mean, ElemType.FLOAT));
   const nodes: NodeProto[] = [];
   const add = (opType: string, inputs: string[], attributes: ReturnType<typeof makeAttrInt>[] = []): string => {
@@ -56,13 +71,12 @@ export function gateBlock(editor: GraphEditor, index: GraphIndex, block: FoundBl
     ? add('ReduceMean', [block.probs, editor.int64([axes.query])], [makeAttrInt('keepdims', 1)])
     : add('ReduceMean', [block.probs], [makeAttrInts('axes', [axes.query]), makeAttrInt('keepdims', 1)]);
   const gated = add('Add', [add('Mul', [block.probs, typed(scale)]), add('Mul', [averaged, typed(mean)])]);
-  // Every reader of the probabilities but the taps (appended later, by the editor) reads the gated ones.
-  for (const node of graph.node ?? []) {
-    node.input?.forEach((input, at) => {
-      if (input === block.probs && node.input) node.input[at] = gated;
-    });
-  }
+  // Every reader of the probabilities but the taps (appended later, by the editor) reads the gated
+  // ones. The edited copy shares its nodes with the caller's model: readers are replaced by copies.
   const nodesList = graph.node as NodeProto[];
+  nodesList.forEach((node, at) => {
+    if (node.input?.includes(block.probs)) nodesList[at] = new onnx.NodeProto({ ...node, input: node.input.map((input) => (input === block.probs ? gated : input)) });
+  });
   nodesList.splice(nodesList.indexOf(block.node) + 1, 0, ...nodes);
   return { scale, mean, rank: axes.rank, headAxis: axes.head };
 }
