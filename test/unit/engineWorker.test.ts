@@ -91,3 +91,26 @@ test('dispose rejects pending runs as cancelled', async () => {
   await outcome;
   await assert.rejects(disposable.explain('after'), /disposed/);
 });
+
+test('explainOrFile: a trace over the inline budget comes as a trace file the engine thread wrote, equal to the one sent whole', async () => {
+  const { rm } = await import('node:fs/promises');
+  const { TraceFile } = await import('../../src/engine/traceFile/reader');
+  const text = 'The cat sat on the mat. The cat sat on the mat.';
+  const whole = await client.explainOrFile(text, { model: 'builtin:tiny-decoder' }, Number.MAX_SAFE_INTEGER);
+  assert.ok(!('file' in whole), 'within the budget the trace is sent');
+  const held = await client.explainOrFile(text, { model: 'builtin:tiny-decoder' }, 0);
+  assert.ok('file' in held, 'over the budget it is a file');
+  try {
+    assert.equal(path.dirname(held.file), held.folder);
+    const file = await TraceFile.open(held.file);
+    try {
+      const back = await file.readTrace();
+      assert.equal(back.blocks.length, whole.blocks.length);
+      back.blocks.forEach((block, index) => assert.deepEqual(block.probs, whole.blocks[index].probs, `block ${index}`));
+    } finally {
+      await file.close();
+    }
+  } finally {
+    await rm(held.folder, { recursive: true, force: true });
+  }
+});

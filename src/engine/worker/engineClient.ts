@@ -9,6 +9,7 @@
  * request starts a fresh one. A run over the time limit is cancelled the same way and fails with a
  * message that names the setting.
  */
+import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { type ResourceLimits as WorkerResourceLimits, Worker } from 'node:worker_threads';
 import { CancelledError, optionRef, UserFacingError } from '../../shared/errors';
@@ -49,8 +50,16 @@ export interface EngineClientOptions {
   cacheFolder?: string | null;
 }
 
+/** A trace the engine thread wrote to `file` in `folder`, a private temporary folder of its own. */
+export interface TemporaryTraceFile {
+  file: string;
+  folder: string;
+  /** The file's size. */
+  bytes: number;
+}
+
 interface Pending {
-  resolve(result: AttentionTrace | ExportedModel): void;
+  resolve(result: AttentionTrace | ExportedModel | TemporaryTraceFile): void;
   reject(error: Error): void;
   cancelFlag: Int32Array;
   /** Kept so the request can be sent again if its worker is replaced for another request's sake. */
@@ -193,7 +202,11 @@ export class EngineClient {
 
   private onMessage(message: FromWorkerMessage): void {
     const pending = this.pending.get(message.requestId);
-    if (!pending) return;
+    if (!pending) {
+      // A trace file for a run nobody waits for any more (cancelled meanwhile): nobody else removes it.
+      if (message.type === 'resultFile') void rm(message.folder, { recursive: true, force: true });
+      return;
+    }
     if (message.type === 'started') {
       this.startTimeLimit(pending);
       return;
@@ -227,6 +240,8 @@ export class EngineClient {
       } catch (error) {
         pending.reject(error as Error);
       }
+    } else if (message.type === 'resultFile') {
+      pending.resolve({ file: message.file, folder: message.folder, bytes: message.bytes });
     } else if (message.type === 'exported') {
       pending.resolve({
         model: new Uint8Array(message.bytes),
@@ -334,6 +349,14 @@ export class EngineClient {
     return this.request((requestId, cancelFlag) => ({ type: 'explain', requestId, text, options, cancelFlag }), signal, onPartial, onProgress) as Promise<AttentionTrace>;
   }
 
+  /**
+   * As explain, but a trace with more attention than `inlineTraceBytes` comes as a trace file the
+   * engine thread wrote to a private temporary folder, which the caller then owns (and removes).
+   */
+  explainOrFile(text: string, options: ExplainOptions, inlineTraceBytes: number, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void, onProgress?: (stage: string, download?: DownloadProgress) => void): Promise<AttentionTrace | TemporaryTraceFile> {
+    return this.request((requestId, cancelFlag) => ({ type: 'explain', requestId, text, options, cancelFlag, inlineTraceBytes }), signal, onPartial, onProgress) as Promise<AttentionTrace | TemporaryTraceFile>;
+  }
+
   /** A built-in model as ONNX bytes (`--export-onnx`), made in the engine thread. */
   exportModel(options: ExportOptions, signal?: AbortSignal): Promise<ExportedModel> {
     return this.request((requestId, cancelFlag) => ({ type: 'export', requestId, options, cancelFlag }), signal) as Promise<ExportedModel>;
@@ -344,7 +367,7 @@ export class EngineClient {
     signal: AbortSignal | undefined,
     onPartial?: (trace: AttentionTrace) => void,
     onProgress?: (stage: string, download?: DownloadProgress) => void,
-  ): Promise<AttentionTrace | ExportedModel> {
+  ): Promise<AttentionTrace | ExportedModel | TemporaryTraceFile> {
     if (this.disposed) return Promise.reject(new Error('the engine client is disposed'));
     if (signal?.aborted) return Promise.reject(new CancelledError());
     const worker = this.ensureWorker();
@@ -352,7 +375,7 @@ export class EngineClient {
     const requestId = this.nextRequestId++;
     const cancelBuffer = new SharedArrayBuffer(4);
     const cancelFlag = new Int32Array(cancelBuffer);
-    return new Promise<AttentionTrace | ExportedModel>((resolve, reject) => {
+    return new Promise<AttentionTrace | ExportedModel | TemporaryTraceFile>((resolve, reject) => {
       const message = make(requestId, cancelBuffer);
       const onAbort = (): void => {
         const current = this.pending.get(requestId);

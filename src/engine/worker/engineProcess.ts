@@ -8,16 +8,10 @@
  * cancel while a forward pass runs, and the worker's cancel flag, time limit and grace period work
  * as they do in the CLI.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { CancelledError, UserFacingError } from '../../shared/errors';
-import { lazyAttentionBytes, lazyTrace } from '../../shared/lazyTrace';
-import type { AttentionTrace } from '../../shared/trace';
 import { encodeTrace } from '../../shared/traceBinary';
-import { TRACE_FILE_EXTENSION } from '../traceFile/format';
-import { writeTraceFile } from '../traceFile/writer';
 import { EngineClient, EngineError } from './engineClient';
 import { encodeFrame } from './frames';
 import { ENGINE_MESSAGES_FD, type FromEngineProcess, type ProcessError, type ToEngineProcess } from './processProtocol';
@@ -43,30 +37,6 @@ function toProcessError(error: unknown): ProcessError {
   return { name: failure.name, message: failure.message, stack: failure.stack };
 }
 
-/**
- * A small trace goes to the host whole. A big one stays out of the host: it is written to a trace
- * file in a private temporary folder, and the host reads the blocks it shows from there (and
- * removes the folder when it lets the trace go). The file also outlives this process, which may
- * stop when idle or crash without taking the shown trace with it.
- */
-async function sendTrace(requestId: number, trace: AttentionTrace, inlineTraceBytes: number, signal: AbortSignal): Promise<void> {
-  const lazy = lazyTrace(trace);
-  if (lazyAttentionBytes(lazy) <= inlineTraceBytes) {
-    send({ type: 'result', requestId, trace: encodeTrace(trace) });
-    return;
-  }
-  const folder = await mkdtemp(path.join(tmpdir(), 'attention-lens-trace-'));
-  try {
-    const file = path.join(folder, `run-${requestId}${TRACE_FILE_EXTENSION}`);
-    const bytes = await writeTraceFile(file, lazy, { signal });
-    if (!process.connected) throw new CancelledError();
-    send({ type: 'resultFile', requestId, file, folder, bytes });
-  } catch (error) {
-    await rm(folder, { recursive: true, force: true });
-    throw error;
-  }
-}
-
 async function handle(message: Exclude<ToEngineProcess, { type: 'init' | 'cancel' }>): Promise<void> {
   const engine = client;
   if (!engine) {
@@ -81,10 +51,22 @@ async function handle(message: Exclude<ToEngineProcess, { type: 'init' | 'cancel
       send({ type: 'exported', requestId: message.requestId, model: exported.model, externalData: exported.externalData });
       return;
     }
-    const trace = await engine.explain(message.text, message.options, controller.signal,
+    // A small trace goes to the host whole. A big one stays out of the host: the engine thread
+    // writes it to a trace file in a private temporary folder, which the host now owns: it reads the
+    // blocks it shows from there and removes the folder when it lets the trace go. The file also
+    // outlives this process, which may stop when idle or crash without taking the shown trace along.
+    const result = await engine.explainOrFile(message.text, message.options, message.inlineTraceBytes, controller.signal,
       (partial) => send({ type: 'partial', requestId: message.requestId, trace: encodeTrace(partial) }),
       (stage, download) => send({ type: 'progress', requestId: message.requestId, stage, ...(download ? { download } : {}) }));
-    await sendTrace(message.requestId, trace, message.inlineTraceBytes, controller.signal);
+    if ('file' in result) {
+      if (!process.connected) {
+        await rm(result.folder, { recursive: true, force: true });
+        throw new CancelledError();
+      }
+      send({ type: 'resultFile', requestId: message.requestId, ...result });
+    } else {
+      send({ type: 'result', requestId: message.requestId, trace: encodeTrace(result) });
+    }
   } catch (error) {
     send({ type: 'error', requestId: message.requestId, error: toProcessError(error) });
   } finally {

@@ -5,11 +5,17 @@
  * request is the one running, the one a crash is reported against). Each begins with a 'started'
  * message, from which the client counts its time limit.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CancelledError, UserFacingError } from '../../shared/errors';
 import { ExplainEngine } from '../explain';
 import { exportBuiltinModel } from '../exportModel';
+import { type LazyTrace, lazyAttentionBytes, lazyTrace } from '../../shared/lazyTrace';
 import { encodeTrace } from '../../shared/traceBinary';
+import { TRACE_FILE_EXTENSION } from '../traceFile/format';
+import { writeTraceFile } from '../traceFile/writer';
 import { CANCEL_FLAG_INDEX, type FromWorkerMessage, type SerializedError, type ToWorkerMessage } from './protocol';
 
 const port = parentPort;
@@ -30,6 +36,23 @@ function serializeError(error: unknown): SerializedError {
 /** A buffer of the bytes' own, so it can be transferred without a copy. */
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer as ArrayBuffer : bytes.slice().buffer;
+}
+
+/**
+ * Writes `trace` to a trace file in a new private temporary folder, which the client then owns;
+ * the folder is removed when the write fails or the run is cancelled meanwhile.
+ */
+async function writeTemporaryTrace(requestId: number, trace: LazyTrace, cancel: { throwIfCancelled(): void }): Promise<{ file: string; folder: string; bytes: number }> {
+  const folder = await mkdtemp(path.join(tmpdir(), 'attention-lens-trace-'));
+  try {
+    const file = path.join(folder, `run-${requestId}${TRACE_FILE_EXTENSION}`);
+    const bytes = await writeTraceFile(file, trace);
+    cancel.throwIfCancelled();
+    return { file, folder, bytes };
+  } catch (error) {
+    await rm(folder, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 async function handle(message: ToWorkerMessage): Promise<void> {
@@ -57,6 +80,15 @@ async function handle(message: ToWorkerMessage): Promise<void> {
       const partialBuffer = encodeTrace(partial).buffer as ArrayBuffer;
       port!.postMessage({ type: 'partial', requestId: message.requestId, trace: partialBuffer } satisfies FromWorkerMessage, [partialBuffer]);
     }, (stage, download) => port!.postMessage({ type: 'progress', requestId: message.requestId, stage, ...(download ? { download } : {}) } satisfies FromWorkerMessage));
+    if (message.inlineTraceBytes !== undefined) {
+      const lazy = lazyTrace(trace);
+      if (lazyAttentionBytes(lazy) > message.inlineTraceBytes) {
+        // Written from here, block by block: no second copy of the trace to send it (a 1024-token
+        // gpt2-shape trace is 600 MB), and the client's thread does none of it.
+        port!.postMessage({ type: 'resultFile', requestId: message.requestId, ...await writeTemporaryTrace(message.requestId, lazy, cancel) } satisfies FromWorkerMessage);
+        return;
+      }
+    }
     const bytes = encodeTrace(trace);
     // encodeTrace's output owns its buffer exactly, so it can be transferred without a copy.
     const buffer = bytes.buffer as ArrayBuffer;

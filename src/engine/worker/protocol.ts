@@ -16,6 +16,11 @@ export interface ExplainRequestMessage {
   options: ExplainOptions;
   /** Int32Array(1) over this buffer; the client sets it to 1 to cancel. */
   cancelFlag: SharedArrayBuffer;
+  /**
+   * A trace with more attention than this (bytes) is written by the worker to a trace file in a
+   * private temporary folder (`resultFile`) instead of being sent; absent: always sent.
+   */
+  inlineTraceBytes?: number;
 }
 
 /** Export a built-in model to ONNX (the CLI's --export-onnx): the engine thread does the heavy part. */
@@ -33,6 +38,15 @@ export interface ExplainResultMessage {
   requestId: number;
   /** encodeTrace() bytes. */
   trace: ArrayBuffer;
+}
+
+/** The trace as a trace file in `folder`, a private temporary folder the client now owns. */
+export interface ExplainResultFileMessage {
+  type: 'resultFile';
+  requestId: number;
+  file: string;
+  folder: string;
+  bytes: number;
 }
 
 export interface SerializedError {
@@ -82,4 +96,4 @@ export interface ExportResultMessage {
   externalData: { location: string; data: ArrayBuffer } | null;
 }
 
-export type FromWorkerMessage = ExplainResultMessage | ExportResultMessage | ExplainErrorMessage | ExplainPartialMessage | ExplainStartedMessage | ExplainProgressMessage;
+export type FromWorkerMessage = ExplainResultMessage | ExplainResultFileMessage | ExportResultMessage | ExplainErrorMessage | ExplainPartialMessage | ExplainStartedMessage | ExplainProgressMessage;
