@@ -1,5 +1,5 @@
 /**
- * @file The badges under the stepper: the block's leaks (masked cells that carry weight, over all
+ * @file The badges beside the stepper: the block's leaks (masked cells that carry weight, over all
  * its heads), its mask kind (with its sliding window) and its shape (with its KV heads).
  */
 import { element } from './dom';
@@ -29,8 +29,12 @@ export class BlockBadges {
     this.element.hidden = false;
     this.mask.textContent = `mask: ${maskText(block)}`;
     const window = windowOf(block);
-    this.mask.title = window === null ? '' : `Each query sees at most the ${window} most recent keys, itself included; older keys are blocked like the future ones`;
+    // Tooltips say each badge in full: a narrow panel cuts them short to keep them on one line.
+    this.mask.title = window === null
+      ? this.mask.textContent
+      : `${this.mask.textContent}: each query sees at most the ${window} most recent keys, itself included; older keys are blocked like the future ones`;
     this.shape.textContent = `${blockHeadsText(block)} · ${block.queries} × ${block.keys}`;
+    this.shape.title = `${blockHeadsText(block)}; ${block.queries} queries × ${block.keys} keys`;
     const data = shown.blocks.get(shown.blockIndex);
     const counts = data ? (count ? shown.blocks.counts(shown.blockIndex) : shown.blocks.countedSoFar(shown.blockIndex)) : null;
     const badge = this.leaks;

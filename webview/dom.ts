@@ -29,10 +29,10 @@ export function replaceOptions(select: HTMLSelectElement, options: ReadonlyArray
   select.value = value;
 }
 
-/** A `<label class="picker">` with its text and control. */
+/** A `<label class="picker">` with its text (`.picker-text`, which a narrow panel hides) and control. */
 export function picker(text: string, control: HTMLElement): HTMLLabelElement {
   const label = element('label', { class: 'picker' });
-  label.append(element('span', {}, text), control);
+  label.append(element('span', { class: 'picker-text' }, text), control);
   return label;
 }
 

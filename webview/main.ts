@@ -65,16 +65,21 @@ tabs.follow(session);
 // ---- the page ---------------------------------------------------------------------------------
 
 tabs.button('problems').append(summary.count);
+// The tabs' row; the export bar is the trace view's own child so that panel.css can put it beside
+// the tabs where there is room and under the view in a narrow side bar.
 const toolbar = element('div', { class: 'toolbar' });
-toolbar.append(tabs.list, exportBar.element);
+toolbar.append(tabs.list);
+// The badges beside the stepper, on one row where the width allows.
+const stepRow = element('div', { class: 'step-row' });
+stepRow.append(stepper.stepper, heatmapTab.badges.element);
 tabs.addPanel('heatmap', heatmapTab.element);
 tabs.addPanel('overview', overview.view.element);
 tabs.addPanel('heads', heads.view.element);
 tabs.addPanel('stats', stats.element);
 tabs.addPanel('rollout', rollout.element);
 tabs.addPanel('problems', problems.element);
-shell.assemble(summary.element, [
-  toolbar, stepper.pickers, stepper.stepper, heatmapTab.badges.element, heatmapTab.element,
+shell.assemble([stepper.pickers], summary.element, [
+  toolbar, exportBar.element, stepRow, heatmapTab.element,
   overview.view.element, heads.view.element, stats.element, rollout.element, problems.element,
 ]);
 

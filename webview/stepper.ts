@@ -11,7 +11,7 @@ import type { ShownTrace } from './shownTrace';
 import { blockShortTitle, blockTitle } from './steps';
 
 export class Stepper {
-  /** The pickers' row, then the step-through's. */
+  /** The pickers (the header's line holds them), and the step-through's row. */
   readonly pickers = element('div', { class: 'pickers' });
   readonly stepper = element('div', { class: 'stepper', role: 'group', 'aria-label': 'Step through the layers' });
   private readonly layerSelect = element('select', { id: 'layer-select', 'aria-label': 'Layer' });
@@ -25,7 +25,8 @@ export class Stepper {
 
   /** @param steppable whether the tab on show steps through blocks (the keys do nothing elsewhere). */
   constructor(private readonly session: PanelSession, steppable: () => boolean) {
-    this.pickers.append(this.kinds, picker('Layer', this.layerSelect), picker('Block', this.blockSelect), picker('Head', this.headSelect));
+    // model · layer · block · head on the header's line; an encoder-decoder's block kinds after them.
+    this.pickers.append(picker('Layer', this.layerSelect), picker('Block', this.blockSelect), picker('Head', this.headSelect), this.kinds);
     this.kinds.addEventListener('click', (event) => {
       const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-family]');
       const shown = session.shown;
@@ -91,7 +92,9 @@ export class Stepper {
     // The model's own name for the block (its module in the graph), for users who know the code.
     const source = block?.source ? `In the model: ${block.source}` : '';
     this.blockSelect.title = [block ? blockTitle(block) : '', source].filter(Boolean).join('\n');
-    this.layerSelect.title = source;
+    // The pickers' names are hidden in a narrow panel (panel.css): their tooltips say them.
+    this.layerSelect.title = ['Layer', source].filter(Boolean).join('\n');
+    this.headSelect.title = 'Head (or the mean of the heads)';
 
     const step = shown.step;
     this.stepLabel.textContent = step ? step.label : 'No steps';
