@@ -14,6 +14,7 @@ import { idTextOf } from '../../src/engine/analysis/topTokens';
 import { ExplainEngine } from '../../src/engine/explain';
 import { exportBuiltinModel } from '../../src/engine/exportModel';
 import { gateFeeds } from '../../src/engine/onnx/headGate';
+import { decodeModel, encodeModel, graphOf } from '../../src/engine/onnx/model';
 import { loadOnnxModel } from '../../src/engine/onnx/onnxModel';
 import { readTaps, tapOutputNames } from '../../src/engine/onnx/traceFromRun';
 import type { AblationTarget } from '../../src/engine/options';
@@ -69,6 +70,23 @@ describe('reference and ONNX export give the same ablation', () => {
     assert.ok(onnx.notices.some((notice) => notice.code === 'fused-rewritten'));
     const reference = await engine.explain(TEXT, { model: 'builtin:tiny-modern', backend: 'reference', ablate });
     assertSameAblation(onnx.ablation, reference.ablation, 'fused tiny-modern');
+  });
+
+  test('an ONNX file without a logits output: the attention changes alone, with a notice saying so', async () => {
+    const model = decodeModel((await exportBuiltinModel({ model: 'builtin:trained-decoder' })).model, 'x.onnx');
+    const graph = graphOf(model);
+    // The LM head's output under a name no exporter gives logits: no predictions are read.
+    for (const node of graph.node ?? []) node.output = (node.output ?? []).map((name) => (name === 'logits' ? 'head_out' : name));
+    for (const output of graph.output ?? []) if (output.name === 'logits') output.name = 'head_out';
+    const file = path.join(work, 'no-logits.onnx');
+    writeFileSync(file, encodeModel(model));
+    const trace = await engine.explain(TEXT, { model: file, ablate: [{ layer: 0, head: 3 }] });
+    assert.equal(trace.predictions, undefined);
+    assert.equal(trace.ablation?.kl, undefined);
+    assert.ok(trace.notices.some((notice) => notice.code === 'ablation-attention-only'));
+    const reference = await engine.explain(TEXT, { backend: 'reference', ablate: [{ layer: 0, head: 3 }] });
+    assert.ok(trace.ablation && reference.ablation);
+    trace.ablation.blocks.forEach((change, index) => assert.ok(Math.abs(change.maxAbs - (reference.ablation?.blocks[index].maxAbs ?? Number.NaN)) <= 1e-4));
   });
 
   test('an ONNX file: a head it lacks is refused with code invalid-ablate', async () => {

@@ -289,6 +289,7 @@ export async function explainOnnx(
     const compared = logitsName && logits && reading && 'predictions' in reading ? { name: logitsName, tensor: logits, stream: headStream } : null;
     ablation = await onnxAblation(model, { feeds, blocks, logits: compared, passes }, { targets: options.ablate, mode: options.ablateMode ?? 'zero' }, idTextOf(model.tokenizer), cancel);
     timings.push({ stage: 'ablation', ms: performance.now() - ablationStart });
+    if (!compared) notices.push(notice('ablation-attention-only', 'The ablation compared the attention only: this run read no next-token distribution from the model to compare.'));
   }
   if (logitsName && passes.groups.length > 1) notices.push(notice('predictions-skipped', `The predictions were not read: the run was split into ${passes.groups.length} passes, and the logits would need the whole graph once more.`));
   if (options.logitLens) notices.push(notice('logit-lens-unavailable', 'The logit lens needs every layer\'s residual vectors, the final norm and the unembedding; they are not found in ONNX graphs yet (the built-in models have it).'));
