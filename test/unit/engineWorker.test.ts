@@ -4,11 +4,13 @@
  */
 import { strict as assert } from 'node:assert';
 import { existsSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { CancelledError, UserFacingError } from '../../src/shared/errors';
 import { exportBuiltinModel } from '../../src/engine/exportModel';
 import { EngineClient } from '../../src/engine/worker/engineClient';
+import { TraceFile } from '../../src/engine/traceFile/reader';
 import { tempFolder } from '../support/tempFolders';
 
 const workerScript = path.resolve(__dirname, '../../dist/engineWorker.js');
@@ -93,8 +95,6 @@ test('dispose rejects pending runs as cancelled', async () => {
 });
 
 test('explainOrFile: a trace over the inline budget comes as a trace file the engine thread wrote, equal to the one sent whole', async () => {
-  const { rm } = await import('node:fs/promises');
-  const { TraceFile } = await import('../../src/engine/traceFile/reader');
   const text = 'The cat sat on the mat. The cat sat on the mat.';
   const whole = await client.explainOrFile(text, { model: 'builtin:tiny-decoder' }, Number.MAX_SAFE_INTEGER);
   assert.ok(!('file' in whole), 'within the budget the trace is sent');
