@@ -56,6 +56,8 @@ Options:
                             keep per position (default ${DEFAULT_TOP_K}, at most the vocabulary and ${MAX_TOP_K})
   --logit-lens              also put the residual stream after every layer through the final norm
                             and the unembedding, and print the top-1 per layer and position
+  --value-weighted          also compute value-weighted attention, α·‖v W_O‖ per head (in --json,
+                            --save); print per head how many queries' strongest key differs from α's
   --ablate L.H              run the model again with this head's output zeroed (repeatable) and
                             print what changed: KL divergence of the next-token distribution per
                             position, changed top-1 predictions, attention of later blocks.
@@ -116,6 +118,8 @@ export interface RunRequest {
   topK?: number;
   /** `--logit-lens`: the residual stream after every layer through the final norm and unembedding. */
   logitLens: boolean;
+  /** `--value-weighted`: each block's α · ‖v W_O‖ too; absent: not asked for. */
+  valueWeighted?: boolean;
   /** `--ablate`: heads to switch off in a second run; empty: none. */
   ablate: AblationTarget[];
   /** `--ablate-mode`: how their output is replaced. */
@@ -211,6 +215,7 @@ const OPTIONS = {
   scores: { type: 'boolean' },
   'top-k': { type: 'string' },
   'logit-lens': { type: 'boolean' },
+  'value-weighted': { type: 'boolean' },
   ablate: { type: 'string', multiple: true },
   'ablate-mode': { type: 'string' },
   json: { type: 'string' },
@@ -229,7 +234,7 @@ const OPTIONS = {
 } as const;
 
 /** Flags that only make sense for a run, refused with --export-onnx rather than ignored. */
-const RUN_ONLY = ['input', 'backend', 'threads', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'top-k', 'logit-lens', 'ablate', 'ablate-mode', 'json', 'html', 'save', 'half', 'open', 'file', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
+const RUN_ONLY = ['input', 'backend', 'threads', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'top-k', 'logit-lens', 'value-weighted', 'ablate', 'ablate-mode', 'json', 'html', 'save', 'half', 'open', 'file', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
 
 /** Flags that make or run a model, refused with --open (a saved trace runs nothing). */
 /** A folder given as --model (an export in a repository's layout). */
@@ -241,7 +246,7 @@ function isFolder(model: string): boolean {
   }
 }
 
-const MODEL_FLAGS = ['model', 'seed', 'weights', 'tokenizer', 'input', 'backend', 'threads', 'export-onnx', 'fault', 'attention', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'top-k', 'logit-lens', 'ablate', 'ablate-mode', 'file', 'max-model-mb', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
+const MODEL_FLAGS = ['model', 'seed', 'weights', 'tokenizer', 'input', 'backend', 'threads', 'export-onnx', 'fault', 'attention', 'max-tokens', 'decoder-text', 'pad-to', 'scores', 'top-k', 'logit-lens', 'value-weighted', 'ablate', 'ablate-mode', 'file', 'max-model-mb', 'max-trace-mb', 'time-limit', 'dtype', 'offline'] as const;
 
 /** An output file flag's value: a name (`-` only where stdout is allowed). */
 function outputFile(value: string | undefined, flag: string, stdout: boolean): string | undefined {
@@ -346,6 +351,7 @@ export function parseCommandLine(argv: readonly string[]): CliRequest {
     scores: values.scores ?? false,
     topK: wholeNumber(values['top-k'], '--top-k', 1, MAX_TOP_K),
     logitLens: values['logit-lens'] ?? false,
+    ...(values['value-weighted'] ? { valueWeighted: true } : {}),
     ablate,
     ...(ablateMode !== undefined ? { ablateMode } : {}),
     json: values.json,

@@ -7,6 +7,7 @@
  */
 import { type LazyTrace } from '../engine';
 import { UserFacingError } from '../shared/errors';
+import { lazyBlockArrays } from '../shared/lazyTrace';
 
 export const JSON_WARN_MB = 256;
 export const JSON_REFUSE_MB = 512;
@@ -20,7 +21,7 @@ const BYTES_PER_VALUE = 10;
 const MB = 2 ** 20;
 
 export function estimateJsonBytes(trace: LazyTrace): number {
-  return trace.blocks.reduce((sum, block) => sum + block.heads * block.queries * block.keys * (block.hasScores ? 2 : 1) * BYTES_PER_VALUE, 0);
+  return trace.blocks.reduce((sum, block) => sum + block.heads * block.queries * block.keys * lazyBlockArrays(block) * BYTES_PER_VALUE, 0);
 }
 
 /** Refuses a JSON too big to read back; returns the warning to print for a big one, else null. */

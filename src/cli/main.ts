@@ -124,6 +124,7 @@ function explainOptions(request: RunRequest): ExplainOptions {
     includeScores: request.scores,
     ...(request.topK !== undefined ? { topK: request.topK } : {}),
     ...(request.logitLens ? { logitLens: true } : {}),
+    ...(request.valueWeighted ? { valueWeighted: true } : {}),
     ...(request.ablate.length > 0 ? { ablate: request.ablate, ...(request.ablateMode ? { ablateMode: request.ablateMode } : {}) } : {}),
     ...(Object.keys(limits).length > 0 ? { limits } : {}),
     ...(request.dtype !== undefined ? { dtype: request.dtype } : {}),

@@ -3,7 +3,7 @@
  * per layer and head the strongest edge and the mean entropy, the diagnostics, the residual
  * stream) and the list of presets.
  */
-import { type LazyTrace, summarizeHeads, PRESET_NAMES, PRESETS } from '../engine';
+import { argmaxDisagreements, type LazyTrace, summarizeHeads, PRESET_NAMES, PRESETS } from '../engine';
 import { type AttentionBlock, type AttentionTrace, type Token, findStream } from '../shared/trace';
 import { predictionLines } from './predictionsSummary';
 import { ablationLines } from './ablationSummary';
@@ -62,6 +62,11 @@ function blockLines(trace: AttentionTrace, block: AttentionBlock): string[] {
       ? `${label(queryTokens[head.strongest.query])}@${head.strongest.query} -> ${label(keyTokens[head.strongest.key])}@${head.strongest.key}  ${fixed(head.strongest.weight, 3)}`
       : '(no row with a choice)';
     lines.push(`  head ${String(head.head).padStart(2)}  strongest ${edge.padEnd(34)}  entropy ${fixed(head.meanEntropyBits, 2)} bits`);
+  }
+  if (block.valueWeighted) {
+    // Where weighing by the values' norms moves a query's strongest key: what that view adds to α.
+    const moved = argmaxDisagreements(block.probs, block.valueWeighted, block.heads, block.queries, block.keys);
+    lines.push(`  value-weighted: queries whose strongest key differs from α's, per head: ${moved.map((count, head) => `h${head} ${count}/${block.queries}`).join('  ')}`);
   }
   return lines;
 }

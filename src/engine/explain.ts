@@ -30,7 +30,7 @@ import { referenceAblation } from './analysis/ablationReference';
 /** Refuses a trace whose attention would pass the ceiling, naming the setting to raise. */
 export function checkTraceSize(trace: AttentionTrace, limits: ResourceLimits | undefined): void {
   const ceiling = limits?.maxTraceMB ?? DEFAULT_LIMITS.maxTraceMB;
-  const bytes = trace.blocks.reduce((sum, block) => sum + block.probs.byteLength + (block.scores?.byteLength ?? 0), 0);
+  const bytes = trace.blocks.reduce((sum, block) => sum + block.probs.byteLength + (block.scores?.byteLength ?? 0) + (block.valueWeighted?.byteLength ?? 0), 0);
   if (bytes / 2 ** 20 > ceiling) {
     throw new UserFacingError(
       `This run's attention takes ${(bytes / 2 ** 20).toFixed(0)} MB, over the ${ceiling} MB limit.`,
@@ -40,12 +40,24 @@ export function checkTraceSize(trace: AttentionTrace, limits: ResourceLimits | u
   }
 }
 
+/**
+ * Value-weighted attention needs each block's value vectors and output projection; ONNX graphs do
+ * not give them to the taps yet. The trace says which blocks lack it, never shows α in its place.
+ */
+function noteMissingValueWeighted(trace: AttentionTrace): void {
+  const missing = trace.blocks.filter((block) => !block.valueWeighted).length;
+  if (missing === 0) return;
+  trace.notices.push(notice('value-weighted-unavailable',
+    `Value-weighted attention is missing for ${missing} of ${trace.blocks.length} blocks: it needs each block's value vectors and output projection, which the ${trace.backend} backend's taps do not read (only the built-in models' reference backend computes it).`));
+}
+
 /** Presets small enough that the TypeScript model beats starting an ONNX Runtime session. */
 const SMALL_PRESETS = new Set(['trained-decoder', 'tiny-decoder', 'tiny-encoder', 'tiny-encdec', 'tiny-modern']);
 
 function runsOnOnnxRuntime(preset: string, options: ExplainOptions): boolean {
   const backend = options.backend ?? 'auto';
-  if (backend === 'reference' || options.includeScores) return false; // ONNX taps carry no pre-softmax scores
+  // ONNX taps carry no pre-softmax scores, and no value vectors yet (valueWeighted).
+  if (backend === 'reference' || options.includeScores || options.valueWeighted) return false;
   return backend !== 'auto' || !SMALL_PRESETS.has(preset);
 }
 
@@ -103,6 +115,7 @@ export class ExplainEngine {
     else if (!isBuiltinSpec(spec)) trace = await explainOnnx(this.onnxModels, { path: spec }, text, options, cancel, onPartial, onProgress);
     else if (runsOnOnnxRuntime(parseBuiltinSpec(spec), options)) trace = await this.explainBuiltinOnOnnx(spec, text, options, cancel, onPartial, onProgress);
     else trace = await this.explainBuiltin(spec, text, options, cancel);
+    if (options.valueWeighted) noteMissingValueWeighted(trace);
     checkTraceSize(trace, options.limits);
     if (threads.notice && trace.backend !== 'reference') trace.notices.push(notice('threads-capped', threads.notice));
     // The debugger's statistics, rollout and diagnostics travel with the trace.
@@ -182,6 +195,8 @@ export class ExplainEngine {
       cancel,
       options.includeScores ?? false,
       options.logitLens ?? false,
+      undefined,
+      options.valueWeighted ?? false,
     );
     timings.push({ stage: 'forward', ms: performance.now() - forwardStart });
     const lensStart = performance.now();

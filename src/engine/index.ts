@@ -7,6 +7,7 @@
  */
 export { summarizeHeads } from './analysis/headSummary';
 export { inductionProbe } from './analysis/inductionProbe';
+export { argmaxDisagreements } from './analysis/valueWeighted';
 export { describeWriteError, type FileContent, removePartialFiles, writeFileAtomic } from './atomicFile';
 export type { ExportedModel, ExportOptions } from './exportModel';
 export { DEFAULT_LIMITS, MAX_TEXT_BYTES, type ResourceLimits } from './limits';

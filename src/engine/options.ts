@@ -81,6 +81,12 @@ export interface ExplainOptions {
   /** Also put every layer's residual stream through the final norm and the unembedding (the logit lens). */
   logitLens?: boolean;
   /**
+   * Also give each block its value-weighted attention, α · ‖v W_O‖ per head, query and key
+   * (AttentionBlock.valueWeighted): built-in models always, ONNX models where the value path is
+   * found (else notice value-weighted-unavailable).
+   */
+  valueWeighted?: boolean;
+  /**
    * Heads to ablate: the model runs a second time with their outputs replaced, and the trace's
    * `ablation` says what changed (the trace stays the first run's).
    */

@@ -111,7 +111,8 @@ function blockReply(block: AttentionBlock, request: RequestBlockMessage, deliver
  * every block among it (analysis.colorLimits), so the panel paints a block as soon as it arrives.
  */
 export function traceLoadedMessage(runId: number, trace: AttentionTrace): ServedMessage<TraceLoadedMessage> {
-  const overview = traceOverview(trace);
+  // The value-weighted attention is a block array like probs: it stays out of the overview too.
+  const overview = traceOverview({ ...trace, blocks: trace.blocks.map(({ valueWeighted: _weighted, ...block }) => block) });
   // traceOverview copies the residual norms and the rollout: those copies are this message's own.
   const transfer = [
     ...overview.residual.map((step) => step.norms.buffer as ArrayBuffer),

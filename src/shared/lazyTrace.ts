@@ -11,10 +11,12 @@ import type { AttentionBlock, AttentionTrace } from './trace';
 import { blockToJson, traceToJson } from './traceJson';
 
 /** A block without its arrays, saying which of the optional ones it has. */
-export type LazyBlock = Omit<AttentionBlock, 'probs' | 'scores' | 'mask' | 'meanProbs'> & {
+export type LazyBlock = Omit<AttentionBlock, 'probs' | 'scores' | 'mask' | 'meanProbs' | 'valueWeighted'> & {
   hasScores: boolean;
   hasMask: boolean;
   hasMeanProbs: boolean;
+  /** The block has value-weighted attention (absent: it has none, as in traces from before it existed). */
+  hasValueWeighted?: boolean;
 };
 
 /** A trace whose blocks are read when asked for. */
@@ -28,8 +30,13 @@ export interface LazyTrace {
 }
 
 /** A block's description without its arrays. */
-export function lazyBlock({ probs: _probs, scores, mask, meanProbs, ...rest }: AttentionBlock): LazyBlock {
-  return { ...rest, hasScores: scores !== undefined, hasMask: mask !== null, hasMeanProbs: meanProbs !== undefined };
+export function lazyBlock({ probs: _probs, scores, mask, meanProbs, valueWeighted, ...rest }: AttentionBlock): LazyBlock {
+  return { ...rest, hasScores: scores !== undefined, hasMask: mask !== null, hasMeanProbs: meanProbs !== undefined, ...(valueWeighted ? { hasValueWeighted: true } : {}) };
+}
+
+/** How many [heads, queries, keys] float arrays a block holds: its weights, its scores, its value-weighted attention. */
+export function lazyBlockArrays(block: LazyBlock): number {
+  return 1 + (block.hasScores ? 1 : 0) + (block.hasValueWeighted ? 1 : 0);
 }
 
 /** A whole trace in memory as a LazyTrace. */
@@ -55,7 +62,7 @@ export function lazyAttentionBytes(trace: LazyTrace): number {
   let bytes = 0;
   for (const block of trace.blocks) {
     const cells = block.heads * block.queries * block.keys;
-    bytes += cells * 4 * (block.hasScores ? 2 : 1) + (block.hasMask ? block.queries * block.keys : 0);
+    bytes += cells * 4 * lazyBlockArrays(block) + (block.hasMask ? block.queries * block.keys : 0);
   }
   return bytes;
 }
@@ -74,7 +81,7 @@ export async function wholeTrace(trace: LazyTrace): Promise<AttentionTrace> {
 export function lazyOverview(trace: LazyTrace): TraceOverview {
   return {
     ...traceOverview({ ...trace.skeleton, blocks: [] }),
-    blocks: trace.blocks.map(({ hasScores: _scores, hasMask: _mask, hasMeanProbs: _mean, ...rest }) => rest),
+    blocks: trace.blocks.map(({ hasScores: _scores, hasMask: _mask, hasMeanProbs: _mean, hasValueWeighted: _weighted, ...rest }) => rest),
   };
 }
 
@@ -96,7 +103,7 @@ export function cachedBlocks(trace: LazyTrace, maxBytes: number): LazyTrace {
       return hit;
     }
     const meta = trace.blocks[index];
-    const size = meta ? meta.heads * meta.queries * meta.keys * 4 * (meta.hasMeanProbs ? 1 + 1 / Math.max(1, meta.heads) : 1) : 0;
+    const size = meta ? meta.heads * meta.queries * meta.keys * 4 * ((meta.hasValueWeighted ? 2 : 1) + (meta.hasMeanProbs ? 1 / Math.max(1, meta.heads) : 0)) : 0;
     const reading = trace.readBlock(index);
     if (size > maxBytes) return reading;
     cache.set(index, reading);

@@ -11,6 +11,7 @@
  *                Each row (h, q, ·) sums to 1; blocked cells are exactly 0.
  *   - `scores` : Float32Array [H, Q, K], optional: the scaled logits q·k/sqrt(d_head) BEFORE the
  *                mask is applied (so a blocked cell still shows what the model would have scored).
+ *   - `valueWeighted`: Float32Array [H, Q, K], optional: α · ‖v_k W_O‖ per head (AttentionBlock).
  *   - `mask`   : Uint8Array [Q, K], 1 = the key may be attended, 0 = blocked; `null` when the block
  *                applied no mask at all (every cell allowed).
  *   - residual `norms`: Float32Array [T], the L2 norm of each token's residual-stream vector.
@@ -130,6 +131,13 @@ export interface AttentionBlock {
    * after the run so a 1024² block is painted without first averaging its heads. Optional.
    */
   meanProbs?: Float32Array;
+  /**
+   * [heads, queries, keys], optional: value-weighted attention (Kobayashi et al. 2020),
+   * α[h,q,k] · ‖v_k^h W_O^h‖: key k's value vector in head h (bias included; with grouped-query
+   * attention the KV head h reads) through head h's rows of the output projection, its norm times
+   * the weight. W_O's bias belongs to no head and is left out. Exactly 0 wherever `probs` is 0.
+   */
+  valueWeighted?: Float32Array;
   maskKind: MaskKind;
   /** [queries, keys], 1 allowed / 0 blocked; null when nothing was masked. */
   mask: Uint8Array | null;

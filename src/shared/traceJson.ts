@@ -9,6 +9,7 @@
  *   blocks:  [{ layer, kind, queryStream, keyStream, heads, queries, keys,
  *               probs: number[heads*queries*keys]   row-major [head][query][key],
  *               scores?: same layout, scaled logits before masking,
+ *               valueWeighted?: same layout, α · ‖v W_O‖ per head (value-weighted attention),
  *               maskKind, mask: number[queries*keys] (1 allowed, 0 blocked) | null }],
  *   residualNorms: [{ label, stream, layer, stage, norms: number[tokens] }],
  *   timings, truncation, notices: [{ code, message }],
@@ -39,6 +40,8 @@ export interface TraceJsonBlock {
   keys: number;
   probs: Array<number | null>;
   scores?: Array<number | null>;
+  /** α · ‖v_k^h W_O^h‖, same layout as probs (trace.ts AttentionBlock.valueWeighted). */
+  valueWeighted?: Array<number | null>;
   maskKind: string;
   mask: number[] | null;
   /** Grouped-query attention: key/value heads, and the one each query head reads. */
@@ -87,11 +90,11 @@ function floats(values: Float32Array): Array<number | null> {
 const MAX_JSON_BLOCK_VALUES = 25_000_000;
 
 export function blockToJson(block: AttentionBlock): TraceJsonBlock {
-  const values = block.probs.length + (block.scores?.length ?? 0);
+  const values = block.probs.length + (block.scores?.length ?? 0) + (block.valueWeighted?.length ?? 0);
   if (values > MAX_JSON_BLOCK_VALUES) {
     throw new UserFacingError(
       `Layer ${block.layer} ${block.kind} has ${values} attention values, too many to write as JSON.`,
-      'Explain fewer tokens (max tokens), or leave out the pre-softmax scores.',
+      'Explain fewer tokens (max tokens), or leave out the pre-softmax scores and the value-weighted attention.',
     );
   }
   return {
@@ -104,6 +107,7 @@ export function blockToJson(block: AttentionBlock): TraceJsonBlock {
     keys: block.keys,
     probs: floats(block.probs),
     ...(block.scores ? { scores: floats(block.scores) } : {}),
+    ...(block.valueWeighted ? { valueWeighted: floats(block.valueWeighted) } : {}),
     maskKind: block.maskKind,
     mask: block.mask ? Array.from(block.mask) : null,
     ...(block.kvHeads !== undefined ? { kvHeads: block.kvHeads } : {}),

@@ -14,6 +14,7 @@
  * by zeros or by its mean over the query positions, so one sees what the model does without it.
  */
 import type { AblationMode } from '../../shared/trace';
+import { valueNorms, weightByValueNorms } from '../analysis/valueWeighted';
 import { scaledDotProductAttention } from './attention';
 import type { AttentionMask } from './masks';
 import { type Matrix, columnSlice, linear, setColumns, zeros } from './matrix';
@@ -27,6 +28,11 @@ export interface MultiHeadResult {
   probs: Float32Array;
   /** [heads, Q, K] scaled scores before masking. */
   scores: Float32Array;
+  /**
+   * [heads, Q, K] α · ‖v_k^h W_O^h‖ (analysis/valueWeighted.ts), when asked for: how much of each
+   * key's output-projected value reaches each query, not only how much weight it gets.
+   */
+  valueWeighted?: Float32Array;
 }
 
 export interface AttentionShape {
@@ -111,8 +117,9 @@ export class MultiHeadAttention {
    * @param keyValueInput [K, d] the stream answered from (same as queryInput for self-attention,
    *        the encoder output for cross-attention)
    * @param gate heads whose output is zeroed or replaced by its mean before W_O (an ablation run)
+   * @param withValueWeighted also compute the value-weighted attention (the values' norms after W_O, times α)
    */
-  forward(queryInput: Matrix, keyValueInput: Matrix, mask: AttentionMask, gate?: HeadGate): MultiHeadResult {
+  forward(queryInput: Matrix, keyValueInput: Matrix, mask: AttentionMask, gate?: HeadGate, withValueWeighted = false): MultiHeadResult {
     const Q = queryInput.rows;
     const K = keyValueInput.rows;
     const queries = linear(queryInput, this.query.weight, this.query.bias); // [Q, d]
@@ -142,6 +149,15 @@ export class MultiHeadAttention {
       probs.set(result.probs.data, head * Q * K);
       scores.set(result.scores.data, head * Q * K);
     }
-    return { output: linear(concatenated, this.output.weight, this.output.bias), probs, scores };
+    const output = linear(concatenated, this.output.weight, this.output.bias);
+    if (!withValueWeighted) return { output, probs, scores };
+    // Values [K, kvHeads·d_k] (bias included); W_O as nn.Linear keeps it, [out, in]. Its bias is
+    // added once to all heads together, so no head's contribution holds it.
+    const norms = valueNorms(
+      { data: values.data, headStride: this.headWidth, keyStride: values.cols },
+      { data: this.output.weight.data, inFeatures: this.dModel, outFeatures: this.dModel, inStride: 1, outStride: this.dModel },
+      { heads: this.heads, headWidth: this.headWidth, keys: K, kvHeadOf: this.kvHeadOf },
+    );
+    return { output, probs, scores, valueWeighted: weightByValueNorms(probs, norms, this.heads, Q, K) };
   }
 }

@@ -23,6 +23,8 @@ export interface ForwardContext {
   readonly cancel: CancellationCheck;
   /** Keep the pre-softmax scores too (doubles the attention memory). */
   readonly includeScores: boolean;
+  /** Compute each block's value-weighted attention too (α times the values' norms after W_O). */
+  readonly valueWeighted?: boolean;
   readonly blocks: AttentionBlock[];
   readonly residual: Array<{ label: string; stream: StreamName; layer: number | null; stage: ResidualStage; norms: Float32Array }>;
   /**
@@ -63,6 +65,7 @@ export function recordAttention(
     keys: mask.keys,
     probs: result.probs,
     ...(context.includeScores ? { scores: result.scores } : {}),
+    ...(result.valueWeighted ? { valueWeighted: result.valueWeighted } : {}),
     maskKind: mask.kind,
     mask: mask.cells,
   });

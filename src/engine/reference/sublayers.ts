@@ -34,7 +34,7 @@ export function attentionSublayer(
 ): Matrix {
   const gate = site.context.ablation?.get(blockKey(kind, site.layer));
   const attended = residualSublayer(x, norm, site.placement, (input) => {
-    const result = attention.forward(input, memory ?? input, mask, gate);
+    const result = attention.forward(input, memory ?? input, mask, gate, site.context.valueWeighted ?? false);
     return { output: result.output, extra: result };
   });
   const keyStream: StreamName = memory ? 'encoder' : site.stream;

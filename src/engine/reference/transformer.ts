@@ -68,9 +68,12 @@ export class Transformer {
   /**
    * @param keepLayerStates keep each layer's output vectors (the logit lens reads them)
    * @param ablation heads whose output is zeroed or replaced by its mean (an ablation run)
+   * @param valueWeighted give each block its value-weighted attention too (analysis/valueWeighted.ts)
    */
-  forward(input: ForwardInput, cancel: CancellationCheck, includeScores = false, keepLayerStates = false, ablation?: HeadAblation): ForwardOutput {
-    const context: ForwardContext = { cancel, includeScores, blocks: [], residual: [], ...(keepLayerStates ? { layerStates: [] } : {}), ...(ablation ? { ablation } : {}) };
+  forward(input: ForwardInput, cancel: CancellationCheck, includeScores = false, keepLayerStates = false, ablation?: HeadAblation, valueWeighted = false): ForwardOutput {
+    const context: ForwardContext = {
+      cancel, includeScores, blocks: [], residual: [], ...(keepLayerStates ? { layerStates: [] } : {}), ...(ablation ? { ablation } : {}), ...(valueWeighted ? { valueWeighted } : {}),
+    };
     let memory: EncoderMemory | null = null;
     let encoderOutput: Matrix | null = null;
     let decoderOutput: Matrix | null = null;

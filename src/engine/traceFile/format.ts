@@ -10,6 +10,7 @@
  * Tensors (N the block's index in `blocks`, i the residual step's index):
  *   attention.N   F32 or F16  [heads, queries, keys]   softmax weights, rows sum to 1
  *   scores.N      F32         [heads, queries, keys]   scaled logits before the mask (when kept)
+ *   value_weighted.N  F32 or F16  [heads, queries, keys]  α · ‖v W_O‖ per head (when computed)
  *   mask.N        U8          [queries, keys]          1 allowed, 0 blocked (where the block had a mask)
  *   head_stats.N  F64         [heads, 7]               HEAD_STAT_COLUMNS; induction NaN when null
  *   residual.i    F32         [tokens]                 L2 norm of each token's residual vector after step i
@@ -43,6 +44,7 @@ export const HEAD_STAT_COLUMNS = ['entropy', 'minEntropy', 'meanDistance', 'prev
 export const tensorNames = {
   attention: (block: number) => `attention.${block}`,
   scores: (block: number) => `scores.${block}`,
+  valueWeighted: (block: number) => `value_weighted.${block}`,
   mask: (block: number) => `mask.${block}`,
   headStats: (block: number) => `head_stats.${block}`,
   residual: (step: number) => `residual.${step}`,
@@ -50,8 +52,8 @@ export const tensorNames = {
 };
 
 /** A block as the metadata holds it: everything but its arrays, which are named. */
-export type BlockMeta = Omit<AttentionBlock, 'probs' | 'scores' | 'mask' | 'meanProbs'> & {
-  tensors: { attention: string; scores?: string; mask?: string; headStats?: string };
+export type BlockMeta = Omit<AttentionBlock, 'probs' | 'scores' | 'mask' | 'meanProbs' | 'valueWeighted'> & {
+  tensors: { attention: string; scores?: string; valueWeighted?: string; mask?: string; headStats?: string };
   /** The trace had the mean of heads precomputed; the reader computes it again (it is not stored). */
   meanProbs?: boolean;
 };

@@ -60,6 +60,7 @@ function checkBlock(value: unknown, index: number, streams: ReadonlySet<string>,
   if (!isRecord(tensors)) throw bad('names no tensors');
   check(tensors.attention, ['F32', 'F16'], [heads, queries, keys], `block ${index}'s attention`);
   if (tensors.scores !== undefined) check(tensors.scores, ['F32'], [heads, queries, keys], `block ${index}'s scores`);
+  if (tensors.valueWeighted !== undefined) check(tensors.valueWeighted, ['F32', 'F16'], [heads, queries, keys], `block ${index}'s value-weighted attention`);
   if (tensors.mask !== undefined) check(tensors.mask, ['U8'], [queries, keys], `block ${index}'s mask`);
   if (tensors.headStats !== undefined) check(tensors.headStats, ['F64'], [heads, HEAD_STAT_COLUMNS.length], `block ${index}'s head statistics`);
   return value as unknown as BlockMeta;

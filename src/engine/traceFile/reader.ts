@@ -12,6 +12,7 @@ import type { HeadStats, TraceAnalysis } from '../../shared/analysis';
 import { headMatrix } from '../../shared/colorLimits';
 import { checkRegularFile, openError } from '../safeRead';
 import { decodeHalf } from './f16';
+import { lazyBlockArrays } from '../../shared/lazyTrace';
 import { type BlockMeta, HEAD_STAT_COLUMNS, type LazyBlock, type LazyTrace, type TraceFileMeta } from './format';
 import { headerLength, parseHeader, type TensorEntry, traceFileError } from './header';
 import { parseTraceMeta } from './meta';
@@ -74,6 +75,7 @@ export class TraceFile implements LazyTrace {
       ...rest,
       probs,
       ...(tensors.scores !== undefined ? { scores: await this.readFloats(tensors.scores) } : {}),
+      ...(tensors.valueWeighted !== undefined ? { valueWeighted: await this.readFloats(tensors.valueWeighted) } : {}),
       mask: tensors.mask !== undefined ? (await this.readTensor(tensors.mask)) as Uint8Array : null,
     };
     // The mean of heads is not stored: it is computed as the engine computes it (explain.ts).
@@ -83,7 +85,7 @@ export class TraceFile implements LazyTrace {
 
   /** The whole trace in memory, for small files; refused past `maxTraceBytes` of attention. */
   async readTrace(options: OpenTraceOptions = {}): Promise<AttentionTrace> {
-    const bytes = this.blocks.reduce((sum, block) => sum + block.heads * block.queries * block.keys * 4 * (block.hasScores ? 2 : 1), 0);
+    const bytes = this.blocks.reduce((sum, block) => sum + block.heads * block.queries * block.keys * 4 * lazyBlockArrays(block), 0);
     const limit = options.maxTraceBytes ?? Number.POSITIVE_INFINITY;
     if (bytes > limit) {
       throw traceFileError('trace-file-unreadable', this.file, `its attention takes ${(bytes / 2 ** 20).toFixed(0)} MB in memory, over the ${(limit / 2 ** 20).toFixed(0)} MB limit for reading it whole`,
@@ -171,7 +173,9 @@ function littleEndianArray(bytes: Uint8Array, size: 4 | 8): Float32Array | Float
 }
 
 function blocksOf(meta: TraceFileMeta): LazyBlock[] {
-  return meta.blocks.map(({ tensors, meanProbs, ...rest }) => ({ ...rest, hasScores: tensors.scores !== undefined, hasMask: tensors.mask !== undefined, hasMeanProbs: meanProbs === true }));
+  return meta.blocks.map(({ tensors, meanProbs, ...rest }) => ({
+    ...rest, hasScores: tensors.scores !== undefined, hasMask: tensors.mask !== undefined, hasMeanProbs: meanProbs === true, ...(tensors.valueWeighted !== undefined ? { hasValueWeighted: true } : {}),
+  }));
 }
 
 function emptyTrace(): Omit<AttentionTrace, 'blocks'> {

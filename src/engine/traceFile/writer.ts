@@ -86,6 +86,18 @@ function plan(trace: LazyTrace, half: boolean): { tensors: PlannedTensor[]; meta
       names.scores = tensorNames.scores(index);
       tensors.push({ name: names.scores, dtype: 'F32', shape: [block.heads, block.queries, block.keys], bytes: async () => rawBytes((await read(index)).scores ?? new Float32Array(cells)) });
     }
+    if (block.hasValueWeighted) {
+      // Stored like the attention (F16 with --half): the same kind of values, of the same size.
+      names.valueWeighted = tensorNames.valueWeighted(index);
+      tensors.push({
+        name: names.valueWeighted, dtype: half ? 'F16' : 'F32', shape: [block.heads, block.queries, block.keys],
+        bytes: async () => {
+          const weighted = (await read(index)).valueWeighted;
+          if (weighted?.length !== cells) throw new Error(`block ${index}: its value-weighted attention has ${weighted?.length ?? 0} values for [${block.heads}, ${block.queries}, ${block.keys}]`);
+          return half ? encodeHalf(weighted) : rawBytes(weighted);
+        },
+      });
+    }
     if (block.hasMask) {
       names.mask = tensorNames.mask(index);
       tensors.push({ name: names.mask, dtype: 'U8', shape: [block.queries, block.keys], bytes: async () => rawBytes((await read(index)).mask ?? new Uint8Array(block.queries * block.keys).fill(1)) });
@@ -95,7 +107,7 @@ function plan(trace: LazyTrace, half: boolean): { tensors: PlannedTensor[]; meta
       names.headStats = tensorNames.headStats(index);
       tensors.push({ name: names.headStats, dtype: 'F64', shape: [block.heads, HEAD_STAT_COLUMNS.length], bytes: async () => rawBytes(new Float64Array(stats.flatMap(headStatRow))) });
     }
-    const { hasScores: _s, hasMask: _m, hasMeanProbs, ...rest } = block;
+    const { hasScores: _s, hasMask: _m, hasMeanProbs, hasValueWeighted: _v, ...rest } = block;
     return { ...rest, tensors: names, ...(hasMeanProbs ? { meanProbs: true } : {}) };
   });
   const residual: ResidualMeta[] = skeleton.residual.map(({ norms, ...step }, index) => {
