@@ -5,7 +5,8 @@
  * Float32Array (VS Code ≥ 1.57 transfers typed arrays as binary; it matches them by exact
  * constructor name, so a Node Buffer would become JSON — send plain typed arrays only).
  */
-import type { AttentionBlock, AttentionTrace, StreamName } from './trace';
+import type { AblationMode, AttentionBlock, AttentionTrace, BlockKind, StreamName } from './trace';
+import { ABLATION_MODES } from './trace';
 
 /** A block without its arrays: what the webview needs to lay out pickers and axes. */
 export type BlockOverview = Omit<AttentionBlock, 'probs' | 'scores' | 'mask' | 'meanProbs'>;
@@ -172,7 +173,8 @@ export type PanelCommand =
   | 'attentionLens.exportJson'
   | 'attentionLens.exportCsv'
   | 'attentionLens.exportHtml'
-  | 'attentionLens.exportTraceFile';
+  | 'attentionLens.exportTraceFile'
+  | 'attentionLens.clearAblation';
 export const PANEL_COMMANDS: readonly PanelCommand[] = [
   'attentionLens.selectModel',
   'attentionLens.explainSelection',
@@ -182,6 +184,7 @@ export const PANEL_COMMANDS: readonly PanelCommand[] = [
   'attentionLens.exportCsv',
   'attentionLens.exportHtml',
   'attentionLens.exportTraceFile',
+  'attentionLens.clearAblation',
 ];
 
 /** The pointer is over a rollout row: the host highlights the input tokens it draws on. */
@@ -210,7 +213,31 @@ export interface FocusChangedMessage {
   focused: boolean;
 }
 
-export type FromWebviewMessage = ReadyMessage | RequestBlockMessage | HoverQueryMessage | ViewChangedMessage | RunCommandMessage | HoverRolloutMessage | ExportImageMessage | FocusChangedMessage;
+/** A head as the panel names it for ablation: its block's kind, its layer within the stack and its index. */
+export interface AblationHeadRef {
+  kind: BlockKind;
+  layer: number;
+  head: number;
+}
+
+const BLOCK_KINDS: readonly BlockKind[] = ['self', 'encoder-self', 'decoder-self', 'cross'];
+
+/**
+ * The panel changes the heads to ablate ("Ablate Head" on an overview head, the Ablation view's
+ * remove buttons, Clear, the mode picker); the host runs the last text again with the new list.
+ * The list itself lives in the host, so the command palette and the panel edit the same one.
+ */
+export interface AblationRequestMessage {
+  type: 'ablation';
+  /** add: ablate `head` too; remove: stop ablating it; clear: a plain run; mode: ablate as `mode` says. */
+  action: 'add' | 'remove' | 'clear' | 'mode';
+  /** With add and remove. */
+  head?: AblationHeadRef;
+  /** With mode. */
+  mode?: AblationMode;
+}
+
+export type FromWebviewMessage = ReadyMessage | RequestBlockMessage | HoverQueryMessage | ViewChangedMessage | RunCommandMessage | HoverRolloutMessage | ExportImageMessage | FocusChangedMessage | AblationRequestMessage;
 
 function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0;
@@ -218,6 +245,31 @@ function isNonNegativeInteger(value: unknown): value is number {
 
 function isHead(value: unknown): value is number | 'mean' {
   return value === 'mean' || isNonNegativeInteger(value);
+}
+
+/** A head reference with nothing else in it (the host passes it on to the engine). */
+function parseHeadRef(value: unknown): AblationHeadRef | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const ref = value as Record<string, unknown>;
+  return (BLOCK_KINDS as readonly unknown[]).includes(ref.kind) && isNonNegativeInteger(ref.layer) && isNonNegativeInteger(ref.head)
+    ? { kind: ref.kind as BlockKind, layer: ref.layer, head: ref.head }
+    : null;
+}
+
+function parseAblationRequest(message: Record<string, unknown>): AblationRequestMessage | null {
+  switch (message.action) {
+    case 'add':
+    case 'remove': {
+      const head = parseHeadRef(message.head);
+      return head ? { type: 'ablation', action: message.action, head } : null;
+    }
+    case 'clear':
+      return { type: 'ablation', action: 'clear' };
+    case 'mode':
+      return (ABLATION_MODES as readonly unknown[]).includes(message.mode) ? { type: 'ablation', action: 'mode', mode: message.mode as AblationMode } : null;
+    default:
+      return null;
+  }
 }
 
 /** Messages from the webview are untrusted input: anything not exactly of the protocol is dropped. */
@@ -261,6 +313,8 @@ export function parseFromWebview(value: unknown): FromWebviewMessage | null {
       if (format === 'svg' && !data.trimStart().startsWith('<svg')) return null;
       return { type: 'exportImage', format, data, suggestedName: name.replace(/[^\w.-]+/g, '_').slice(0, 80) || 'attention' };
     }
+    case 'ablation':
+      return parseAblationRequest(message);
     default:
       return null;
   }

@@ -63,6 +63,9 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
   private readonly hoverRolloutEmitter = new vscode.EventEmitter<Extract<FromWebviewMessage, { type: 'hoverRollout' }>>();
   private readonly exportImageEmitter = new vscode.EventEmitter<Extract<FromWebviewMessage, { type: 'exportImage' }>>();
   private readonly changeEmitter = new vscode.EventEmitter<void>();
+  private readonly ablationEmitter = new vscode.EventEmitter<Extract<FromWebviewMessage, { type: 'ablation' }>>();
+  /** A webview changed the heads to ablate (the explain controller runs the text again). */
+  readonly onDidRequestAblation = this.ablationEmitter.event;
   /** A webview's pointer moved over a query row (or off the heatmap). */
   readonly onDidHover = this.hoverEmitter.event;
   /** A webview's pointer moved over a rollout row (or off it). */
@@ -84,6 +87,7 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
         this.changeEmitter.fire();
       },
       onExportImage: (_host, message) => this.exportImageEmitter.fire(message),
+      onAblation: (_host, message) => this.ablationEmitter.fire(message),
       onCommand: (_host, command) => void vscode.commands.executeCommand(command),
       onFocusChanged: (host, focused) => {
         this.focusedHost = focused ? host : this.focusedHost === host ? undefined : this.focusedHost;
@@ -97,6 +101,7 @@ export class AttentionViews implements vscode.Disposable, WebviewHostSource {
       this.hoverRolloutEmitter,
       this.exportImageEmitter,
       this.changeEmitter,
+      this.ablationEmitter,
       vscode.window.registerWebviewViewProvider(AttentionViewProvider.viewId, this.sideView, { webviewOptions: { retainContextWhenHidden: true } }),
       vscode.workspace.onDidChangeConfiguration((event) => {
         if (event.affectsConfiguration('attentionLens.colorMap') || event.affectsConfiguration('attentionLens.defaultHead')) this.broadcast(this.configureMessage());

@@ -6,12 +6,13 @@
 import * as vscode from 'vscode';
 import { CancelledError, UserFacingError } from '../shared/errors';
 import { vscodeWords } from './words';
-import { type EngineProcessClient, type ExplainOptions, inductionProbe, isHubSpec } from '../engine';
+import { type AblationTarget, type EngineProcessClient, type ExplainOptions, inductionProbe, isHubSpec } from '../engine';
+import type { AblationMode } from '../shared/trace';
 import { HostTrace } from './hostTrace';
 import { confirmDownload, downloadText, type HubTokenStore, untrustedHubError, withHubOptions } from './hubModels';
 import type { AttentionViews, TraceOrigin } from './attentionViews';
 import type { ModelPicker } from './modelPicker';
-import { readExplainOptions, readMemoryBudgetMB, SECTION } from './settings';
+import { readAblateMode, readExplainOptions, readMemoryBudgetMB, SECTION } from './settings';
 import { workspaceFilesUsed } from './trust';
 import { backendDetail, type ModelStatusBar } from './statusBar';
 
@@ -54,6 +55,12 @@ export class ExplainController implements vscode.Disposable {
   private readonly finishedEmitter = new vscode.EventEmitter<{ runId: number; trace?: HostTrace; error?: Error }>();
   /** A run ended (with a trace, or an error); for tests and the status bar. */
   readonly onDidFinish = this.finishedEmitter.event;
+  /**
+   * The heads every run ablates until the list is cleared (the panel's Ablation view and the
+   * commands edit it), and the mode the panel chose, if it chose one (else the setting's).
+   */
+  private ablated: AblationTarget[] = [];
+  private ablateModeChoice: AblationMode | undefined;
   private readonly startedEmitter = new vscode.EventEmitter<{ runId: number }>();
   /** A run began: the Problems lists clear while it runs. */
   readonly onDidStart = this.startedEmitter.event;
@@ -113,6 +120,56 @@ export class ExplainController implements vscode.Disposable {
     if (this.lastRequest) await this.run(this.lastRequest);
   }
 
+  /** The heads runs ablate now, and how. */
+  get ablation(): { heads: AblationTarget[]; mode: AblationMode } {
+    return { heads: this.ablated.map((target) => ({ ...target })), mode: this.ablateModeChoice ?? readAblateMode() };
+  }
+
+  /** Forgets the heads to ablate without running (another model's heads are other heads). */
+  resetAblation(): void {
+    this.ablated = [];
+    this.ablatingChanged();
+  }
+
+  /** "Clear Ablation" shows in the command palette only while heads are ablated. */
+  private ablatingChanged(): void {
+    void vscode.commands.executeCommand('setContext', 'attentionLens.ablating', this.ablated.length > 0);
+  }
+
+  /**
+   * Changes the heads to ablate and runs the last text again with them: the trace shown stays the
+   * plain run's, with what the ablation changed beside it (trace.ablation).
+   */
+  async changeAblation(change: { action: 'add' | 'remove'; head: AblationTarget } | { action: 'clear' } | { action: 'mode'; mode: AblationMode }): Promise<void> {
+    const same = (a: AblationTarget, b: AblationTarget): boolean => a.layer === b.layer && a.head === b.head && (a.kind ?? '') === (b.kind ?? '');
+    switch (change.action) {
+      case 'add':
+        if (!this.ablated.some((target) => same(target, change.head))) this.ablated = [...this.ablated, { ...change.head }];
+        break;
+      case 'remove':
+        this.ablated = this.ablated.filter((target) => !same(target, change.head));
+        break;
+      case 'clear':
+        this.ablated = [];
+        break;
+      case 'mode':
+        this.ablateModeChoice = change.mode;
+        break;
+      default: {
+        const unreachable: never = change;
+        void unreachable;
+      }
+    }
+    this.ablatingChanged();
+    // A mode with no head to ablate changes nothing until a head is ablated.
+    if (change.action === 'mode' && this.ablated.length === 0) return;
+    if (!this.lastRequest) {
+      void vscode.window.showInformationMessage('Explain a selection first (Attention Lens: Explain Attention): ablation runs the explained text again.');
+      return;
+    }
+    await this.run(this.lastRequest);
+  }
+
   /** @param command when the command that asked for the run began (performance.now, Date.now); default now */
   async run(request: RunRequest, command?: { start: number; at: number }): Promise<void> {
     const commandStart = command?.start ?? performance.now();
@@ -126,6 +183,7 @@ export class ExplainController implements vscode.Disposable {
     let options;
     try {
       options = readExplainOptions(model);
+      if (this.ablated.length > 0) options = { ...options, ablate: this.ablated.map((target) => ({ ...target })), ablateMode: this.ablation.mode };
       this.checkTrust(options);
       if (isHubSpec(model)) {
         options = withHubOptions(options, vscode.workspace.getConfiguration(SECTION), await this.hubTokens?.get());
@@ -136,7 +194,8 @@ export class ExplainController implements vscode.Disposable {
       this.report(runId, error as Error);
       return;
     }
-    const description = `${model} on ${request.text.length} characters`;
+    const ablating = options.ablate?.length ? `, ablating ${options.ablate.map((target) => `L${target.layer} H${target.head}`).join(', ')} (${options.ablateMode ?? 'zero'})` : '';
+    const description = `${model} on ${request.text.length} characters${ablating}`;
     this.views.runStarted(runId, description);
     this.startedEmitter.fire({ runId });
     void this.views.reveal();
@@ -206,6 +265,8 @@ export class ExplainController implements vscode.Disposable {
       this.finishedEmitter.fire({ runId, error });
       return;
     }
+    // Heads this model lacks would fail every later run too: the list starts again empty.
+    if (error instanceof UserFacingError && error.code === 'invalid-ablate') this.resetAblation();
     const hint = error instanceof UserFacingError ? vscodeWords(error.hint) : undefined;
     const message = vscodeWords(error.message);
     this.log.error(`run ${runId}: ${error instanceof UserFacingError ? message : error.stack ?? message}`);

@@ -8,6 +8,7 @@ import { wholeTrace } from '../shared/lazyTrace';
 import type { TraceOverview } from '../shared/protocol';
 import type { AttentionTrace } from '../shared/trace';
 import { EngineProcessClient } from '../engine';
+import { registerAblation } from './ablationCommands';
 import { AttentionViews, type CurrentView } from './attentionViews';
 import { EditorTieIn } from './editorTieIn';
 import { ExplainController } from './explainCommand';
@@ -34,6 +35,8 @@ export interface AttentionLensApi {
   model(): string;
   /** What each open trace file editor shows. */
   traceEditors(): TraceEditorState[];
+  /** The heads runs ablate now (layer, head, kind as given) and the mode. */
+  ablation(): { heads: Array<{ kind?: string; layer: number; head: number }>; mode: string };
 }
 
 export function activate(context: vscode.ExtensionContext): AttentionLensApi {
@@ -90,6 +93,8 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     models.onDidChange((model) => {
       statusBar.update(model);
       log.info(`model: ${model}`);
+      // Another model's layers and heads are not the ones chosen: its first run ablates nothing.
+      controller.resetAblation();
       void controller.rerun();
     }),
     vscode.workspace.onDidChangeConfiguration((event) => {
@@ -110,6 +115,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
       if (typeof blockIndex === 'number' && (head === 'mean' || typeof head === 'number')) return views.showBlock(blockIndex, head);
       return undefined;
     }),
+    ...registerAblation(controller, views),
     vscode.commands.registerCommand('attentionLens.nextLayer', step('layer', 'next')),
     vscode.commands.registerCommand('attentionLens.previousLayer', step('layer', 'previous')),
     vscode.commands.registerCommand('attentionLens.nextStep', step('step', 'next')),
@@ -131,6 +137,7 @@ export function activate(context: vscode.ExtensionContext): AttentionLensApi {
     }),
     model: () => models.model,
     traceEditors: () => traceFiles.provider.states(),
+    ablation: () => controller.ablation,
   };
 }
 

@@ -7,6 +7,7 @@ import { DEFAULT_THRESHOLDS, type DiagnosticThresholds } from '../shared/analysi
 import { UserFacingError } from '../shared/errors';
 import { type ExplainOptions, type InputSpec, parseInputSpec, DEFAULT_PRESET, isBuiltinSpec, isHubSpec, type BackendSetting } from '../engine';
 import { COLOR_MAPS, type ColorMapName, DEFAULT_VIEWS, type DefaultView } from '../shared/protocol';
+import { ABLATION_MODES, type AblationMode } from '../shared/trace';
 
 export const SECTION = 'attentionLens';
 
@@ -98,4 +99,10 @@ export function readExplainOptions(modelOverride?: string): ExplainOptions {
 export function readMemoryBudgetMB(): number {
   const value = vscode.workspace.getConfiguration(SECTION).get<number>('memoryBudgetMB', 64);
   return Number.isFinite(value) ? Math.min(4096, Math.max(0, value)) : 64;
+}
+
+/** "attentionLens.ablateMode": how an ablated head's output is replaced (zero, or its mean over the positions). */
+export function readAblateMode(): AblationMode {
+  const value = vscode.workspace.getConfiguration(SECTION).get<string>('ablateMode', 'zero');
+  return (ABLATION_MODES as readonly string[]).includes(value) ? (value as AblationMode) : 'zero';
 }

@@ -19,6 +19,8 @@ export interface WebviewHostEvents {
   onExportImage(host: WebviewHost, message: Extract<FromWebviewMessage, { type: 'exportImage' }>): void;
   onCommand(host: WebviewHost, command: string): void;
   onFocusChanged(host: WebviewHost, focused: boolean): void;
+  /** The panel changed the heads to ablate; absent where the host cannot run the model (a trace file). */
+  onAblation?(host: WebviewHost, message: Extract<FromWebviewMessage, { type: 'ablation' }>): void;
 }
 
 /** Where a host gets its state: what a newly loaded page needs, and the trace blocks come from. */
@@ -89,6 +91,9 @@ export class WebviewHost implements vscode.Disposable {
         break;
       case 'focusChanged':
         this.events.onFocusChanged(this, message.focused);
+        break;
+      case 'ablation':
+        this.events.onAblation?.(this, message);
         break;
       default: {
         const unreachable: never = message;
