@@ -1,8 +1,9 @@
 /**
  * The Attention panel as a user meets it: the heatmap of "The cat sat on the mat." labelled with
  * the model's tokens, stepping to the next layer, choosing an ONNX model exported by another tool
- * through "Select Model...", an unreadable model file, and the panel in the dark and light themes
- * (screenshots saved as artifacts).
+ * through "Select Model...", an unreadable model file, and the panel in the side bar and in the
+ * editor view in the dark, light and high-contrast themes (screenshots saved as artifacts:
+ * panel-side-*.png and panel-editor-*.png, README's pictures in docs/images/).
  */
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -13,6 +14,26 @@ import {
   answerOpenDialog, notificationTexts, openFile, pickQuickItem, runCommand, screenshot, selectFirstLine, setThemeKind, webviewFrame,
 } from '../runner/vscodeUi';
 import { openWorkbench } from '../runner/workbench';
+
+type ThemeName = 'light' | 'dark' | 'hc';
+
+/** The webview's body class in each theme (VS Code sets it). */
+const BODY_CLASS: Readonly<Record<ThemeName, string>> = { light: 'vscode-light', dark: 'vscode-dark', hc: 'vscode-high-contrast' };
+
+/**
+ * Picks a colour theme by its label in "Preferences: Color Theme" (clicked, not taken with Enter:
+ * the palette may rank "Browse Color Themes in Marketplace", which this machine cannot reach, first).
+ */
+async function pickColorTheme(page: Page, label: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill('>Preferences: Color Theme');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Preferences: Color Theme' }).first().click();
+  await page.locator('.quick-input-widget input[placeholder*="Color Theme"]').waitFor({ state: 'visible' });
+  await pickQuickItem(page, label);
+  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+}
 
 const TOKENS = ['T', 'h', 'e', '␣', 'c', 'a', 't', '␣', 's', 'a', 't', '␣', 'o', 'n', '␣', 't', 'h', 'e', '␣', 'm', 'a', 't', '.'];
 
@@ -30,6 +51,51 @@ describe('the Attention panel', function () {
   async function heatmapShows(title: string, size: string): Promise<void> {
     await frame.locator('h1', { hasText: title }).waitFor({ timeout: 90_000 });
     await frame.locator(`canvas#heatmap[data-drawn="${size}"]`).waitFor({ state: 'visible', timeout: 60_000 });
+  }
+
+  /**
+   * The content frame of the side bar's view or of the editor view, told apart by where the webview
+   * lies (with both open, webviewFrame() would match two).
+   */
+  async function viewFrame(where: 'side' | 'editor'): Promise<FrameLocator> {
+    const frames = page.locator('iframe.webview.ready');
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const sideBar = (await page.locator('.part.sidebar').boundingBox())!;
+      for (let i = 0; i < await frames.count(); i++) {
+        const box = await frames.nth(i).boundingBox();
+        const inEditor = box !== null && box.width > 0 && box.x >= sideBar.x + sideBar.width - 1;
+        const inSideBar = box !== null && box.width > 0 && box.x < sideBar.x + sideBar.width - 1;
+        if ((where === 'editor' && inEditor) || (where === 'side' && inSideBar)) {
+          return page.frameLocator(`iframe.webview.ready >> nth=${i}`).frameLocator('#active-frame');
+        }
+      }
+      await page.waitForTimeout(200);
+    }
+    throw new Error(`no ${where} view open`);
+  }
+
+  /** The editor view's tab. */
+  function attentionTab(): ReturnType<Page['locator']> {
+    return page.locator('.part.editor .tab').filter({ hasText: 'Attention' }).first();
+  }
+
+  /**
+   * Takes the keyboard from a webview (a clicked editor tab hands it to its webview, which keeps
+   * F1 from the command palette) by clicking the side bar's title, which leaves the active editor
+   * group as it is.
+   */
+  async function releaseFocus(): Promise<void> {
+    await page.locator('.part.sidebar .composite.title').first().click({ position: { x: 5, y: 5 } });
+  }
+
+  /** The editor group that holds the editor view, with its tab. */
+  async function editorGroupBox(): Promise<{ x: number; y: number; width: number; height: number }> {
+    const sideBar = (await page.locator('.part.sidebar').boundingBox())!;
+    return page.evaluate((left) => {
+      const groups = Array.from(document.querySelectorAll('.part.editor .editor-group-container')).map((node) => node.getBoundingClientRect());
+      const group = groups.filter((rect) => rect.width > 0 && rect.left >= left - 1).sort((a, b) => b.width - a.width)[0];
+      return { x: group.left, y: group.top, width: group.width, height: group.height };
+    }, sideBar.x + sideBar.width);
   }
 
   async function heatmapPixels(): Promise<string> {
@@ -75,17 +141,55 @@ describe('the Attention panel', function () {
     await frame.locator('canvas#heatmap[data-layer="0"]').waitFor({ timeout: 30_000 });
   });
 
-  it('saves screenshots of the panel in the dark and the light theme', async () => {
-    await setThemeKind(page, 'dark');
+  it('saves screenshots of the panel in the side bar and in the editor view, in the light, dark and high-contrast themes', async () => {
+    await runCommand(page, 'Attention Lens: Open Attention in Editor');
+    let previous: string | undefined;
+    try {
+      const editor = await viewFrame('editor');
+      const side = await viewFrame('side');
+      await editor.locator('canvas#heatmap[data-drawn="23x23"]').waitFor({ state: 'visible', timeout: 60_000 });
+      // The editor view as wide as the editor area, as when it is the only editor beside the side
+      // bar: its group (which opened without the focus) is made the active one, then maximized.
+      await attentionTab().click();
+      await releaseFocus();
+      await runCommand(page, 'View: Toggle Maximize Editor Group');
+      await page.waitForTimeout(800);
+      const shots = async (theme: ThemeName): Promise<void> => {
+        for (const view of [side, editor]) {
+          await view.locator(`body.${BODY_CLASS[theme]}`).waitFor();
+          await view.locator('canvas#heatmap[data-drawn="23x23"]').waitFor({ state: 'visible' });
+        }
+        await page.waitForTimeout(600);
+        const sideBar = (await page.locator('.part.sidebar').boundingBox())!;
+        await screenshot(page, `panel-side-${theme}`, { x: sideBar.x, y: sideBar.y, width: sideBar.width, height: Math.min(sideBar.height, 900) });
+        const group = await editorGroupBox();
+        await screenshot(page, `panel-editor-${theme}`, { ...group, height: Math.min(group.height, 900) });
+        if (theme !== 'hc') await screenshot(page, `panel-${theme}`);
+      };
+      await setThemeKind(page, 'light');
+      await shots('light');
+      await setThemeKind(page, 'dark');
+      await shots('dark');
+      // VS Code's built-in high-contrast theme ('Default High Contrast', labelled "Dark High
+      // Contrast"); afterwards the theme on now, by the label the webview is told.
+      previous = await side.locator('body').getAttribute('data-vscode-theme-name') ?? undefined;
+      await pickColorTheme(page, 'Dark High Contrast');
+      await shots('hc');
+      // The high-contrast theme draws a border round the heatmap (panel.css).
+      assert.equal(await side.locator('canvas#heatmap').evaluate((node) => getComputedStyle(node).outlineStyle), 'solid');
+    } finally {
+      await releaseFocus();
+      if (previous) await pickColorTheme(page, previous).catch(async (error: unknown) => {
+        await page.keyboard.press('Escape');
+        console.log(`      could not put the theme back: ${String(error)}`);
+      });
+      await runCommand(page, 'View: Toggle Maximize Editor Group').catch(() => undefined);
+      await attentionTab().hover();
+      await attentionTab().locator('.tab-actions .action-label').first().click({ force: true });
+      // The tests after this one read the side bar's view through webviewFrame(), which wants one webview.
+      await page.waitForFunction(() => document.querySelectorAll('iframe.webview.ready').length === 1, undefined, { timeout: 10_000 });
+    }
     await frame.locator('body.vscode-dark').waitFor();
-    await page.waitForTimeout(500);
-    await screenshot(page, 'panel-dark');
-    await setThemeKind(page, 'light');
-    await frame.locator('body.vscode-light').waitFor();
-    await frame.locator('canvas#heatmap[data-drawn="23x23"]').waitFor();
-    await page.waitForTimeout(500);
-    await screenshot(page, 'panel-light');
-    await setThemeKind(page, 'dark');
   });
 
   it('runs an ONNX model exported by another tool, chosen through "Select Model..."', async () => {
