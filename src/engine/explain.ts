@@ -41,14 +41,14 @@ export function checkTraceSize(trace: AttentionTrace, limits: ResourceLimits | u
 }
 
 /**
- * Value-weighted attention needs each block's value vectors and output projection; ONNX graphs do
- * not give them to the taps yet. The trace says which blocks lack it, never shows α in its place.
+ * Value-weighted attention needs each block's value vectors and output projection. Where a path
+ * (a Hub model's join, a future one) left blocks without it and said nothing, the trace says so:
+ * never α in its place without a word.
  */
 function noteMissingValueWeighted(trace: AttentionTrace): void {
   const missing = trace.blocks.filter((block) => !block.valueWeighted).length;
-  if (missing === 0) return;
-  trace.notices.push(notice('value-weighted-unavailable',
-    `Value-weighted attention is missing for ${missing} of ${trace.blocks.length} blocks: it needs each block's value vectors and output projection, which the ${trace.backend} backend's taps do not read (only the built-in models' reference backend computes it).`));
+  if (missing === 0 || trace.notices.some((found) => found.code === 'value-weighted-unavailable')) return;
+  trace.notices.push(notice('value-weighted-unavailable', `Value-weighted attention is missing for ${missing} of ${trace.blocks.length} blocks: their value vectors and output projection were not read.`));
 }
 
 /** Presets small enough that the TypeScript model beats starting an ONNX Runtime session. */
@@ -56,8 +56,7 @@ const SMALL_PRESETS = new Set(['trained-decoder', 'tiny-decoder', 'tiny-encoder'
 
 function runsOnOnnxRuntime(preset: string, options: ExplainOptions): boolean {
   const backend = options.backend ?? 'auto';
-  // ONNX taps carry no pre-softmax scores, and no value vectors yet (valueWeighted).
-  if (backend === 'reference' || options.includeScores || options.valueWeighted) return false;
+  if (backend === 'reference' || options.includeScores) return false; // ONNX taps carry no pre-softmax scores
   return backend !== 'auto' || !SMALL_PRESETS.has(preset);
 }
 

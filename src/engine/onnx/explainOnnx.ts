@@ -16,6 +16,7 @@ import { TRACE_FORMAT_VERSION } from '../../shared/trace';
 import { buildFeeds, checkExplicitNames, feedsFor, fixedSequenceLength, inputRole } from './inputs';
 import { type LoadedOnnxModel, loadOnnxModel, type OnnxModelSource } from './onnxModel';
 import { readTaps, tapOutputNames } from './traceFromRun';
+import { addValueWeighted, valueOutputNames, valueWeightedNotice } from '../analysis/valueWeightedOnnx';
 import { logitsOutputName, predictionsFromLogits } from '../analysis/onnxPredictions';
 import { checkTopK, DEFAULT_TOP_K, idTextOf } from '../analysis/topTokens';
 import { onnxAblation } from '../analysis/ablationOnnx';
@@ -237,8 +238,10 @@ export async function explainOnnx(
     }
     // The LM head's logits come with the taps from the same run; a run split into passes (each
     // session cut to its blocks) leaves them out rather than run the whole graph once more.
-    outputs = logitsName && passes.groups.length <= 1
-      ? await model.session.run(feeds, [...tapOutputNames(model.plan), logitsName])
+    // V for value-weighted attention comes with them too, from a run in one pass (its blocks' V only then).
+    const values = options.valueWeighted && passes.groups.length <= 1 ? valueOutputNames(model.plan) : [];
+    outputs = (logitsName || values.length > 0) && passes.groups.length <= 1
+      ? await model.session.run(feeds, [...tapOutputNames(model.plan), ...values, ...(logitsName ? [logitsName] : [])])
       : await runPasses(model, feeds, passes, cancel, (pass) => onProgress?.(`Running ${path.basename(modelPath)} on ${ids.length} tokens (run ${pass + 1} of ${passes.groups.length}: ${passes.groups[pass].length} blocks)`));
   } catch (error) {
     if (error instanceof UserFacingError || (error instanceof Error && error.name === 'CancelledError')) throw error;
@@ -262,6 +265,9 @@ export async function explainOnnx(
 
   const readStart = performance.now();
   const { blocks, residual } = readTaps(model.plan, outputs);
+  const valuesMissing = options.valueWeighted
+    ? (passes.groups.length <= 1 ? addValueWeighted(model.plan, outputs, blocks) : [`the run was split into ${passes.groups.length} passes, and the values would need the whole graph once more`])
+    : [];
   timings.push({ stage: 'read taps', ms: performance.now() - readStart });
   timings.push({ stage: 'total', ms: performance.now() - started });
 
@@ -292,6 +298,8 @@ export async function explainOnnx(
     if (!compared) notices.push(notice('ablation-attention-only', 'The ablation compared the attention only: this run read no next-token distribution from the model to compare.'));
   }
   if (logitsName && passes.groups.length > 1) notices.push(notice('predictions-skipped', `The predictions were not read: the run was split into ${passes.groups.length} passes, and the logits would need the whole graph once more.`));
+  const valuesNotice = valueWeightedNotice(valuesMissing, blocks.length);
+  if (valuesNotice) notices.push(valuesNotice);
   if (options.logitLens) notices.push(notice('logit-lens-unavailable', 'The logit lens needs every layer\'s residual vectors, the final norm and the unembedding; they are not found in ONNX graphs yet (the built-in models have it).'));
   if (passes.groups.length > 1) {
     notices.push(notice('passes', `The attention (${(estimate.bytes / 2 ** 20).toFixed(0)} MB) was fetched in ${passes.groups.length} runs of the model, each returning at most ${(passes.budgetBytes / 2 ** 20).toFixed(0)} MB, because ONNX Runtime Web holds at most 4 GB; each run repeats the forward pass up to its last block.`));

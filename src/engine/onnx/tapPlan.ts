@@ -4,6 +4,7 @@
  * run's extra outputs back into an AttentionTrace).
  */
 import type { BlockKind, MaskKind, ResidualStage, StreamName } from '../../shared/trace';
+import type { OutputProjectionLayout } from '../analysis/valueWeighted';
 import type { TraceNotice } from '../../shared/trace';
 
 /**
@@ -72,6 +73,24 @@ export interface AttentionTap {
   expectedMaskKind: MaskKind;
   /** The inputs that gate its heads (an ablation run feeds them); absent where it cannot be gated. */
   gate?: HeadGateInputs;
+  /** Its value path (valuePath.ts) for value-weighted attention, or why it was not found. */
+  value?: ValueTap;
+}
+
+/**
+ * A block's value path: the graph output carrying the V its probabilities multiply ([B, H, K, d_k],
+ * or [B·H, K, d_k]; float32) and its output projection W_O, read from the initializer; or why not.
+ */
+export type ValueTap =
+  | { output: string; projection: ProjectionSource }
+  | { unavailable: string };
+
+/** W_O as the graph holds it: its layout at once, its numbers when first asked for (null: unreadable). */
+export interface ProjectionSource {
+  /** The initializer's name, for messages. */
+  name: string;
+  layout: Omit<OutputProjectionLayout, 'data'>;
+  read(): OutputProjectionLayout | null;
 }
 
 export interface ResidualTap {

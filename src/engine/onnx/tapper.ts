@@ -17,6 +17,8 @@
  *   5. edits (attentionTaps.ts, residualTaps.ts, through graphEditor.ts): the extra outputs (float32
  *      probabilities, masks, ReduceL2 norms).
  *   6. head gates (headGate.ts): a per-head factor after each Softmax, a graph input, for ablation.
+ *   7. value paths (valuePath.ts, tapped with the edits of 5): the V each block's probabilities
+ *      multiply, an extra output fetched only when a run asks for value-weighted attention, and its W_O.
  *
  * Nothing here guesses silently: what was not found, or found odd (a softmax over the wrong axis,
  * no 1/√d scale), goes to plan.notes.
@@ -35,6 +37,7 @@ import { cloneForEdit, describeNode, graphOf, type ModelProto, opsetVersion } fr
 import { findResidualSteps, type ResidualStep, tapResidual } from './residualTaps';
 import { assignRoles } from './roles';
 import type { TapPlan } from './tapPlan';
+import { tapValues } from './valuePath';
 import { inputRole, modelInputs } from './inputs';
 import { type MaskConvention, maskConvention } from './maskConvention';
 
@@ -83,7 +86,7 @@ export function analyzeAndTap(model: ModelProto): TapResult {
   const maskConventions = readMaskConventions(index, blocks, edited, notes);
 
   // 5. Edits.
-  const attention = blocks.map((block, blockIndex) => tapBlock(editor, index, block, blockIndex));
+  const attention = blocks.map((block, blockIndex) => ({ ...tapBlock(editor, index, block, blockIndex), value: tapValues(editor, index, block) }));
   const residual = steps.map((step, stepIndex) => tapResidual(editor, index, step, stepIndex, opset));
   // 6. Head gates for ablation runs, fed as inputs (before the taps join the graph: they read the ungated values).
   attention.forEach((tap, blockIndex) => {
