@@ -6,55 +6,36 @@
  * are DOM elements in gutters beside the view, for the visible rows and columns, per token or per
  * word (heatmapWords.ts; thin gaps then part the words' cells); the colour legend sits beside the
  * view, which never scrolls, so it stays in sight. Hover (of a cell or a row label) and selection
- * highlights; a tooltip.
+ * highlights; a tooltip. The What-if row tools (heatmapRowTools.ts): the top-1 next token after
+ * each row label, a token search, and rows shift-clicked together with their mean attention in a
+ * strip under the view.
  */
-import type { Token } from '../src/shared/trace';
-import type { BlockOverview } from '../src/shared/protocol';
-import type { HeadChoice } from './attention';
-import type { ColorScale } from './colorScale';
+import type { HeatmapCallbacks, HeatmapInput } from './heatmapInput';
 import { HeatmapLabels } from './heatmapLabels';
 import { placeBand } from './heatmapBands';
 import { type CellSource, drawOverlays, drawWordSeparators, fillView, FrameCache, pixelColours, type PooledLevels } from './heatmapRender';
-import { showCellTooltip } from './heatmapTooltip';
+import { RowTools } from './heatmapRowTools';
+import { showCellTooltip, showTooltip } from './heatmapTooltip';
 import {
-  type BlockShape, cellAtPoint, centreOnThumbnail, clampViewport, fitCell, fittedViewport, minimapRect, overflows, panBy, poolLevel, reveal,
+  type BlockShape, cellAtPoint, centreOnThumbnail, clampViewport, fitCell, fittedViewport, LABEL_SPACING, minimapRect, overflows, panBy, poolLevel, reveal,
   type ViewBox, viewBoxFor, type Viewport, visibleRange, zoomAbout, zoomLimits, zoomTo,
 } from './heatmapViewport';
 import { attachZoomInput, ZoomToolbar, type ZoomTarget } from './heatmapZoom';
 import { axisTexts, type WordAxis, wordAxis, wordOf } from './heatmapWords';
 import type { Measure } from './labels';
+import { labelWidth, rowNotes } from './predictionLabels';
 import { labelGutters, LEGEND_WIDTH, MAX_CELL } from './layout';
 import { Legend } from './legend';
 import { Minimap } from './minimap';
 import type { ThemeColors } from './theme';
 import { blockedCellColor, withAlpha } from './theme';
 
-export interface HeatmapInput {
-  block: BlockOverview;
-  blockIndex: number;
-  head: HeadChoice;
-  /** [queries, keys] weights of the head shown, or null while the block loads. */
-  weights: Float32Array | null;
-  mask: Uint8Array | null;
-  queryTokens: readonly Token[];
-  keyTokens: readonly Token[];
-  scale: ColorScale;
-  theme: ThemeColors;
-}
-
-export interface HeatmapCallbacks {
-  /** The pointer is over a query row (null: it left). */
-  onHover(query: number | null): void;
-  /** A row was clicked or chosen with the keyboard (null: selection cleared). */
-  onSelect(query: number | null): void;
-  /** The labels were switched between per token and per word (by the toolbar or W). */
-  onWordsChange?(words: boolean): void;
-}
+export type { HeatmapCallbacks, HeatmapInput } from './heatmapInput';
 
 /** The view's height as a share of the window at most: the controls and the chart keep the rest. */
 const MAX_VIEW_HEIGHT = 0.8;
-/** Height the toolbar above the view takes, CSS px. */
-const TOOLBAR_HEIGHT = 26;
+/** Height the toolbar and the row tools' line above the view take, CSS px. */
+const TOOLBAR_HEIGHT = 50;
 /** Word separators from this cell size, device px (smaller cells would be mostly gap). */
 const MIN_SEPARATED_CELL = 4;
 
@@ -81,7 +62,16 @@ export class HeatmapView implements ZoomTarget {
   private readonly tooltip = div('tooltip');
   private readonly legend = new Legend();
   private readonly minimap = new Minimap((x, y) => this.setViewport(centreOnThumbnail(this.viewport, this.box, this.shape, this.minimap.size, x, y)));
-  private readonly labels = new HeatmapLabels(this.rows, this.columns, (query) => this.hover(query));
+  private readonly labels = new HeatmapLabels(this.rows, this.columns, (query) => this.hover(query), (query, shift) => (shift ? this.rowTools.shiftClick(query) : this.callbacks.onSelect(query)));
+  private readonly rowTools = new RowTools({
+    queryTokens: () => this.input?.queryTokens ?? [],
+    selectedRow: () => this.selected,
+    showRow: (query) => this.showRow(query),
+    notesChanged: () => this.input && this.render(this.input, this.lastWidth),
+    rowsChanged: () => this.drawFrame(),
+    showTooltip: (lines, event) => showTooltip(this.tooltip, this.element, lines, event),
+    hideTooltip: () => (this.tooltip.hidden = true),
+  });
   /** Labels per word (else per token), and the axes' words while they are. */
   private words = false;
   private rowWords: WordAxis | null = null;
@@ -122,9 +112,11 @@ export class HeatmapView implements ZoomTarget {
     this.corner.textContent = 'q \\ k';
     this.corner.title = 'Rows: queries · columns: keys';
     this.wrap.append(this.canvas, this.columnBand, this.selectedBand, this.hoverBand, this.loading, this.minimap.element);
-    this.grid.append(this.corner, this.columns, div('heatmap-spacer'), this.rows, this.wrap, this.legend.element);
+    const { stripLabel, stripWrap, stripEnd, bar } = this.rowTools;
+    this.grid.append(this.corner, this.columns, div('heatmap-spacer'), this.rows, this.wrap, this.legend.element, stripLabel, stripWrap, stripEnd);
     this.scroller.append(this.grid);
-    this.element.append(this.toolbar.element, this.scroller, this.tooltip);
+    this.element.append(this.toolbar.element, bar, this.scroller, this.tooltip);
+    this.rowTools.attachLabelTooltips(this.rows);
     // Zoom input first, so its keys are taken before the row keys below see them.
     this.endedDrag = attachZoomInput(this.wrap, this);
     this.wrap.addEventListener('mousemove', (event) => this.onPointer(event));
@@ -132,7 +124,8 @@ export class HeatmapView implements ZoomTarget {
     this.wrap.addEventListener('click', (event) => {
       if (this.endedDrag()) return;
       const cell = this.cellFromEvent(event);
-      if (cell) this.callbacks.onSelect(this.selected === cell.query ? null : cell.query);
+      if (cell && event.shiftKey) this.rowTools.shiftClick(cell.query);
+      else if (cell) this.callbacks.onSelect(this.selected === cell.query ? null : cell.query);
     });
     this.wrap.addEventListener('keydown', (event) => this.onKey(event));
     // The view's height follows the window's, which the panel's size watch (widths only) misses.
@@ -154,10 +147,12 @@ export class HeatmapView implements ZoomTarget {
     this.measureText = measure;
     this.rowWords = this.words ? wordAxis(input.queryTokens) : null;
     this.columnWords = this.words ? wordAxis(input.keyTokens) : null;
-    const rowAxis = axisTexts(input.queryTokens, this.rowWords);
+    this.rowTools.setBlock(input.predictions ?? null, block.queries);
+    const notes = input.predictions && this.rowTools.notesShown ? rowNotes(input.predictions.top, this.rowWords?.groups ?? null) : undefined;
+    const rowAxis = { ...axisTexts(input.queryTokens, this.rowWords), notes };
     const columnAxis = axisTexts(input.keyTokens, this.columnWords);
-    const widest = (labels: readonly string[]): number => labels.reduce((max, label) => Math.max(max, measure(label)), 0);
-    const gutters = labelGutters(availableWidth, widest(rowAxis.texts), widest(columnAxis.texts));
+    const widest = (labels: readonly string[], extra?: readonly string[]): number => labels.reduce((max, label, i) => Math.max(max, labelWidth(label, extra?.[i], measure)), 0);
+    const gutters = labelGutters(availableWidth, widest(rowAxis.texts, notes), widest(columnAxis.texts));
     // New tokens, words, gutters or font: the label nodes kept between frames are rebuilt.
     this.labels.reset(rowAxis, columnAxis, gutters);
     this.toolbar.showWords(this.words);
@@ -349,6 +344,7 @@ export class HeatmapView implements ZoomTarget {
         drawWordSeparators(context, viewport, box, shape, this.rowWords.starts, this.columnWords.starts, `rgb(${r}, ${g}, ${b})`, Math.max(1, Math.floor(ratio)));
       }
       if (zoomed) this.minimap.draw(shape, levels, ratio, { width: box.width / ratio, height: box.height / ratio });
+      this.rowTools.draw({ weights: input.weights, keys: shape.cols, keyTokens: input.keyTokens, scale: input.scale, viewport, width: box.width, ratio });
     } else {
       context?.clearRect(0, 0, this.canvas.width, this.canvas.height);
     }
@@ -434,6 +430,14 @@ export class HeatmapView implements ZoomTarget {
     this.callbacks.onSelect(next);
   }
 
+  /** A row the search found: zoomed in until rows are labelled, panned into view, and selected. */
+  private showRow(query: number): void {
+    const cell = Math.min(this.limits.max, Math.max(this.viewport.cell, LABEL_SPACING * this.ratio));
+    const zoomed = cell === this.viewport.cell ? this.viewport : zoomTo(this.viewport, this.box, this.shape, cell, this.box.width / 2, (query + 0.5) * this.viewport.cell - this.viewport.y);
+    this.setViewport(reveal(zoomed, this.box, this.shape, query, null));
+    this.callbacks.onSelect(query);
+  }
+
   /** Hover and selection bands over the view, hidden when their row or column is out of it. */
   private updateBands(): void {
     const range = visibleRange(this.viewport, this.box, this.shape);
@@ -441,6 +445,6 @@ export class HeatmapView implements ZoomTarget {
     placeBand(this.hoverBand, this.hovered, false, at);
     placeBand(this.selectedBand, this.selected, false, at);
     placeBand(this.columnBand, this.selectedKey, true, at);
-    this.labels.mark(this.hovered, this.selected);
+    this.labels.mark(this.hovered, this.selected, this.rowTools.rows);
   }
 }

@@ -5,11 +5,14 @@
  * word's span, for the words whose middles lie LABEL_SPACING px apart (wordGroups.ts
  * labelledGroups), so panning keeps the same words labelled. Label nodes still in view after a zoom
  * or pan are kept and only moved, so a frame creates few nodes; widths are measured once per text
- * and font. The pointer over a row label hovers that row, as over its cells.
+ * and font. The pointer over a row label hovers that row, as over its cells; a click selects it
+ * and a shift-click adds it to (or takes it out of) the rows read together. A row label may carry a
+ * note after its text (the top-1 next token, "→e", dimmed), shown when the gutter has room for it.
  */
 import { labelledGroups, type WordGroup } from '../src/shared/wordGroups';
 import { LABEL_SPACING, labelIndices, labelStride, type VisibleRange } from './heatmapViewport';
-import { elide, type Measure } from './labels';
+import type { Measure } from './labels';
+import { fitLabel } from './predictionLabels';
 
 /** Label text: the editor font, small. */
 const LABEL_FONT_SIZE = 11;
@@ -20,6 +23,8 @@ export interface AxisTexts {
   /** Per token, or per word when `words` is given (then `texts[g]` is word g's). */
   texts: readonly string[];
   words: readonly WordGroup[] | null;
+  /** Per item of `texts`: a note shown after it when there is room ('' or absent: none). */
+  notes?: readonly string[];
 }
 
 /** A label to place: items [start, end) of the axis (a token: end = start + 1), keyed by `start`. */
@@ -27,6 +32,7 @@ interface Placed {
   start: number;
   end: number;
   text: string;
+  note: string;
   /** Middle of the label, CSS px from the view's edge. */
   middle: number;
 }
@@ -49,8 +55,9 @@ export class HeatmapLabels {
    * @param rows the left gutter
    * @param columns the top gutter
    * @param onHoverRow the pointer went onto a row label (the query it stands for) or off the labels (null)
+   * @param onClickRow a row label was clicked (`shift`: with Shift held)
    */
-  constructor(private readonly rows: HTMLElement, private readonly columns: HTMLElement, onHoverRow: (query: number | null) => void) {
+  constructor(private readonly rows: HTMLElement, private readonly columns: HTMLElement, onHoverRow: (query: number | null) => void, onClickRow?: (query: number, shift: boolean) => void) {
     let hovered: number | null = null;
     const hover = (query: number | null): void => {
       if (query === hovered) return;
@@ -62,6 +69,11 @@ export class HeatmapLabels {
       hover(node ? labelQuery(node) : null);
     });
     rows.addEventListener('mouseleave', () => hover(null));
+    rows.addEventListener('click', (event) => {
+      const node = event.target instanceof Element ? event.target.closest<HTMLElement>('.token-label') : null;
+      const query = node ? labelQuery(node) : null;
+      if (query !== null) onClickRow?.(query, event.shiftKey);
+    });
   }
 
   /** A measurer for the labels' font in the editor font family. */
@@ -128,7 +140,7 @@ export class HeatmapLabels {
     if (!axis.words) {
       for (const index of labelIndices(first, end, stride)) {
         const middle = index * cell + cell / 2 - origin;
-        if (middle >= 0 && middle <= size) out.push({ start: index, end: index + 1, text: axis.texts[index] ?? '', middle });
+        if (middle >= 0 && middle <= size) out.push({ start: index, end: index + 1, text: axis.texts[index] ?? '', note: axis.notes?.[index] ?? '', middle });
       }
       return out;
     }
@@ -148,7 +160,7 @@ export class HeatmapLabels {
       // A label moved in from a cut word may come too close to its neighbour: the neighbour wins.
       if (middle - last < LABEL_SPACING - 1e-9) continue;
       last = middle;
-      out.push({ start: word.start, end: word.end, text: axis.texts[g] ?? '', middle });
+      out.push({ start: word.start, end: word.end, text: axis.texts[g] ?? '', note: axis.notes?.[g] ?? '', middle });
     }
     return out;
   }
@@ -167,13 +179,17 @@ export class HeatmapLabels {
     return next;
   }
 
-  /** Marks the hovered and the selected row's label (a word's when the row is in it). */
-  mark(hovered: number | null, selected: number | null): void {
+  /** Marks the hovered and the selected row's label (a word's when the row is in it), and the rows read together. */
+  mark(hovered: number | null, selected: number | null, together: readonly number[] = []): void {
     for (const node of this.rowNodes.values()) {
       const start = Number(node.dataset.index);
       const last = Number(node.dataset.end ?? node.dataset.index);
       node.classList.toggle('hovered', hovered !== null && hovered >= start && hovered <= last);
       node.classList.toggle('selected', selected !== null && selected >= start && selected <= last);
+      const inRows = together.some((row) => row >= start && row <= last);
+      node.classList.toggle('in-rows', inRows);
+      // A bar at the label's start (panel.css has no rule for it yet; the focus colour of the theme).
+      node.style.boxShadow = inRows ? 'inset 3px 0 0 var(--vscode-focusBorder)' : '';
     }
   }
 }
@@ -187,7 +203,18 @@ function labelQuery(node: HTMLElement): number | null {
 function label(item: Placed, width: number, words: boolean, measure: Measure): HTMLElement {
   const node = document.createElement('span');
   node.className = 'token-label';
-  node.textContent = elide(item.text, width, measure);
+  const fitted = fitLabel(item.text, item.note, width, measure);
+  node.textContent = fitted.text;
+  if (fitted.note !== '') {
+    const note = document.createElement('span');
+    note.className = 'token-next';
+    note.textContent = fitted.note;
+    // Dimmer than the token: the token is what the row is, the note what the model makes of it.
+    note.style.opacity = '0.6';
+    node.append(note);
+  }
+  // Tests read the whole note (the one shown may be elided).
+  if (item.note !== '') node.dataset.next = item.note;
   node.dataset.index = String(item.start);
   if (words) {
     // Tests (and the hover) read the word's tokens: data-index to data-end, both included.

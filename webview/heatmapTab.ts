@@ -8,6 +8,7 @@
 import { BlockBadges } from './blockBadges';
 import { element, oncePerFrame } from './dom';
 import { HeatmapView } from './heatmap';
+import { rowPredictions } from './predictionLabels';
 import { ResidualChart, residualSeries } from './residualChart';
 import type { PanelSession } from './session';
 import type { Tabs } from './tabs';
@@ -103,6 +104,8 @@ export class HeatmapTab {
       keyTokens: shown.tokens(block.keyStream),
       scale: weightScale(this.session.colorMap, this.theme(), matrix),
       theme: this.theme(),
+      // The LM head's top-k per query position, for the row labels and tooltips (issue 23).
+      predictions: rowPredictions(shown.trace, block.queryStream),
     }, this.heatmapWidth());
     this.heatmap.setSelection(shown.selectedQuery, shown.selectedKey, false);
   }

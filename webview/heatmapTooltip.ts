@@ -1,7 +1,8 @@
 /**
  * @file The heatmap's tooltip: query, key and weight of the cell under the pointer (masked and
  * leaking weights said so), with the words the tokens are in while the labels are per word, placed
- * beside the pointer inside the figure.
+ * beside the pointer inside the figure; the query's next-token predictions (and logit lens) below
+ * them when the trace has them. Row labels and the selected rows' strip show the same kind of tooltip.
  */
 import type { BlockOverview } from '../src/shared/protocol';
 import type { Token } from '../src/shared/trace';
@@ -9,6 +10,10 @@ import type { WordGroup } from '../src/shared/wordGroups';
 import { LEAK_THRESHOLD } from './colorScale';
 import { outsideWindow } from './kvGroups';
 import { tokenLabel } from './labels';
+import { predictionLines, type RowPredictions } from './predictionLabels';
+
+/** A tooltip line: a name (dimmed, '' for a continued line), a value, and a class for the value. */
+export type TooltipLine = [name: string, value: string, className?: string];
 
 /** What the tooltip of one cell reads from. */
 export interface TooltipInput {
@@ -17,6 +22,8 @@ export interface TooltipInput {
   mask: Uint8Array | null;
   queryTokens: readonly Token[];
   keyTokens: readonly Token[];
+  /** The query stream's predictions, when the trace has them. */
+  predictions?: RowPredictions | null;
 }
 
 /** The words of the query and key tokens (while the labels are per word). */
@@ -33,7 +40,7 @@ function inWord(word: WordGroup | undefined): string {
 /** Fills and shows `tooltip` for cell (query, key), placed by the pointer inside `figure`. */
 export function showCellTooltip(tooltip: HTMLElement, figure: HTMLElement, input: TooltipInput, query: number, key: number, event: MouseEvent, words?: TooltipWords): void {
   const { block, weights, mask } = input;
-  const lines: Array<[string, string]> = [
+  const lines: TooltipLine[] = [
     ['query', `${tokenLabel(input.queryTokens[query])}  #${query}${inWord(words?.query)}`],
     ['key', `${tokenLabel(input.keyTokens[key])}  #${key}${inWord(words?.key)}`],
   ];
@@ -41,15 +48,21 @@ export function showCellTooltip(tooltip: HTMLElement, figure: HTMLElement, input
   const isMasked = mask !== null && mask[i] === 0;
   const weight = weights ? weights[i] : NaN;
   const weightText = weights ? `${weight.toFixed(4)}${isMasked ? (outsideWindow(block, query, key) ? ' (masked: outside the window)' : ' (masked)') : ''}` : 'loading…';
-  lines.push(['weight', weightText]);
-  tooltip.replaceChildren(...lines.map(([name, value]) => {
+  lines.push(['weight', weightText, isMasked ? (weight > LEAK_THRESHOLD ? 'tooltip-leak' : 'tooltip-masked') : undefined]);
+  lines.push(...predictionLines(input.predictions, query));
+  showTooltip(tooltip, figure, lines, event);
+}
+
+/** Fills `tooltip` with `lines` and shows it beside the pointer, inside `figure`. */
+export function showTooltip(tooltip: HTMLElement, figure: HTMLElement, lines: readonly TooltipLine[], event: { clientX: number; clientY: number }): void {
+  tooltip.replaceChildren(...lines.map(([name, value, className]) => {
     const row = document.createElement('div');
     const label = document.createElement('span');
     label.className = 'tooltip-key';
     label.textContent = name;
     const text = document.createElement('span');
     text.textContent = value;
-    if (name === 'weight' && isMasked) text.className = weight > LEAK_THRESHOLD ? 'tooltip-leak' : 'tooltip-masked';
+    if (className) text.className = className;
     row.append(label, text);
     return row;
   }));
