@@ -18,7 +18,7 @@ const workerScript = path.join(root, 'dist/engineWorker.js');
 assert.ok(existsSync(workerScript), 'dist/engineWorker.js is missing: run npm run build first');
 const processScript = path.join(root, 'dist/engineProcess.js');
 assert.ok(existsSync(processScript), 'dist/engineProcess.js is missing: run npm run build first');
-const start = (options: { idleStopMs?: number; timeLimitMs?: number } = {}) => new EngineProcessClient(processScript, workerScript, { cacheFolder: null, ...options });
+const start = (options: { idleStopMs?: number; timeLimitMs?: number; cancelGraceMs?: number } = {}) => new EngineProcessClient(processScript, workerScript, { cacheFolder: null, ...options });
 const clients: EngineProcessClient[] = [];
 after(() => Promise.all(clients.map((client) => client.dispose())));
 
@@ -57,6 +57,27 @@ test('user errors keep their code and hint; a cancel ends the run as cancelled',
   // The process survived the cancel and runs the next request.
   const next = await client.explain('Still here.', { model: 'builtin:tiny-decoder' });
   assert.equal(next.blocks.length, 3);
+});
+
+test('a cancelled native run that does not stop within the grace ends the process, not with a crash: the run is cancelled and the one queued behind it runs in a fresh process', async () => {
+  // Ending the engine's thread inside onnxruntime-node's native run aborts the process (measured:
+  // "terminate called after throwing an instance of 'Napi::Error'", or SIGSEGV); the host ends the
+  // process itself instead, and nothing queued is lost.
+  const client = start({ cancelGraceMs: 200 });
+  clients.push(client);
+  const text = 'The cat sat on the mat. '.repeat(40);
+  const options = { model: 'builtin:paper-base', backend: 'native', maxTokens: 1024 } as const;
+  await client.explain('warm up', options);
+  const firstPid = client.pid!;
+  const controller = new AbortController();
+  const cancelled = client.explain(text, options, controller.signal);
+  const queued = client.explain('Still here.', { model: 'builtin:tiny-decoder' });
+  setTimeout(() => controller.abort(), 300);
+  await assert.rejects(cancelled, (error: unknown) => error instanceof CancelledError);
+  const next = await queued;
+  assert.equal(next.blocks.length, 3);
+  assert.ok(client.pid !== undefined && client.pid !== firstPid, 'a fresh process ran the queued request');
+  assert.equal(isAlive(firstPid), false);
 });
 
 test('a process killed under a run gives a message that says so, and the next run starts a fresh one', async () => {

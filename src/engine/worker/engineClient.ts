@@ -26,7 +26,11 @@ const CANCEL_GRACE_MS = 2000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface EngineClientOptions {
-  /** After a cancel, how long a run may take to stop by itself before its worker is terminated. Default 2000 ms. */
+  /**
+   * After a cancel, how long a run may take to stop by itself before its worker is terminated.
+   * Default 2000 ms; Infinity: never terminated (the engine process: terminating a thread inside
+   * onnxruntime-node's native run aborts the whole process, so its host kills the process instead).
+   */
   cancelGraceMs?: number;
   /**
    * Wall-clock limit of one run, in ms, counted from when the engine starts on it (not while it
@@ -284,7 +288,7 @@ export class EngineClient {
   }
 
   private startGrace(pending: Pending): void {
-    if (pending.graceTimer) return;
+    if (pending.graceTimer || !Number.isFinite(this.cancelGraceMs)) return;
     const worker = this.worker;
     pending.graceTimer = setTimeout(() => {
       // Still running on the worker that holds it: that worker is stuck in uninterruptible work.

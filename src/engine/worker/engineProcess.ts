@@ -77,7 +77,10 @@ async function handle(message: Exclude<ToEngineProcess, { type: 'init' | 'cancel
 process.on('message', (message: ToEngineProcess) => {
   switch (message.type) {
     case 'init':
-      client ??= new EngineClient(message.workerScript, message.options);
+      // A cancelled run is never cut short by terminating the engine's thread: inside
+      // onnxruntime-node's native run that aborts this process (a crash the user would see). The host
+      // stops a run that does not end within its grace by ending this process instead.
+      client ??= new EngineClient(message.workerScript, { ...message.options, cancelGraceMs: Number.POSITIVE_INFINITY });
       send({ type: 'ready', pid: process.pid });
       break;
     case 'cancel':

@@ -55,17 +55,22 @@ export interface EngineProcessOptions extends Omit<EngineClientOptions, 'resourc
 }
 
 const DEFAULT_IDLE_STOP_MS = 10 * 60_000;
+const DEFAULT_CANCEL_GRACE_MS = 2000;
 const DEFAULT_INLINE_TRACE_BYTES = 64 * 2 ** 20;
 /** Of the process's stderr, the tail kept to explain a crash. */
 const STDERR_TAIL_BYTES = 4096;
 
 interface Pending {
   model: string;
+  /** Kept so the request can be sent again when its process is ended for another request's sake. */
+  message: ToEngineProcess;
   resolve(value: HeldTrace | ExportedModel): void;
   reject(error: Error): void;
   onPartial?: (trace: AttentionTrace) => void;
   onProgress?: (stage: string, download?: DownloadProgress) => void;
   cancelled: boolean;
+  /** Ends the process when a cancelled run does not stop in time. */
+  graceTimer?: NodeJS.Timeout;
   cleanup(): void;
 }
 
@@ -136,6 +141,9 @@ export class EngineProcessClient implements AttentionEngine {
   private idleTimer: NodeJS.Timeout | undefined;
   private disposed = false;
   private readonly idleStopMs: number;
+  private readonly cancelGraceMs: number;
+  /** Processes this client ended because a cancelled run would not stop: their other runs go on in a fresh one. */
+  private readonly endedForCancel = new WeakSet<ChildProcess>();
   /** Traces with more attention than this (bytes) come as a temporary trace file; read by each run. */
   inlineTraceBytes: number;
 
@@ -145,6 +153,7 @@ export class EngineProcessClient implements AttentionEngine {
    */
   constructor(private readonly processScript: string, private readonly workerScript: string, private readonly options: EngineProcessOptions = {}) {
     this.idleStopMs = options.idleStopMs ?? DEFAULT_IDLE_STOP_MS;
+    this.cancelGraceMs = options.cancelGraceMs ?? DEFAULT_CANCEL_GRACE_MS;
     this.inlineTraceBytes = options.inlineTraceBytes ?? DEFAULT_INLINE_TRACE_BYTES;
   }
 
@@ -155,7 +164,7 @@ export class EngineProcessClient implements AttentionEngine {
 
   private ensureProcess(): ChildProcess {
     if (this.child) return this.child;
-    const { idleStopMs: _idle, execArgv, ...clientOptions } = this.options;
+    const { idleStopMs: _idle, execArgv, cancelGraceMs: _grace, ...clientOptions } = this.options;
     // In VS Code the host's executable is Electron: ELECTRON_RUN_AS_NODE makes it a plain Node.
     const child = fork(this.processScript, [], {
       execArgv: execArgv ?? [],
@@ -255,12 +264,38 @@ export class EngineProcessClient implements AttentionEngine {
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.child === child) this.child = null;
     const stderr = this.stderrTail;
+    const endedByUs = this.endedForCancel.has(child);
+    const again: Pending[] = [];
     for (const [requestId, pending] of [...this.pending]) {
+      if (endedByUs && !this.disposed && !pending.cancelled) {
+        again.push(pending);
+        continue;
+      }
       this.pending.delete(requestId);
       pending.cleanup();
       pending.reject(this.disposed || pending.cancelled ? new CancelledError() : processEndError(pending, code, signal, stderr));
     }
+    if (again.length === 0) return;
+    // The runs queued behind the one that would not stop go on in a fresh process.
+    const fresh = this.ensureProcess();
+    fresh.ref();
+    fresh.channel?.ref();
+    messagesOf(fresh)?.ref();
+    for (const pending of again) fresh.send(pending.message);
   }
+
+  /**
+   * A cancelled run did not stop within the grace period (a native forward pass cannot be
+   * interrupted, and ending the engine's thread inside it would abort the process anyway): the
+   * process is ended, the cancelled run ends as cancelled, the others are sent to a fresh process.
+   */
+  private endForCancel(requestId: number): void {
+    const child = this.child;
+    if (!child || !this.pending.has(requestId)) return;
+    this.endedForCancel.add(child);
+    child.kill('SIGKILL');
+  }
+
 
   async explain(text: string, options: ExplainOptions = {}, signal?: AbortSignal, onPartial?: (trace: AttentionTrace) => void, onProgress?: (stage: string, download?: DownloadProgress) => void): Promise<AttentionTrace> {
     const held = await this.explainHeld(text, options, signal, onPartial, onProgress);
@@ -304,14 +339,22 @@ export class EngineProcessClient implements AttentionEngine {
         if (!current) return;
         current.cancelled = true;
         if (this.child?.connected) this.child.send({ type: 'cancel', requestId } satisfies ToEngineProcess);
+        if (Number.isFinite(this.cancelGraceMs)) {
+          current.graceTimer = setTimeout(() => this.endForCancel(requestId), this.cancelGraceMs);
+          current.graceTimer.unref();
+        }
       };
+      const message = make(requestId);
       const pending: Pending = {
-        model: modelName(options), resolve, reject, onPartial, onProgress, cancelled: false,
-        cleanup: () => signal?.removeEventListener('abort', onAbort),
+        model: modelName(options), message, resolve, reject, onPartial, onProgress, cancelled: false,
+        cleanup: () => {
+          signal?.removeEventListener('abort', onAbort);
+          clearTimeout(pending.graceTimer);
+        },
       };
       this.pending.set(requestId, pending);
       signal?.addEventListener('abort', onAbort, { once: true });
-      child.send(make(requestId));
+      child.send(message);
     });
   }
 
