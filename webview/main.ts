@@ -6,6 +6,8 @@
  */
 import type { TraceDiagnostic } from '../src/shared/analysis';
 import { parseToWebview } from '../src/shared/protocol';
+import { AblationMenu } from './ablationMenu';
+import { AblationView } from './ablationView';
 import type { HeadChoice } from './attention';
 import { diagnosticBlock } from './diagnostics';
 import { element, watchSizes } from './dom';
@@ -60,6 +62,10 @@ const exportBar = new ExportBar(session, currentTheme, tabs, {
   overviewCells: () => overview.view.cells(),
   headSvg: () => heads.view.svg,
 });
+// Head ablation: the Ablation tab, and "Ablate Head" on the overview's cells.
+const ablation = new AblationView(session, currentTheme, tabs, (message) => vscode.postMessage(message), openHead);
+const ablationMenu = new AblationMenu(overview.view.element, session, (message) => ablation.post(message), openHead, () => ablation.enabled);
+overview.view.element.append(ablationMenu.element);
 tabs.follow(session);
 
 // ---- the page ---------------------------------------------------------------------------------
@@ -77,10 +83,11 @@ tabs.addPanel('overview', overview.view.element);
 tabs.addPanel('heads', heads.view.element);
 tabs.addPanel('stats', stats.element);
 tabs.addPanel('rollout', rollout.element);
+tabs.addPanel('ablation', ablation.element);
 tabs.addPanel('problems', problems.element);
 shell.assemble([stepper.pickers], summary.element, [
   toolbar, exportBar.element, stepRow, heatmapTab.element,
-  overview.view.element, heads.view.element, stats.element, rollout.element, problems.element,
+  overview.view.element, heads.view.element, stats.element, rollout.element, ablation.element, problems.element,
 ]);
 
 // ---- routing ----------------------------------------------------------------------------------
@@ -129,6 +136,7 @@ watchSizes([heatmapTab.element, heatmapTab.heatmap.element, rollout.element, hea
     heatmapTab.resize();
     rollout.resize();
     heads.render();
+    ablation.resize();
   },
 });
 
@@ -139,6 +147,7 @@ watchTheme((next) => {
   overview.restyle();
   rollout.render();
   heads.render();
+  ablation.render();
 });
 
 window.addEventListener('focus', () => session.focusChanged(true));

@@ -5,7 +5,7 @@
 import { element } from './dom';
 import type { PanelSession } from './session';
 
-export type ViewName = 'heatmap' | 'overview' | 'heads' | 'stats' | 'rollout' | 'problems';
+export type ViewName = 'heatmap' | 'overview' | 'heads' | 'stats' | 'rollout' | 'ablation' | 'problems';
 
 const VIEW_TABS: ReadonlyArray<[ViewName, string, string]> = [
   ['heatmap', 'Heatmap', 'One head or the mean of heads, step by step through the model'],
@@ -13,12 +13,13 @@ const VIEW_TABS: ReadonlyArray<[ViewName, string, string]> = [
   ['heads', 'Heads', 'Lines from each query to the keys it attends to, per head'],
   ['stats', 'Stats', 'Statistics of every head, sortable'],
   ['rollout', 'Rollout', 'Attention rollout: what each token draws on through all layers'],
+  ['ablation', 'Ablation', 'What switching the ablated heads off changed (right-click a head in the Overview to ablate it)'],
   ['problems', 'Problems', 'What the diagnostics found'],
 ];
 
 /** The id of each tab's panel (the UI tests and the CSS know them). */
 const PANEL_IDS: Readonly<Record<ViewName, string>> = {
-  heatmap: 'panel-heatmap', overview: 'overview', heads: 'head-view', stats: 'panel-stats', rollout: 'rollout', problems: 'problems',
+  heatmap: 'panel-heatmap', overview: 'overview', heads: 'head-view', stats: 'panel-stats', rollout: 'rollout', ablation: 'ablation', problems: 'problems',
 };
 
 export class Tabs {
@@ -37,7 +38,8 @@ export class Tabs {
       this.list.append(button);
     }
     this.list.addEventListener('keydown', (event) => {
-      const names = VIEW_TABS.map(([name]) => name);
+      // Hidden tabs (Ablation while nothing is ablated) are skipped.
+      const names = VIEW_TABS.map(([name]) => name).filter((name) => !this.buttons.get(name)?.hidden);
       const here = names.indexOf(this.current);
       let next = -1;
       if (event.key === 'ArrowRight') next = (here + 1) % names.length;
@@ -57,6 +59,17 @@ export class Tabs {
     const button = this.buttons.get(name);
     if (!button) throw new Error(`no tab ${name}`);
     return button;
+  }
+
+  /**
+   * Shows or hides a tab's button: a tab with nothing to show for the trace (Ablation before any
+   * head is ablated) takes no room in a narrow side bar. Hiding the tab on show shows `fallback`.
+   */
+  setAvailable(name: ViewName, available: boolean, fallback: ViewName = 'heatmap'): void {
+    const button = this.button(name);
+    if (button.hidden === !available) return;
+    button.hidden = !available;
+    if (!available && this.current === name) this.select(fallback);
   }
 
   /** Makes `panel` the tab's panel (given its id), shown only while the tab is selected. */
