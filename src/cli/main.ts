@@ -140,9 +140,16 @@ function downloadStatus(progress: DownloadProgress): string {
   return `Downloading ${progress.file}: ${size}, ${mb(progress.bytesPerSecond)} MB/s…`;
 }
 
+/** After Ctrl+C, how long the run may take to stop by itself before this process stops it. */
+const CANCEL_GRACE_MS = 2000;
+
 async function run(request: RunRequest, signal: AbortSignal): Promise<number> {
   const { text, notice } = await readText(request);
+  // The engine's thread is never terminated under a run: inside onnxruntime-node's native forward
+  // pass that aborts the whole process with a native error. A cancel that does not stop the run in
+  // time ends this process instead (main's Ctrl+C handling).
   const client = new EngineClient(path.join(__dirname, 'engineWorker.js'), {
+    cancelGraceMs: Number.POSITIVE_INFINITY,
     ...(request.timeLimitSeconds !== undefined ? { timeLimitMs: request.timeLimitSeconds * 1000 } : {}),
   });
   const status = new StatusLine(process.stderr);
@@ -225,15 +232,17 @@ export async function main(argv: string[]): Promise<number> {
   // whatever was being written.
   const controller = new AbortController();
   let interrupts = 0;
-  const onInterrupt = (): void => {
-    interrupts++;
-    if (interrupts === 1) {
-      controller.abort();
-      return;
-    }
+  const stopNow = (): void => {
     removePartialFiles();
     process.stderr.write('Cancelled.\n');
     process.exit(EXIT.cancelled);
+  };
+  const onInterrupt = (): void => {
+    interrupts++;
+    if (interrupts > 1) stopNow();
+    controller.abort();
+    // A forward pass checks for the cancel between sub-layers; ONNX Runtime's cannot be interrupted.
+    setTimeout(stopNow, CANCEL_GRACE_MS).unref();
   };
   process.on('SIGINT', onInterrupt);
   try {

@@ -229,6 +229,22 @@ test('Ctrl+C twice while a long JSON is written stops at once and leaves no part
   assert.ok(!existsSync(target));
 });
 
+test('one Ctrl+C during a native forward pass ends the run as cancelled, never with a native abort', async () => {
+  // Terminating the engine's thread inside onnxruntime-node's run aborts the process ("terminate
+  // called after throwing an instance of 'Napi::Error'"): the CLI never does; past the grace it exits.
+  const child = spawn(process.execPath, [cli, '--model', 'builtin:paper-base', '--backend', 'native', '--max-tokens', '1024', 'The cat sat on the mat. '.repeat(60)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  child.kill('SIGINT');
+  assert.equal(await closed, 130, stderr);
+  assert.match(stderr, /cancel/i);
+  assert.doesNotMatch(stderr, /terminate called|Napi|Aborted|Segmentation/);
+});
+
 test('--threads beyond the cores runs on the cores, with a notice; an invalid UTF-8 file is read with a notice', () => {
   const model = path.join(work, 'threads.onnx');
   assert.equal(runCli(['--model', 'builtin:tiny-decoder', '--export-onnx', model]).status, 0);
