@@ -19,7 +19,7 @@ import { ProblemsSummary, ProblemsView } from './problems';
 import { RolloutView } from './rollout';
 import { PanelSession } from './session';
 import { PanelShell } from './shell';
-import type { SavedView } from './state';
+import { preferencesOf, type SavedView, withPreference, withPreferences } from './state';
 import { StatsTable } from './statsTable';
 import { Stepper } from './stepper';
 import { Tabs } from './tabs';
@@ -33,7 +33,8 @@ const shell = new PanelShell((command) => session.runCommand(command));
 const session = new PanelSession({
   post: (message) => vscode.postMessage(message),
   savedView: () => vscode.getState(),
-  saveView: (view) => vscode.setState(view),
+  // Views are saved without the panel's preferences (the heatmap's Words labels): they are carried over.
+  saveView: (view) => vscode.setState(withPreferences(view, vscode.getState())),
   whenIdle: (work) => {
     if (typeof requestIdleCallback === 'function') requestIdleCallback(work, { timeout: 200 });
     else setTimeout(work, 0);
@@ -45,7 +46,10 @@ const session = new PanelSession({
 shell.follow(session);
 const tabs = new Tabs(shell.view);
 const stepper = new Stepper(session, () => tabs.steps());
-const heatmapTab = new HeatmapTab(session, currentTheme, tabs);
+const heatmapTab = new HeatmapTab(session, currentTheme, tabs, {
+  words: preferencesOf(vscode.getState()).words,
+  saveWords: (words) => vscode.setState(withPreference(vscode.getState(), { words })),
+});
 const heads = new HeadsTab(session, currentTheme, tabs);
 const overview = new OverviewTab(session, currentTheme, tabs, openHead);
 const summary = new ProblemsSummary(openDiagnostic, () => tabs.select('problems'));
