@@ -9,7 +9,7 @@ import type { AblationMode, AttentionBlock, AttentionTrace, BlockKind, StreamNam
 import { ABLATION_MODES } from './trace';
 
 /** A block without its arrays: what the webview needs to lay out pickers and axes. */
-export type BlockOverview = Omit<AttentionBlock, 'probs' | 'scores' | 'mask' | 'meanProbs'>;
+export type BlockOverview = Omit<AttentionBlock, 'probs' | 'scores' | 'mask' | 'meanProbs' | 'valueWeighted'>;
 
 /** The trace minus the attention arrays (residual norms are small and travel as Float32Array). */
 export interface TraceOverview extends Omit<AttentionTrace, 'blocks'> {
@@ -25,7 +25,7 @@ export function traceOverview(trace: AttentionTrace): TraceOverview {
     ...trace,
     residual: trace.residual.map((step) => ({ ...step, norms: step.norms.slice() })),
     ...(trace.analysis ? { analysis: { ...trace.analysis, rollout: trace.analysis.rollout.map((r) => ({ ...r, values: r.values.slice() })) } } : {}),
-    blocks: trace.blocks.map(({ probs: _probs, scores: _scores, mask: _mask, meanProbs: _meanProbs, ...rest }) => rest),
+    blocks: trace.blocks.map(({ probs: _probs, scores: _scores, mask: _mask, meanProbs: _meanProbs, valueWeighted: _weighted, ...rest }) => rest),
   };
 }
 
