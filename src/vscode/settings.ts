@@ -90,6 +90,7 @@ export function readExplainOptions(modelOverride?: string): ExplainOptions {
     seed,
     ...(Object.keys(inputs).length > 0 ? { inputs } : {}),
     maxTokens: config.get<number>('maxTokens', 512),
+    ...(config.get<boolean>('logitLens', false) ? { logitLens: true } : {}),
     ...(weights ? { weightsPath: resolvePath(weights) } : {}),
     ...(tokenizer ? { tokenizer: tokenizer === 'bytes' ? tokenizer : resolvePath(tokenizer) } : {}),
   };

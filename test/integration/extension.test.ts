@@ -78,6 +78,26 @@ describe('Attention Lens in the extension host', () => {
     await waitFor('the Attention view', () => (lens.viewVisible() ? true : undefined));
   });
 
+  it('"attentionLens.logitLens" adds the logit lens to the run, whose last layer equals the predictions', async function () {
+    this.timeout(60_000);
+    const config = vscode.workspace.getConfiguration('attentionLens');
+    await config.update('logitLens', true, vscode.ConfigurationTarget.Global);
+    try {
+      const result = await explain('The cat sat on the mat.', new vscode.Selection(0, 0, 0, 23));
+      assert.equal(result.error, undefined, String(result.error));
+      const lensLayers = result.trace?.logitLens ?? [];
+      assert.ok(lensLayers.length > 0, 'the trace has a logit lens');
+      const last = lensLayers[lensLayers.length - 1];
+      const predictions = result.trace?.predictions?.find((entry) => entry.stream === last.stream);
+      assert.ok(predictions, 'the trace has predictions for the lens\'s stream');
+      assert.deepEqual(last.top.map((top) => top[0].id), predictions.top.map((top) => top[0].id), 'the last layer\'s lens is the predictions');
+    } finally {
+      await config.update('logitLens', undefined, vscode.ConfigurationTarget.Global);
+    }
+    const plain = await explain('The cat sat on the mat.', new vscode.Selection(0, 0, 0, 23));
+    assert.equal(plain.trace?.logitLens, undefined, 'off again, no lens');
+  });
+
   it('keeps a trace over the memory budget in the engine\'s temporary trace file, and removes it when a newer run replaces it', async () => {
     const lens = await api();
     // The test workspace sets attentionLens.memoryBudgetMB to 0: every trace goes through a file.
