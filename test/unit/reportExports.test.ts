@@ -98,10 +98,12 @@ describe('report exports as downloads', () => {
       { type: 'hoverRollout', runId: 1, stream: 'decoder', query: 1 },
       { type: 'viewChanged', runId: 1, blockIndex: 0, head: 'mean' },
       { type: 'focusChanged', focused: true },
+      { type: 'ablation', action: 'clear' },
     ];
     assert.deepEqual(others.filter((message) => message.type === 'runCommand').map((message) => (message as { command: string }).command).sort(),
-      // A trace file is written by VS Code or the CLI (--save), not by the report's page.
-      ['attentionLens.explainSelection', 'attentionLens.exportTraceFile', 'attentionLens.measureInduction', 'attentionLens.selectModel', 'attentionLens.showOutput']);
+      // A trace file is written by VS Code or the CLI (--save), not by the report's page; the report
+      // runs no model, so it has no ablation to clear.
+      ['attentionLens.clearAblation', 'attentionLens.explainSelection', 'attentionLens.exportTraceFile', 'attentionLens.measureInduction', 'attentionLens.selectModel', 'attentionLens.showOutput']);
     for (const message of others) assert.equal(reportDownload(message, embedded, () => PAGE), null, JSON.stringify(message));
   });
 
