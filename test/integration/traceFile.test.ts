@@ -47,6 +47,19 @@ async function openInEditor(uri: vscode.Uri, until: (state: TraceEditorState) =>
   return waitFor(`the trace editor of ${uri.path}`, () => lens.traceEditors().find((state) => state.uri === uri.toString() && until(state)));
 }
 
+/** Explains "The cat sat on the mat." from a new editor, with the settings as they are; its trace. */
+async function explainSentence(): Promise<AttentionTrace> {
+  const document = await vscode.workspace.openTextDocument({ content: 'The cat sat on the mat.', language: 'plaintext' });
+  const editor = await vscode.window.showTextDocument(document);
+  editor.selection = new vscode.Selection(0, 0, 0, 23);
+  const lens = await api();
+  const finished = lens.nextRun();
+  await vscode.commands.executeCommand('attentionLens.explainSelection');
+  const result = await finished;
+  assert.equal(result.error, undefined, String(result.error));
+  return result.trace!;
+}
+
 describe('Trace files in the extension host', () => {
   const saved = workspaceFile('run.attn.safetensors');
   let run: AttentionTrace;
@@ -57,15 +70,7 @@ describe('Trace files in the extension host', () => {
     // Eight tokens of 23: the run carries a "truncated" notice that names the token setting.
     await config.update('maxTokens', 8, vscode.ConfigurationTarget.Global);
     try {
-      const document = await vscode.workspace.openTextDocument({ content: 'The cat sat on the mat.', language: 'plaintext' });
-      const editor = await vscode.window.showTextDocument(document);
-      editor.selection = new vscode.Selection(0, 0, 0, 23);
-      const lens = await api();
-      const finished = lens.nextRun();
-      await vscode.commands.executeCommand('attentionLens.explainSelection');
-      const result = await finished;
-      assert.equal(result.error, undefined, String(result.error));
-      run = result.trace!;
+      run = await explainSentence();
     } finally {
       await config.update('maxTokens', undefined, vscode.ConfigurationTarget.Global);
     }
@@ -147,15 +152,7 @@ describe('Trace files in the extension host', () => {
     await config.update('model', model.fsPath, vscode.ConfigurationTarget.Global);
     let findings: AttentionTrace['analysis'];
     try {
-      const document = await vscode.workspace.openTextDocument({ content: 'The cat sat on the mat.', language: 'plaintext' });
-      const editor = await vscode.window.showTextDocument(document);
-      editor.selection = new vscode.Selection(0, 0, 0, 23);
-      const lens = await api();
-      const finished = lens.nextRun();
-      await vscode.commands.executeCommand('attentionLens.explainSelection');
-      const result = await finished;
-      assert.equal(result.error, undefined, String(result.error));
-      findings = result.trace!.analysis;
+      findings = (await explainSentence()).analysis;
     } finally {
       await config.update('model', undefined, vscode.ConfigurationTarget.Global);
     }
